@@ -1,0 +1,154 @@
+"""The two files that cross the container boundary: the run spec (host → harness) and the
+run result (harness → host).
+
+Both sides import these models, so a change here is a change of contract: bump
+``SPEC_SCHEMA_VERSION`` / ``RESULT_SCHEMA_VERSION`` when a field changes meaning or is removed.
+The spec lives at ``<results>/<campaign>/<exp_id>/c<cycle>/spec.json``; the harness writes
+``result.json`` and ``timeseries.parquet`` beside it, so no host path is ever inside a spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPEC_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 1
+
+SPEC_FILENAME = "spec.json"
+RESULT_FILENAME = "result.json"
+TIMESERIES_FILENAME = "timeseries.parquet"
+
+BackendName = Literal["stub", "pytorch", "vllm", "tensorrt"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Workload(_Strict):
+    """What is sent to the model. Prompts are generated deterministically from the seed when
+    ``prompts`` is empty, so a campaign needs no dataset download."""
+
+    prompts: tuple[str, ...] = ()
+    n_requests: int = Field(default=8, ge=1)
+    max_input_tokens: int = Field(default=128, ge=1)
+    max_output_tokens: int = Field(default=64, ge=1)
+    # Fixed-length outputs (ignore EOS) make energy per token comparable across configs.
+    fixed_output_length: bool = True
+
+
+class WarmupSettings(_Strict):
+    """Warm up until the coefficient of variation of the last ``window`` latencies drops
+    under ``cv_threshold``, or ``max_requests`` were sent."""
+
+    min_requests: int = Field(default=2, ge=0)
+    max_requests: int = Field(default=20, ge=0)
+    window: int = Field(default=3, ge=2)
+    cv_threshold: float = Field(default=0.05, gt=0)
+
+
+class BaselineSettings(_Strict):
+    """Idle power measured before the model loads, cached per GPU for ``ttl_s`` seconds."""
+
+    enabled: bool = True
+    duration_s: float = Field(default=5.0, gt=0)
+    ttl_s: float = Field(default=3600.0, ge=0)
+
+
+class MeasurementSettings(_Strict):
+    sample_hz: float = Field(default=10.0, gt=0, le=100)
+    baseline: BaselineSettings = BaselineSettings()
+    warmup: WarmupSettings = WarmupSettings()
+    # Where the power comes from: "nvml" on a GPU, "synthetic" for the stub and tests.
+    power_source: Literal["nvml", "synthetic"] = "nvml"
+
+
+class RunSpec(_Strict):
+    """Everything the harness needs to run one cycle of one experiment."""
+
+    schema_version: Literal[1] = SPEC_SCHEMA_VERSION
+    campaign: str
+    exp_id: str
+    cycle: int = Field(ge=0)
+    backend: BackendName
+    model: str
+    # Backend parameters after grid expansion (batch_size, dtype, engine args, ``extra`` passthrough).
+    params: dict[str, Any] = Field(default_factory=dict)
+    workload: Workload = Workload()
+    measurement: MeasurementSettings = MeasurementSettings()
+    seed: int = 0
+
+
+class RequestRecord(_Strict):
+    input_tokens: int
+    output_tokens: int
+    latency_s: float
+
+
+class BaselineInfo(_Strict):
+    power_w: float  # median idle power, summed over the measured devices
+    spread_w: float  # inter-quartile range of the idle samples
+    n_samples: int
+    duration_s: float
+    method: Literal["bare_idle", "cuda_context", "synthetic", "disabled"]
+    cached: bool
+    measured_at: str  # ISO 8601 UTC
+
+
+class EnergyInfo(_Strict):
+    method: Literal["counter", "integration"]
+    total_j: float  # the energy of the measured window, from ``method``
+    counter_j: float | None  # energy counter delta, where the device has one
+    integrated_j: float  # trapezoidal integral of sampled power over the window
+    adjusted_j: float  # total_j − baseline.power_w × window duration
+    disagreement: float | None  # |counter − integrated| / counter
+
+
+class Metrics(_Strict):
+    n_requests: int
+    input_tokens: int
+    output_tokens: int
+    duration_s: float  # the measured window only
+    throughput_tokens_per_s: float  # output tokens per second
+    requests_per_s: float
+    latency_mean_s: float
+    latency_p50_s: float
+    latency_p90_s: float
+    latency_p99_s: float
+    energy_j: float  # = energy.total_j
+    energy_adjusted_j: float  # = energy.adjusted_j
+    energy_per_output_token_j: float  # adjusted energy / output tokens
+    energy_per_request_j: float  # adjusted energy / requests
+    avg_power_w: float
+    peak_power_w: float
+    load_time_s: float
+    load_energy_j: float
+
+
+class WarmupInfo(_Strict):
+    n_requests: int
+    converged: bool
+    final_cv: float | None
+
+
+class RunResult(_Strict):
+    """What happened in one run. The host validates it before marking the run done."""
+
+    schema_version: Literal[1] = RESULT_SCHEMA_VERSION
+    campaign: str
+    exp_id: str
+    cycle: int
+    backend: BackendName
+    model: str
+    started_at: str
+    finished_at: str
+    metrics: Metrics
+    energy: EnergyInfo
+    baseline: BaselineInfo
+    warmup: WarmupInfo
+    window: tuple[float, float]  # start and end of the measured window on the sampler clock
+    requests: tuple[RequestRecord, ...]
+    environment: dict[str, Any]
+    warnings: tuple[str, ...] = ()
