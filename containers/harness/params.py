@@ -1,0 +1,100 @@
+"""Per-backend parameter schemas: what a grid point may set for each backend.
+
+The host validates every expanded grid point against its backend's model, so a point a backend
+cannot take is rejected (with the reason) before anything runs; the harness validates again on
+load. ``extra`` is passed through untouched to the backend's own constructor for anything camp
+does not model. Keep cross-field rules here as ``model_validator``s whose message is the reason a
+researcher reads in ``camp plan``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.contract import BackendName
+
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+
+
+class BackendParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Passthrough to the backend's own constructor/engine arguments.
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def gpus_needed(self) -> int:
+        """How many GPUs one run of this point occupies (tensor parallelism)."""
+        return 1
+
+
+class StubParams(BackendParams):
+    """The CPU stub: a deterministic busy-loop per token, metered by the synthetic power source."""
+
+    batch_size: int = Field(default=1, ge=1)
+    # CPU work per generated token, so throughput depends on batch size in a known way.
+    work_ms_per_token: float = Field(default=0.2, ge=0)
+
+    def gpus_needed(self) -> int:
+        return 0
+
+
+class PyTorchParams(BackendParams):
+    """transformers ``generate()``; ``extra`` goes to ``from_pretrained``."""
+
+    batch_size: int = Field(default=1, ge=1)
+    dtype: Dtype = "auto"
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] | None = None
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+
+    @model_validator(mode="after")
+    def _flash_attention_needs_half_precision(self) -> PyTorchParams:
+        if self.attn_implementation == "flash_attention_2" and self.dtype in ("float32", "auto"):
+            raise ValueError("flash_attention_2 needs dtype float16 or bfloat16")
+        return self
+
+
+class VllmParams(BackendParams):
+    """vLLM offline ``LLM``; ``extra`` goes to the engine arguments."""
+
+    dtype: Dtype = "auto"
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    enable_prefix_caching: bool | None = None
+    enable_chunked_prefill: bool | None = None
+    kv_cache_dtype: str = "auto"
+    quantization: str | None = None
+    enforce_eager: bool = False
+
+    def gpus_needed(self) -> int:
+        return self.tensor_parallel_size
+
+
+class TensorRTParams(BackendParams):
+    """TensorRT-LLM ``LLM`` API; ``extra`` goes to the ``LLM`` constructor."""
+
+    dtype: Dtype = "auto"
+    max_batch_size: int | None = Field(default=None, ge=1)
+    max_num_tokens: int | None = Field(default=None, ge=1)
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    quantization: str | None = None
+    kv_cache_free_gpu_memory_fraction: float | None = Field(default=None, gt=0, le=1)
+
+    def gpus_needed(self) -> int:
+        return self.tensor_parallel_size
+
+
+PARAMS_BY_BACKEND: dict[BackendName, type[BackendParams]] = {
+    "stub": StubParams,
+    "pytorch": PyTorchParams,
+    "vllm": VllmParams,
+    "tensorrt": TensorRTParams,
+}
+
+
+def parse_params(backend: BackendName, params: dict[str, Any]) -> BackendParams:
+    """Validate one grid point for ``backend``; raises pydantic.ValidationError with the reason."""
+    return PARAMS_BY_BACKEND[backend].model_validate(params)
