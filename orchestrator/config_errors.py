@@ -1,0 +1,149 @@
+"""Turning a bad campaign file into one readable error listing every problem.
+
+Each problem names the file, the line, the field path and, for a misspelt key or value, the
+closest valid one — never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: Loc
+    message: str
+    hint: str = ""
+
+    @classmethod
+    def unknown_key(cls, path: Loc, key: str, allowed: Iterable[str], *, what: str) -> ConfigProblem:
+        return cls(path, f"unknown {what} {key!r}", did_you_mean(key, allowed))
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A 'did you mean' hint for a misspelling, else the list of valid choices."""
+    options = sorted(str(c) for c in choices)
+    close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"valid: {', '.join(options)}" if options else ""
+
+
+class ConfigError(Exception):
+    """A campaign file that cannot be run; ``str()`` is the message shown to the user."""
+
+    def __init__(self, source: Path, problems: list[ConfigProblem], lines: dict[Loc, int] | None = None):
+        self.source = source
+        self.problems = problems
+        self.lines = lines or {}
+        super().__init__(self.render())
+
+    def line_of(self, path: Loc) -> int | None:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+    def render(self) -> str:
+        count = len(self.problems)
+        out = [f"{self.source}: {count} problem{'s' if count != 1 else ''} in the campaign file:"]
+        for problem in self.problems:
+            line = self.line_of(problem.path)
+            where = f"{self.source}:{line}" if line else str(self.source)
+            field = ".".join(str(p) for p in problem.path) or "(top level)"
+            hint = f" — {problem.hint}" if problem.hint else ""
+            out.append(f"  {where}: {field}: {problem.message}{hint}")
+        return "\n".join(out)
+
+
+def load_yaml_with_lines(text: str, source: Path) -> tuple[Any, dict[Loc, int]]:
+    """Parse YAML and remember the (1-based) line of every mapping key and list item."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        problem = ConfigProblem((), f"not valid YAML: {err.problem or err}", "check indentation and quoting")
+        raise ConfigError(source, [problem], {(): line} if line else None) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(source, [ConfigProblem((), f"not valid YAML: {err}")]) from None
+    lines: dict[Loc, int] = {}
+    if node is not None:
+        _collect_lines(node, (), lines)
+    return data, lines
+
+
+def _collect_lines(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _collect_lines(value_node, (*path, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, (*path, index), lines)
+
+
+def _model_at(model: Any, loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model class that holds the field at ``loc`` (to list its valid keys)."""
+    annotation: Any = model
+    for part in loc:
+        annotation = _unwrap_optional(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif typing.get_origin(annotation) in (dict, list, tuple):
+            args = typing.get_args(annotation)
+            annotation = args[-1] if args else Any
+        else:
+            return None
+    annotation = _unwrap_optional(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        non_none = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(non_none) == 1:
+            return non_none[0]
+    return annotation
+
+
+def problems_from_validation(err: ValidationError, model: type[BaseModel]) -> list[ConfigProblem]:
+    """One ConfigProblem per pydantic error, with a did-you-mean where one helps."""
+    problems = []
+    for error in err.errors(include_url=False):
+        loc: Loc = tuple(p for p in error["loc"] if p != "[key]")
+        kind = error["type"]
+        ctx = error.get("ctx") or {}
+        if kind == "extra_forbidden" and loc:
+            parent = _model_at(model, loc[:-1])
+            allowed = parent.model_fields if parent else []
+            problems.append(ConfigProblem.unknown_key(loc, str(loc[-1]), allowed, what="field"))
+        elif kind == "literal_error" and "expected" in ctx:
+            expected = [s.strip().strip("'") for s in str(ctx["expected"]).replace(" or ", ", ").split(",")]
+            given = error.get("input")
+            problems.append(
+                ConfigProblem(loc, f"{given!r} is not allowed", did_you_mean(str(given), expected))
+            )
+        elif kind == "missing":
+            problems.append(ConfigProblem(loc, "is required but missing"))
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(ConfigProblem(loc, message))
+    return problems

@@ -1,0 +1,271 @@
+"""The durable record of a campaign's progress: one SQLite file per campaign.
+
+Every run is a row keyed by ``(exp_id, cycle)`` moving through
+``pending → running → done | failed | interrupted``; each transition is one transaction, so the
+file survives ``kill -9`` at any instant and a full disk (the transaction is simply not applied).
+A run found ``running`` when a campaign starts belonged to a process that died: it is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from orchestrator.grid import Experiment
+
+MANIFEST_FILENAME = "manifest.sqlite"
+RunState = Literal["pending", "running", "done", "failed", "interrupted"]
+RUN_STATES: tuple[RunState, ...] = ("pending", "running", "done", "failed", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS experiments (
+    exp_id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    config TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS runs (
+    exp_id TEXT NOT NULL REFERENCES experiments(exp_id),
+    cycle INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'interrupted')),
+    position INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    error TEXT,
+    log_tail TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (exp_id, cycle)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    exp_id TEXT NOT NULL,
+    cycle INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT
+);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_dir(campaign_dir: Path, exp_id: str, cycle: int) -> Path:
+    """Where one run's spec, result, timeseries and container log live."""
+    return campaign_dir / exp_id / f"c{cycle}"
+
+
+@dataclass(frozen=True)
+class RunRow:
+    exp_id: str
+    cycle: int
+    state: RunState
+    position: int
+    attempts: int
+    label: str
+    exit_code: int | None
+    error: str | None
+    started_at: str | None
+    finished_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """How the campaign file changed since the manifest last saw it."""
+
+    added: list[str]
+    removed: list[str]
+    kept: list[str]
+    recovered: list[tuple[str, int]]  # runs left `running` by a process that died
+    campaign_changed: bool
+
+
+class Manifest:
+    """A campaign's manifest. Open with ``Manifest.open`` (read-write) or ``open_readonly``."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, campaign_dir: Path) -> Manifest:
+        campaign_dir.mkdir(parents=True, exist_ok=True)
+        path = campaign_dir / MANIFEST_FILENAME
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a transition acknowledged is a transition on disk
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(_SCHEMA)
+        return cls(db, path)
+
+    @classmethod
+    def open_readonly(cls, campaign_dir: Path) -> Manifest:
+        path = campaign_dir / MANIFEST_FILENAME
+        if not path.exists():
+            raise FileNotFoundError(f"no manifest at {path}: has this campaign been run?")
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+        return cls(db, path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def sync(
+        self,
+        campaign_name: str,
+        campaign_sha: str,
+        experiments: Sequence[Experiment],
+        order: Sequence[tuple[str, int]],
+    ) -> SyncReport:
+        """Make the manifest match the campaign as it is now, keeping every finished run.
+
+        ``order`` is the schedule: every (exp_id, cycle) the campaign wants, in run order.
+        """
+        by_id = {e.exp_id: e for e in experiments}
+        with self._transaction() as db:
+            stored_name = self.meta("campaign")
+            if stored_name is not None and stored_name != campaign_name:
+                raise ValueError(
+                    f"manifest {self.path} belongs to campaign {stored_name!r}, not {campaign_name!r}"
+                )
+            previous_sha = self.meta("campaign_sha")
+            before = {r[0] for r in db.execute("SELECT exp_id FROM experiments WHERE active = 1")}
+            known = {r[0] for r in db.execute("SELECT exp_id FROM experiments")}
+            for exp_id, exp in by_id.items():
+                if exp_id not in known:
+                    db.execute(
+                        "INSERT INTO experiments (exp_id, label, config, active) VALUES (?, ?, ?, 1)",
+                        (exp_id, exp.label(), json.dumps(exp.config(), sort_keys=True)),
+                    )
+            db.execute("UPDATE experiments SET active = 0")
+            db.executemany("UPDATE experiments SET active = 1 WHERE exp_id = ?", [(i,) for i in by_id])
+            db.execute("UPDATE runs SET active = 0")
+            for position, (exp_id, cycle) in enumerate(order):
+                db.execute(
+                    "INSERT INTO runs (exp_id, cycle, state, position) VALUES (?, ?, 'pending', ?) "
+                    "ON CONFLICT (exp_id, cycle) DO UPDATE SET position = excluded.position, active = 1",
+                    (exp_id, cycle, position),
+                )
+            recovered = [
+                (r[0], r[1]) for r in db.execute("SELECT exp_id, cycle FROM runs WHERE state = 'running'")
+            ]
+            for exp_id, cycle in recovered:
+                self._record(
+                    db, exp_id, cycle, "pending", "left running by a process that stopped; will retry"
+                )
+            db.execute("UPDATE runs SET state = 'pending' WHERE state = 'running'")
+            for key, value in (("campaign", campaign_name), ("campaign_sha", campaign_sha)):
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        now = set(by_id)
+        return SyncReport(
+            added=sorted(now - before) if before else [],
+            removed=sorted(before - now),
+            kept=sorted(now & before),
+            recovered=recovered,
+            campaign_changed=previous_sha is not None and previous_sha != campaign_sha,
+        )
+
+    def _record(
+        self, db: sqlite3.Connection, exp_id: str, cycle: int, state: str, detail: str | None
+    ) -> None:
+        db.execute(
+            "INSERT INTO events (at, exp_id, cycle, state, detail) VALUES (?, ?, ?, ?, ?)",
+            (now_iso(), exp_id, cycle, state, detail),
+        )
+
+    def mark_running(self, exp_id: str, cycle: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET state = 'running', attempts = attempts + 1, started_at = ?, "
+                "finished_at = NULL, exit_code = NULL, error = NULL, log_tail = NULL "
+                "WHERE exp_id = ? AND cycle = ?",
+                (now_iso(), exp_id, cycle),
+            )
+            self._record(db, exp_id, cycle, "running", None)
+
+    def mark_finished(
+        self,
+        exp_id: str,
+        cycle: int,
+        state: Literal["done", "failed", "interrupted"],
+        *,
+        exit_code: int | None = None,
+        error: str | None = None,
+        log_tail: str | None = None,
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, finished_at = ?, exit_code = ?, error = ?, log_tail = ? "
+                "WHERE exp_id = ? AND cycle = ?",
+                (state, now_iso(), exit_code, error, log_tail, exp_id, cycle),
+            )
+            self._record(db, exp_id, cycle, state, error)
+
+    def runs(self, *, states: Sequence[RunState] = RUN_STATES, active_only: bool = True) -> list[RunRow]:
+        """Runs in schedule order."""
+        marks = ",".join("?" for _ in states)
+        query = (
+            "SELECT r.exp_id, r.cycle, r.state, r.position, r.attempts, e.label, r.exit_code, r.error, "
+            "r.started_at, r.finished_at FROM runs r JOIN experiments e USING (exp_id) "
+            f"WHERE r.state IN ({marks})"
+            + (" AND r.active = 1" if active_only else "")
+            + " ORDER BY r.position"
+        )
+        return [RunRow(*row) for row in self._db.execute(query, tuple(states))]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT state, COUNT(*) FROM runs WHERE active = 1 GROUP BY state")
+        counts = dict.fromkeys(RUN_STATES, 0)
+        counts.update({state: n for state, n in rows})
+        return counts
+
+    def experiment_configs(self) -> dict[str, dict[str, Any]]:
+        rows = self._db.execute("SELECT exp_id, config FROM experiments WHERE active = 1")
+        return {exp_id: json.loads(config) for exp_id, config in rows}
+
+    def log_tail(self, exp_id: str, cycle: int) -> str | None:
+        row = self._db.execute(
+            "SELECT log_tail FROM runs WHERE exp_id = ? AND cycle = ?", (exp_id, cycle)
+        ).fetchone()
+        return row[0] if row else None
+
+    def integrity_ok(self) -> bool:
+        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+def done_run_dirs(campaign_dir: Path) -> list[Path]:
+    """Run directories of every finished run of the campaign as it stands now (for aggregation)."""
+    with Manifest.open_readonly(campaign_dir) as manifest:
+        return [run_dir(campaign_dir, r.exp_id, r.cycle) for r in manifest.runs(states=("done",))]
