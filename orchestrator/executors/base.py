@@ -1,0 +1,56 @@
+"""What every executor takes and returns: one run in, its exit status and output out.
+
+Executors only dispatch; deciding whether a run succeeded is the runner's job (it validates
+``result.json``), so a container that exits 0 without a valid result still counts as failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from harness.contract import BackendName
+
+LOG_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    campaign: str
+    exp_id: str
+    cycle: int
+    backend: BackendName
+    results_root: Path  # host path of the results volume
+    spec_path: Path  # host path of the run's spec.json, inside results_root
+    timeout_s: float
+    gpus: tuple[str, ...] = ()  # device indices or UUIDs this run may use; () = executor's default
+
+    @property
+    def container_name(self) -> str:
+        return f"camp-{self.exp_id}-c{self.cycle}"
+
+
+@dataclass(frozen=True)
+class ExecOutcome:
+    exit_code: int | None  # None when the process never started
+    output: str  # stdout and stderr, interleaved as they came
+    timed_out: bool = False
+    error: str | None = None  # why dispatch itself failed (engine gone, image missing, …)
+
+    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+class Executor(Protocol):
+    name: str
+
+    def execute(self, request: RunRequest) -> ExecOutcome:
+        """Run the harness on ``request.spec_path`` and wait for it (at most ``timeout_s``).
+
+        On KeyboardInterrupt, stop what was started, then re-raise."""
+        ...
+
+    def cleanup(self, campaign: str) -> list[str]:
+        """Remove anything a previous, killed ``camp run`` of ``campaign`` left running."""
+        ...

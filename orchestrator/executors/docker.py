@@ -1,0 +1,127 @@
+"""The docker executor: each run in a fresh ``docker compose run --rm <backend>`` container.
+
+The container is named ``camp-<exp_id>-c<cycle>`` and labelled with its campaign, so a timeout
+or Ctrl-C can kill it by name (killing the compose client alone leaves the container running)
+and the next ``camp run`` can remove anything a killed predecessor left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from orchestrator.executors.base import ExecOutcome, RunRequest
+
+CONTAINER_RESULTS = PurePosixPath("/results")
+LABEL_CAMPAIGN = "camp.campaign"
+STOP_GRACE_S = 30.0
+TIMEOUT_EXIT_CODE = 124  # as coreutils `timeout` reports it
+
+
+def engine_answers(client: DockerClient | None = None) -> str | None:
+    """None when a Docker engine and Compose v2 answer; else the reason they do not."""
+    client = client or DockerClient()
+    try:
+        client.info()
+    except Exception as err:  # not installed, daemon down, no permission: all mean "not usable"
+        return f"no Docker engine answers ({str(err).strip().splitlines()[-1] if str(err).strip() else err})"
+    try:
+        client.compose.version()
+    except Exception:
+        return "Docker Compose v2 (`docker compose`) is not installed"
+    return None
+
+
+class DockerExecutor:
+    name = "docker"
+
+    def __init__(self, compose_file: Path, client: Any = None):
+        self.compose_file = compose_file
+        self.client = client or DockerClient(
+            compose_files=[compose_file], compose_project_directory=compose_file.parent
+        )
+
+    def _compose_environment(self, request: RunRequest) -> None:
+        # compose.yaml interpolates these; python-on-whales passes our environment to compose.
+        os.environ["CAMP_RESULTS_DIR"] = str(request.results_root.resolve())
+        os.environ["CAMP_UID"] = str(os.getuid())
+        os.environ["CAMP_GID"] = str(os.getgid())
+
+    def execute(self, request: RunRequest) -> ExecOutcome:
+        self._compose_environment(request)
+        self._remove(request.container_name)
+        spec_in_container = CONTAINER_RESULTS / request.spec_path.relative_to(request.results_root).as_posix()
+        envs = {"NVIDIA_VISIBLE_DEVICES": ",".join(request.gpus)} if request.gpus else {}
+        chunks: list[str] = []
+        status: dict[str, Any] = {}
+
+        def follow() -> None:
+            try:
+                stream = self.client.compose.run(
+                    request.backend,
+                    ["camp-harness", "run", str(spec_in_container)],
+                    name=request.container_name,
+                    labels={
+                        LABEL_CAMPAIGN: request.campaign,
+                        "camp.exp_id": request.exp_id,
+                        "camp.cycle": str(request.cycle),
+                    },
+                    envs=envs,
+                    user=f"{os.getuid()}:{os.getgid()}",
+                    dependencies=False,
+                    tty=False,
+                    remove=True,
+                    stream=True,
+                )
+                for _source, chunk in stream:
+                    chunks.append(chunk.decode(errors="replace"))
+                status["exit_code"] = 0
+            except DockerException as err:
+                status["exit_code"] = err.return_code
+                if err.stderr:
+                    chunks.append(err.stderr if isinstance(err.stderr, str) else str(err.stderr))
+            except Exception as err:  # the compose client could not even start
+                status["error"] = f"docker compose run failed to start: {err}"
+
+        worker = threading.Thread(target=follow, name=f"compose-{request.container_name}", daemon=True)
+        worker.start()
+        try:
+            worker.join(request.timeout_s)
+        except KeyboardInterrupt:
+            self._kill(request.container_name)
+            worker.join(STOP_GRACE_S)
+            raise
+        timed_out = worker.is_alive()
+        if timed_out:
+            self._kill(request.container_name)
+            worker.join(STOP_GRACE_S)
+        output = "".join(chunks)
+        if timed_out:
+            return ExecOutcome(TIMEOUT_EXIT_CODE, output, timed_out=True)
+        return ExecOutcome(status.get("exit_code"), output, error=status.get("error"))
+
+    def _kill(self, name: str) -> None:
+        """Stop a container by name, whatever state its compose client is in."""
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        with contextlib.suppress(DockerException):  # no such container: nothing to stop
+            self.client.container.remove(name, force=True, volumes=True)
+
+    def cleanup(self, campaign: str) -> list[str]:
+        try:
+            leftovers = self.client.container.list(
+                all=True, filters={"label": f"{LABEL_CAMPAIGN}={campaign}"}
+            )
+        except DockerException:
+            return []
+        names = [c.name for c in leftovers]
+        for name in names:
+            self._remove(name)
+        return names

@@ -1,0 +1,55 @@
+"""The local executor: the same harness as a subprocess on this machine, for machines without
+Docker and for development. Same spec in, same result out as the docker executor."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+from orchestrator.executors.base import ExecOutcome, RunRequest
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, python: str = sys.executable):
+        self.python = python
+
+    def execute(self, request: RunRequest) -> ExecOutcome:
+        env = dict(os.environ)
+        if request.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(request.gpus)
+        command = [self.python, "-m", "harness", "run", str(request.spec_path)]
+        try:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # its own process group, so a timeout kills all of it
+            )
+        except OSError as err:
+            return ExecOutcome(exit_code=None, output="", error=f"cannot start the harness: {err}")
+        try:
+            output, _ = process.communicate(timeout=request.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            output, _ = process.communicate()
+            return ExecOutcome(process.returncode, output.decode(errors="replace"), timed_out=True)
+        except KeyboardInterrupt:
+            _kill_group(process)
+            process.communicate()
+            raise
+        return ExecOutcome(process.returncode, output.decode(errors="replace"))
+
+    def cleanup(self, campaign: str) -> list[str]:
+        return []  # subprocesses die with their session; nothing outlives camp here
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
