@@ -1,0 +1,194 @@
+"""The ``camp`` command line.
+
+Exit codes: 0 everything asked for is done, 1 a run failed (or the campaign could not run),
+2 the campaign file is bad (nothing was run or written), 130 stopped by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from orchestrator.campaign import Campaign, load_campaign
+from orchestrator.config_errors import ConfigError
+from orchestrator.executors import ExecutorUnavailable, make_executor
+from orchestrator.grid import expand
+from orchestrator.lock import CampaignLocked
+from orchestrator.manifest import Manifest
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMPOSE_FILENAME = "compose.yaml"
+
+
+def default_results_root() -> Path:
+    return Path(os.environ.get("CAMP_RESULTS_DIR", "results"))
+
+
+def default_compose_file() -> Path:
+    """compose.yaml in the working directory, else the one shipped beside this package."""
+    here = Path.cwd() / COMPOSE_FILENAME
+    return here if here.is_file() else Path(__file__).resolve().parent.parent / COMPOSE_FILENAME
+
+
+def _load(path: Path) -> Campaign:
+    try:
+        return load_campaign(path)
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
+
+
+def _echo(message: str) -> None:
+    click.echo(message)
+
+
+campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Path, dir_okay=False))
+results_option = click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=default_results_root,
+    show_default="$CAMP_RESULTS_DIR or ./results",
+    help="The results volume (mounted at /results in the containers).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="camp", prog_name="camp")
+def main() -> None:
+    """camp: measure the energy of LLM inference, campaign by campaign."""
+
+
+@main.command()
+@campaign_argument
+@results_option
+@click.option(
+    "--executor",
+    type=click.Choice(["auto", "docker", "local"]),
+    default=None,
+    help="Override the campaign's executor.",
+)
+@click.option(
+    "--compose-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=default_compose_file,
+    show_default="./compose.yaml",
+    help="Compose file defining one service per backend.",
+)
+def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
+    """Run (or resume) every pending run of CAMPAIGN_FILE."""
+    from orchestrator.runner import CampaignRunner
+
+    campaign = _load(campaign_file)
+    try:
+        chosen, notice = make_executor(executor or campaign.executor, compose_file)  # type: ignore[arg-type]
+    except ExecutorUnavailable as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    if notice:
+        click.echo(f"notice: {notice}", err=True)
+    runner = CampaignRunner(campaign, results_dir, chosen, _echo)
+    try:
+        outcome = runner.run()
+    except CampaignLocked as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        click.echo(
+            "\ninterrupted: the run in flight is marked interrupted; `camp run` again resumes from it",
+            err=True,
+        )
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except OSError as err:  # a full disk or lost volume: the manifest keeps every finished run
+        click.echo(
+            f"error: {err}; every finished run is kept — fix this and `camp run` again to resume", err=True
+        )
+        raise SystemExit(EXIT_FAILED) from None
+    _print_summary(runner.campaign_dir)
+    with Manifest.open_readonly(runner.campaign_dir) as manifest:
+        counts = manifest.counts()
+    click.echo(
+        f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['interrupted']} "
+        f"pending — results in {runner.campaign_dir}"
+    )
+    failed_anywhere = counts["failed"] > 0 or outcome.failed > 0 or outcome.breaker_tripped
+    raise SystemExit(EXIT_FAILED if failed_anywhere else EXIT_OK)
+
+
+def _print_summary(campaign_dir: Path) -> None:
+    """The per-experiment table with intervals, once the aggregation module is there."""
+    from orchestrator import summary
+
+    text = summary.summary_text(campaign_dir)
+    if text:
+        click.echo(text)
+
+
+@main.command()
+@campaign_argument
+def plan(campaign_file: Path) -> None:
+    """Show what CAMPAIGN_FILE would run, without running or writing anything."""
+    campaign = _load(campaign_file)
+    expansion = expand(campaign)
+    per_backend = Counter(e.backend for e in expansion.experiments)
+    rejected = Counter(r.backend for r in expansion.rejected)
+    click.echo(
+        f"campaign {campaign.name!r}: {len(expansion.experiments)} experiments × {campaign.cycles} cycles "
+        f"= {len(expansion.experiments) * campaign.cycles} runs ({campaign.order.mode} order)"
+    )
+    for backend in campaign.backends:
+        click.echo(
+            f"  {backend}: {per_backend[backend]} experiments, {rejected[backend]} grid points rejected"
+        )
+    click.echo("\nexperiments:")
+    for exp in expansion.experiments:
+        click.echo(f"  {exp.exp_id}  {exp.label()}")
+    if expansion.rejected:
+        click.echo("\nrejected grid points (not run):")
+        for point in expansion.rejected:
+            values = " ".join(f"{k}={v}" for k, v in point.point.items())
+            click.echo(f"  {point.backend} {point.model} {values}: {point.reason}")
+
+
+@main.command()
+@click.argument("target", type=click.Path(path_type=Path, exists=True))
+@results_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
+def status(target: Path, results_dir: Path, as_json: bool) -> None:
+    """Progress of a campaign: TARGET is its campaign file or its results directory."""
+    campaign_dir = target if target.is_dir() else results_dir / _load(target).name
+    try:
+        manifest = Manifest.open_readonly(campaign_dir)
+    except FileNotFoundError as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    with manifest:
+        counts = manifest.counts()
+        runs = manifest.runs()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"campaign_dir": str(campaign_dir), "counts": counts, "runs": [r.as_dict() for r in runs]},
+                indent=2,
+            )
+        )
+        return
+    total = sum(counts.values())
+    click.echo(
+        f"{campaign_dir}: {counts['done']}/{total} done, "
+        + ", ".join(f"{n} {state}" for state, n in counts.items() if n and state != "done")
+    )
+    for row in runs:
+        if row.state != "done":
+            detail = f" — {row.error}" if row.error else ""
+            click.echo(
+                f"  {row.state:<11} {row.exp_id} c{row.cycle} {row.label} (attempts {row.attempts}){detail}"
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

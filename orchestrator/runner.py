@@ -1,0 +1,244 @@
+"""Running a campaign: the manifest's pending runs, one at a time, each in a fresh executor.
+
+A run is done only when the harness left a ``result.json`` that validates against the contract
+and belongs to this (exp_id, cycle); anything else — a crash, a non-zero exit, a timeout, a
+missing or invalid result — is recorded as failed with the exit code and the log tail, and the
+campaign goes on. Ctrl-C marks the run in flight ``interrupted`` and stops; the next ``camp run``
+picks up exactly there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness.atomic import atomic_write_text
+from harness.contract import RESULT_FILENAME, SPEC_FILENAME, TIMESERIES_FILENAME, RunResult
+from orchestrator.campaign import Campaign
+from orchestrator.executors import Executor, RunRequest
+from orchestrator.grid import Expansion, Experiment, expand
+from orchestrator.lock import campaign_lock
+from orchestrator.manifest import Manifest, RunRow, run_dir
+from orchestrator.schedule import schedule
+
+CONTAINER_LOG_FILENAME = "container.log"
+CAMPAIGN_SNAPSHOT_FILENAME = "campaign.json"
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class CampaignOutcome:
+    done: int = 0
+    failed: int = 0
+    already_done: int = 0
+    breaker_tripped: bool = False
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    ok: bool
+    reason: str | None = None
+    result: RunResult | None = None
+
+
+def campaign_fingerprint(campaign: Campaign) -> str:
+    import hashlib
+
+    return hashlib.sha256(campaign.model_dump_json().encode()).hexdigest()[:16]
+
+
+def check_result(path: Path, exp_id: str, cycle: int) -> AttemptResult:
+    """Is there a valid result for this run at ``path``? The reason when not."""
+    if not path.is_file():
+        return AttemptResult(False, "no result.json was written")
+    try:
+        result = RunResult.model_validate_json(path.read_bytes())
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return AttemptResult(
+            False, f"result.json is invalid ({err.error_count()} errors; {where}: {first['msg']})"
+        )
+    except OSError as err:
+        return AttemptResult(False, f"result.json cannot be read: {err}")
+    if (result.exp_id, result.cycle) != (exp_id, cycle):
+        return AttemptResult(
+            False, f"result.json belongs to {result.exp_id} c{result.cycle}, not {exp_id} c{cycle}"
+        )
+    return AttemptResult(True, result=result)
+
+
+class CampaignRunner:
+    def __init__(
+        self,
+        campaign: Campaign,
+        results_root: Path,
+        executor: Executor,
+        echo: Echo,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.campaign = campaign
+        self.results_root = results_root
+        self.campaign_dir = results_root / campaign.name
+        self.executor = executor
+        self.echo = echo
+        self.sleep = sleep
+        self.expansion: Expansion = expand(campaign)
+        self.experiments: dict[str, Experiment] = {e.exp_id: e for e in self.expansion.experiments}
+
+    def run(self) -> CampaignOutcome:
+        with campaign_lock(self.campaign_dir), Manifest.open(self.campaign_dir) as manifest:
+            self._prepare(manifest)
+            return self._run_pending(manifest)
+
+    def _prepare(self, manifest: Manifest) -> None:
+        order = schedule(
+            list(self.experiments), self.campaign.cycles, self.campaign.order.mode, self.campaign.order.seed
+        )
+        report = manifest.sync(
+            self.campaign.name, campaign_fingerprint(self.campaign), self.expansion.experiments, order
+        )
+        atomic_write_text(
+            self.campaign_dir / CAMPAIGN_SNAPSHOT_FILENAME, self.campaign.model_dump_json(indent=2)
+        )
+        for exp_id, cycle in report.recovered:
+            self.echo(
+                f"recovered {exp_id} c{cycle}: it was running when the last `camp run` stopped; retrying it"
+            )
+        if report.campaign_changed:
+            self.echo(
+                f"the campaign changed since its last run: {len(report.kept)} experiments kept with their "
+                f"results, {len(report.added)} added, {len(report.removed)} removed"
+            )
+            for exp_id in report.removed:
+                self.echo(
+                    f"  removed from the campaign (results kept on disk, left out of aggregates): {exp_id}"
+                )
+        for point in self.expansion.rejected:
+            self.echo(f"skipped grid point {point.backend} {point.model} {point.point}: {point.reason}")
+        for name in self.executor.cleanup(self.campaign.name):
+            self.echo(f"removed container {name} left behind by an earlier `camp run`")
+
+    def _run_pending(self, manifest: Manifest) -> CampaignOutcome:
+        outcome = CampaignOutcome(already_done=manifest.counts()["done"])
+        todo = manifest.runs(states=("pending", "failed", "interrupted"))
+        total = len(todo)
+        if total == 0:
+            self.echo(f"nothing to do: all {outcome.already_done} runs of {self.campaign.name!r} are done")
+            return outcome
+        self.echo(
+            f"{total} runs to do ({outcome.already_done} already done) with executor "
+            f"{self.executor.name!r}; results in {self.campaign_dir}"
+        )
+        consecutive_failures = 0
+        previous: RunRow | None = None
+        for index, row in enumerate(todo, start=1):
+            self._gap(previous, row)
+            previous = row
+            attempt = self._run_with_retries(manifest, row, index, total)
+            if attempt.ok:
+                outcome.done += 1
+                consecutive_failures = 0
+                continue
+            outcome.failed += 1
+            outcome.failures.append(f"{row.exp_id} c{row.cycle}: {attempt.reason}")
+            consecutive_failures += 1
+            if consecutive_failures >= self.campaign.max_consecutive_failures:
+                outcome.breaker_tripped = True
+                self.echo(
+                    f"stopping: {consecutive_failures} runs in a row failed "
+                    f"(max_consecutive_failures={self.campaign.max_consecutive_failures}); "
+                    "fix the cause, then `camp run` again to resume"
+                )
+                break
+        return outcome
+
+    def _gap(self, previous: RunRow | None, row: RunRow) -> None:
+        if previous is None:
+            return
+        gap = self.campaign.gaps.between_runs_s
+        if row.cycle != previous.cycle:
+            gap = max(gap, self.campaign.gaps.between_cycles_s)
+        if gap > 0:
+            self.sleep(gap)
+
+    def _run_with_retries(self, manifest: Manifest, row: RunRow, index: int, total: int) -> AttemptResult:
+        attempts = 1 + self.campaign.retries
+        attempt = AttemptResult(False, "not run")
+        for number in range(1, attempts + 1):
+            started = time.monotonic()
+            attempt = self._attempt(manifest, row)
+            took = time.monotonic() - started
+            prefix = f"[{index:>{len(str(total))}}/{total}] {row.label} c{row.cycle}"
+            if attempt.ok and attempt.result is not None:
+                m = attempt.result.metrics
+                self.echo(
+                    f"{prefix}: done in {took:.1f}s — {m.energy_per_output_token_j:.4g} J/token, "
+                    f"{m.throughput_tokens_per_s:.4g} tokens/s"
+                )
+                return attempt
+            retry = f" (attempt {number}/{attempts}, retrying)" if number < attempts else ""
+            self.echo(f"{prefix}: FAILED{retry}: {attempt.reason}")
+        return attempt
+
+    def _attempt(self, manifest: Manifest, row: RunRow) -> AttemptResult:
+        experiment = self.experiments[row.exp_id]
+        directory = run_dir(self.campaign_dir, row.exp_id, row.cycle)
+        directory.mkdir(parents=True, exist_ok=True)
+        # A result from an earlier attempt must never be taken for this attempt's.
+        for stale in (RESULT_FILENAME, TIMESERIES_FILENAME):
+            with contextlib.suppress(FileNotFoundError):
+                (directory / stale).unlink()
+        spec_path = directory / SPEC_FILENAME
+        atomic_write_text(spec_path, experiment.spec(self.campaign.name, row.cycle).model_dump_json(indent=2))
+        manifest.mark_running(row.exp_id, row.cycle)
+        request = RunRequest(
+            campaign=self.campaign.name,
+            exp_id=row.exp_id,
+            cycle=row.cycle,
+            backend=experiment.backend,
+            results_root=self.results_root,
+            spec_path=spec_path,
+            timeout_s=self.campaign.timeout_s,
+        )
+        try:
+            executed = self.executor.execute(request)
+        except KeyboardInterrupt:
+            manifest.mark_finished(row.exp_id, row.cycle, "interrupted", error="interrupted by Ctrl-C")
+            raise
+        atomic_write_text(directory / CONTAINER_LOG_FILENAME, executed.output)
+        if executed.error:
+            reason = executed.error
+        elif executed.timed_out:
+            reason = f"timed out after {self.campaign.timeout_s:g}s (timeout_s); the container was killed"
+        else:
+            checked = check_result(directory / RESULT_FILENAME, row.exp_id, row.cycle)
+            if checked.ok and executed.exit_code == 0:
+                manifest.mark_finished(row.exp_id, row.cycle, "done", exit_code=0)
+                return checked
+            reason = (
+                f"exited with code {executed.exit_code}" if executed.exit_code != 0 else checked.reason
+            ) or ""
+            if executed.exit_code == 137:
+                reason += " (killed: out of memory or SIGKILL)"
+            if not checked.ok and executed.exit_code != 0:
+                reason += f"; {checked.reason}"
+        last_line = executed.tail(1)
+        if last_line and not executed.timed_out:
+            reason += f" — {last_line.strip()[:300]}"
+        manifest.mark_finished(
+            row.exp_id,
+            row.cycle,
+            "failed",
+            exit_code=executed.exit_code,
+            error=reason,
+            log_tail=executed.tail(),
+        )
+        return AttemptResult(False, reason)
