@@ -1,0 +1,56 @@
+"""A fake executor that behaves like a container running the harness: it reads the spec the
+runner wrote and writes (or does not write) result.json beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.atomic import atomic_write_text
+from harness.contract import RESULT_FILENAME, RunSpec
+from orchestrator.executors.base import ExecOutcome, RunRequest
+from tests.factories import make_result
+
+Behaviour = Callable[[RunRequest, RunSpec], ExecOutcome]
+
+
+def succeed(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    atomic_write_text(request.spec_path.parent / RESULT_FILENAME, make_result(spec).model_dump_json())
+    return ExecOutcome(0, "harness: ok\n")
+
+
+def crash(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    return ExecOutcome(3, "Traceback ...\nRuntimeError: CUDA error: out of memory\n")
+
+
+def exit_zero_without_result(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    return ExecOutcome(0, "done?\n")
+
+
+def invalid_result(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    (request.spec_path.parent / RESULT_FILENAME).write_text('{"schema_version": 1, "campaign": "x"}')
+    return ExecOutcome(0, "")
+
+
+def time_out(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    return ExecOutcome(124, "still generating...\n", timed_out=True)
+
+
+@dataclass
+class FakeExecutor:
+    """Runs ``behaviours`` in turn (the last one repeats); records every request it got."""
+
+    behaviours: list[Behaviour] = field(default_factory=lambda: [succeed])
+    name: str = "fake"
+    requests: list[RunRequest] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+
+    def execute(self, request: RunRequest) -> ExecOutcome:
+        spec = RunSpec.model_validate_json(request.spec_path.read_text())
+        behaviour = self.behaviours[min(len(self.requests), len(self.behaviours) - 1)]
+        self.requests.append(request)
+        return behaviour(request, spec)
+
+    def cleanup(self, campaign: str) -> list[str]:
+        names, self.leftovers = self.leftovers, []
+        return names

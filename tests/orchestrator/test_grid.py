@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.campaign import parse_campaign
+from orchestrator.grid import expand
+from orchestrator.schedule import schedule
+
+CAMPAIGN = """
+name: t
+models: [m1, m2]
+backends:
+  stub: {grid: {batch_size: [1, 4]}}
+  pytorch:
+    grid: {dtype: [float32, bfloat16]}
+    params: {attn_implementation: flash_attention_2}
+grid: {workload.max_output_tokens: [8, 16]}
+"""
+
+
+def test_expansion_is_the_cartesian_product_per_backend_and_model() -> None:
+    expansion = expand(parse_campaign(CAMPAIGN, Path("c.yaml")))
+    stub = [e for e in expansion.experiments if e.backend == "stub"]
+    torch = [e for e in expansion.experiments if e.backend == "pytorch"]
+    assert len(stub) == 2 * 2 * 2  # models × batch sizes × output lengths
+    assert len(torch) == 2 * 1 * 2  # float32 is rejected with flash_attention_2
+    assert {e.workload.max_output_tokens for e in stub} == {8, 16}
+    assert all(e.measurement.power_source == "synthetic" for e in stub)
+    assert all(e.measurement.power_source == "nvml" for e in torch)
+
+
+def test_points_a_backend_cannot_take_are_rejected_with_the_reason() -> None:
+    expansion = expand(parse_campaign(CAMPAIGN, Path("c.yaml")))
+    assert len(expansion.rejected) == 2 * 2
+    assert all("flash_attention_2 needs dtype" in r.reason for r in expansion.rejected)
+    assert all(r.point["dtype"] == "float32" for r in expansion.rejected)
+
+
+def test_shared_key_unknown_to_one_backend_rejects_only_its_points() -> None:
+    text = "name: t\nmodels: [m]\nbackends: {stub: {}, vllm: {}}\ngrid: {batch_size: [2]}\n"
+    expansion = expand(parse_campaign(text, Path("c.yaml")))
+    assert [e.backend for e in expansion.experiments] == ["stub"]
+    assert expansion.rejected[0].backend == "vllm"
+    assert "batch_size" in expansion.rejected[0].reason and "not a parameter" in expansion.rejected[0].reason
+
+
+def test_exp_id_is_stable_and_sensitive_to_every_config_field() -> None:
+    first = expand(parse_campaign(CAMPAIGN, Path("c.yaml"))).experiments
+    again = expand(parse_campaign(CAMPAIGN, Path("other.yaml"))).experiments
+    assert [e.exp_id for e in first] == [e.exp_id for e in again]
+    assert len({e.exp_id for e in first}) == len(first)
+    changed = expand(parse_campaign(CAMPAIGN + "measurement: {sample_hz: 20}\n", Path("c.yaml"))).experiments
+    assert not {e.exp_id for e in first} & {e.exp_id for e in changed}
+    # a value equal to the default resolves to the same experiment
+    explicit = expand(parse_campaign(CAMPAIGN + "workload: {n_requests: 8}\n", Path("c.yaml"))).experiments
+    assert [e.exp_id for e in explicit] == [e.exp_id for e in first]
+
+
+def test_spec_carries_the_resolved_config() -> None:
+    exp = expand(parse_campaign(CAMPAIGN, Path("c.yaml"))).experiments[0]
+    spec = exp.spec("t", 2)
+    assert (spec.exp_id, spec.cycle, spec.backend, spec.model) == (exp.exp_id, 2, "stub", "m1")
+    assert spec.params["batch_size"] == 1
+
+
+def test_schedule_orders() -> None:
+    ids = ["a", "b", "c"]
+    assert schedule(ids, 2, "interleaved") == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1)]
+    assert schedule(ids, 2, "grouped") == [("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0), ("c", 1)]
+    shuffled = schedule(ids, 3, "shuffled", seed=1)
+    assert shuffled == schedule(ids, 3, "shuffled", seed=1)
+    assert sorted(shuffled) == sorted(schedule(ids, 3, "grouped"))
+    assert [c for _, c in shuffled] == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # cycles stay blocks

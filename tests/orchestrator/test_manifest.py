@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.campaign import parse_campaign
+from orchestrator.grid import Experiment, expand
+from orchestrator.lock import CampaignLocked, campaign_lock
+from orchestrator.manifest import Manifest, done_run_dirs, run_dir
+from orchestrator.schedule import schedule
+
+
+def experiments(batch_sizes: str = "[1, 2]") -> list[Experiment]:
+    text = f"name: t\nmodels: [m]\nbackends:\n  stub: {{grid: {{batch_size: {batch_sizes}}}}}\n"
+    return expand(parse_campaign(text, Path("c.yaml"))).experiments
+
+
+def sync(manifest: Manifest, exps: list[Experiment], cycles: int = 2, sha: str = "a"):
+    return manifest.sync("t", sha, exps, schedule([e.exp_id for e in exps], cycles, "interleaved"))
+
+
+def test_sync_creates_pending_runs_in_schedule_order(tmp_path: Path) -> None:
+    exps = experiments()
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps)
+        runs = manifest.runs()
+        assert [(r.exp_id, r.cycle) for r in runs] == schedule([e.exp_id for e in exps], 2, "interleaved")
+        assert {r.state for r in runs} == {"pending"}
+        assert manifest.integrity_ok()
+
+
+def test_transitions_persist_across_reopen_and_a_dead_running_run_is_retried(tmp_path: Path) -> None:
+    exps = experiments()
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps)
+        first, second = manifest.runs()[:2]
+        manifest.mark_running(first.exp_id, first.cycle)
+        manifest.mark_finished(first.exp_id, first.cycle, "done", exit_code=0)
+        manifest.mark_running(second.exp_id, second.cycle)  # and then the process "dies"
+    with Manifest.open(tmp_path) as manifest:
+        report = sync(manifest, exps)
+        assert report.recovered == [(second.exp_id, second.cycle)]
+        states = {(r.exp_id, r.cycle): (r.state, r.attempts) for r in manifest.runs()}
+        assert states[(first.exp_id, first.cycle)] == ("done", 1)
+        assert states[(second.exp_id, second.cycle)] == ("pending", 1)
+
+
+def test_changed_campaign_keeps_results_adds_new_reports_removed(tmp_path: Path) -> None:
+    old, new = experiments("[1, 2]"), experiments("[2, 4]")
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, old)
+        for row in manifest.runs():
+            manifest.mark_running(row.exp_id, row.cycle)
+            manifest.mark_finished(row.exp_id, row.cycle, "done")
+        report = sync(manifest, new, sha="b")
+        assert report.campaign_changed
+        assert report.kept == [old[1].exp_id] and report.added == [new[1].exp_id]
+        assert report.removed == [old[0].exp_id]
+        counts = manifest.counts()
+        assert counts["done"] == 2 and counts["pending"] == 2  # batch 2 kept, batch 4 new
+        # the removed experiment's runs stay in the file, out of the active view
+        assert len(manifest.runs(active_only=False)) == 6
+
+
+def test_done_run_dirs_lists_only_finished_active_runs(tmp_path: Path) -> None:
+    exps = experiments()
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps, cycles=1)
+        row = manifest.runs()[0]
+        manifest.mark_running(row.exp_id, row.cycle)
+        manifest.mark_finished(row.exp_id, row.cycle, "done")
+    assert done_run_dirs(tmp_path) == [run_dir(tmp_path, row.exp_id, row.cycle)]
+
+
+def test_manifest_refuses_another_campaign(tmp_path: Path) -> None:
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, experiments())
+        with pytest.raises(ValueError, match="belongs to campaign 't'"):
+            manifest.sync("other", "a", [], [])
+
+
+def test_second_lock_is_refused_and_released_on_exit(tmp_path: Path) -> None:
+    with (
+        campaign_lock(tmp_path),
+        pytest.raises(CampaignLocked, match="in use by another"),
+        campaign_lock(tmp_path),
+    ):
+        pass
+    with campaign_lock(tmp_path):
+        pass  # free again

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.contract import RESULT_FILENAME, RunResult
+from orchestrator.campaign import Campaign, parse_campaign
+from orchestrator.manifest import Manifest, run_dir
+from orchestrator.runner import CampaignRunner
+from tests.orchestrator.fakes import (
+    FakeExecutor,
+    crash,
+    exit_zero_without_result,
+    invalid_result,
+    succeed,
+    time_out,
+)
+
+TEXT = """
+name: t
+models: [m]
+backends:
+  stub: {grid: {batch_size: [1, 2]}}
+cycles: 2
+retries: 0
+gaps: {between_runs_s: 1, between_cycles_s: 5}
+"""
+
+
+def campaign(extra: str = "") -> Campaign:
+    return parse_campaign(TEXT + extra, Path("c.yaml"))
+
+
+def run(
+    tmp_path: Path, executor: FakeExecutor, c: Campaign | None = None
+) -> tuple[CampaignRunner, list[str]]:
+    messages: list[str] = []
+    sleeps: list[float] = []
+    runner = CampaignRunner(c or campaign(), tmp_path, executor, messages.append, sleep=sleeps.append)
+    runner.outcome = runner.run()  # type: ignore[attr-defined]
+    runner.sleeps = sleeps  # type: ignore[attr-defined]
+    return runner, messages
+
+
+def states(tmp_path: Path) -> dict[str, int]:
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        return manifest.counts()
+
+
+def test_every_run_done_once_with_spec_result_and_log(tmp_path: Path) -> None:
+    executor = FakeExecutor()
+    runner, messages = run(tmp_path, executor)
+    assert states(tmp_path)["done"] == 4
+    assert len(executor.requests) == 4
+    for request in executor.requests:
+        directory = run_dir(tmp_path / "t", request.exp_id, request.cycle)
+        assert (directory / "spec.json").is_file()
+        assert (
+            RunResult.model_validate_json((directory / RESULT_FILENAME).read_text()).exp_id == request.exp_id
+        )
+        assert (directory / "container.log").read_text() == "harness: ok\n"
+    assert runner.sleeps == [1, 5, 1]  # type: ignore[attr-defined]
+    assert any("J/token" in m for m in messages)
+    assert json.loads((tmp_path / "t" / "campaign.json").read_text())["name"] == "t"
+
+
+def test_rerun_has_nothing_left_to_do(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor())
+    executor = FakeExecutor()
+    _, messages = run(tmp_path, executor)
+    assert executor.requests == []
+    assert any("nothing to do" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [
+        (crash, "exited with code 3"),
+        (exit_zero_without_result, "no result.json was written"),
+        (invalid_result, "result.json is invalid"),
+        (time_out, "timed out after"),
+    ],
+)
+def test_failures_are_recorded_and_the_campaign_goes_on(tmp_path: Path, behaviour, reason: str) -> None:
+    executor = FakeExecutor([behaviour, succeed])
+    run(tmp_path, executor)
+    assert states(tmp_path) == {"pending": 0, "running": 0, "done": 3, "failed": 1, "interrupted": 0}
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        failed = manifest.runs(states=("failed",))[0]
+    assert reason in (failed.error or "")
+    assert failed.exit_code == {crash: 3, time_out: 124}.get(behaviour, 0)
+
+
+def test_crash_keeps_the_log_tail(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor([crash, succeed]))
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        failed = manifest.runs(states=("failed",))[0]
+        assert "CUDA error: out of memory" in (manifest.log_tail(failed.exp_id, failed.cycle) or "")
+    assert "out of memory" in (failed.error or "")
+
+
+def test_retries_then_success(tmp_path: Path) -> None:
+    executor = FakeExecutor([crash, succeed])
+    run(tmp_path, executor, campaign().model_copy(update={"retries": 1}))
+    assert states(tmp_path)["done"] == 4
+    assert len(executor.requests) == 5
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        assert max(r.attempts for r in manifest.runs()) == 2
+
+
+def test_failed_runs_are_retried_by_the_next_camp_run(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor([crash, succeed]))
+    executor = FakeExecutor()
+    run(tmp_path, executor)
+    assert len(executor.requests) == 1
+    assert states(tmp_path)["done"] == 4
+
+
+def test_stale_result_from_an_earlier_attempt_is_never_accepted(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor([crash, succeed]))
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        failed = manifest.runs(states=("failed",))[0]
+    directory = run_dir(tmp_path / "t", failed.exp_id, failed.cycle)
+    # a result left behind by some earlier attempt
+    other = next(p for p in (tmp_path / "t").glob("*/c*/result.json"))
+    (directory / RESULT_FILENAME).write_text(other.read_text())
+    run(tmp_path, FakeExecutor([exit_zero_without_result]))
+    assert states(tmp_path)["failed"] == 1
+
+
+def test_circuit_breaker_stops_after_consecutive_failures(tmp_path: Path) -> None:
+    executor = FakeExecutor([crash])
+    runner, messages = run(tmp_path, executor, campaign("max_consecutive_failures: 2\n"))
+    assert len(executor.requests) == 2
+    assert runner.outcome.breaker_tripped  # type: ignore[attr-defined]
+    assert states(tmp_path)["pending"] == 2
+    assert any("2 runs in a row failed" in m for m in messages)
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_resume_continues(tmp_path: Path) -> None:
+    def interrupt(request, spec):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, FakeExecutor([succeed, interrupt]))
+    assert states(tmp_path)["interrupted"] == 1 and states(tmp_path)["done"] == 1
+    executor = FakeExecutor()
+    run(tmp_path, executor)
+    assert len(executor.requests) == 3 and states(tmp_path)["done"] == 4
+
+
+def test_leftover_containers_are_cleaned_and_reported(tmp_path: Path) -> None:
+    executor = FakeExecutor(leftovers=["camp-abc-c0"])
+    _, messages = run(tmp_path, executor)
+    assert any("removed container camp-abc-c0" in m for m in messages)
+
+
+def test_rejected_points_are_reported_not_run(tmp_path: Path) -> None:
+    text = (
+        TEXT.replace("stub: {grid: {batch_size: [1, 2]}}", "stub: {grid: {batch_size: [1, 2]}}\n  vllm: {}")
+        + "grid: {batch_size: [1]}\n"
+    )
+    executor = FakeExecutor()
+    _, messages = run(tmp_path, executor, parse_campaign(text, Path("c.yaml")))
+    assert any(m.startswith("skipped grid point vllm") for m in messages)
+    assert all(r.backend == "stub" for r in executor.requests)
