@@ -1,0 +1,130 @@
+"""The docker executor against a fake python-on-whales client that behaves like compose:
+``compose.run(stream=True)`` yields output until the container ends, then raises
+DockerException with the exit code if it was not 0; removing the container ends the stream."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from python_on_whales.exceptions import DockerException
+
+from orchestrator.executors.base import RunRequest
+from orchestrator.executors.docker import TIMEOUT_EXIT_CODE, DockerExecutor
+
+
+class FakeCompose:
+    def __init__(self, client: FakeClient):
+        self.client = client
+
+    def run(self, service: str, command: list[str], **kwargs: Any) -> Iterator[tuple[str, bytes]]:
+        self.client.calls.append({"service": service, "command": command, **kwargs})
+        name = kwargs["name"]
+        self.client.running[name] = threading.Event()
+        return self.client.script(self.client, name)
+
+
+class FakeContainers:
+    def __init__(self, client: FakeClient):
+        self.client = client
+
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> None:
+        self.client.removed.append(name)
+        stopped = self.client.running.pop(name, None)
+        if stopped is None:
+            raise DockerException(["docker", "rm", name], 1, stderr=b"No such container")
+        stopped.set()
+
+    def list(self, all: bool = False, filters: dict[str, str] | None = None) -> list[Any]:
+        return [SimpleNamespace(name=n) for n in self.client.leftovers]
+
+
+class FakeClient:
+    def __init__(self, script):
+        self.script = script
+        self.calls: list[dict[str, Any]] = []
+        self.removed: list[str] = []
+        self.running: dict[str, threading.Event] = {}
+        self.leftovers: list[str] = []
+        self.compose = FakeCompose(self)
+        self.container = FakeContainers(self)
+
+
+def exits_with(code: int, output: bytes = b"hello\n"):
+    def script(client: FakeClient, name: str) -> Iterator[tuple[str, bytes]]:
+        yield ("stdout", output)
+        client.running.pop(name, None)
+        if code:
+            raise DockerException(["docker", "compose", "run"], code, stderr=b"boom\n")
+
+    return script
+
+
+def hangs(client: FakeClient, name: str) -> Iterator[tuple[str, bytes]]:
+    yield ("stdout", b"loading...\n")
+    assert client.running[name].wait(10), "container never stopped"
+    raise DockerException(["docker", "compose", "run"], 137)
+
+
+def request(tmp_path: Path, timeout_s: float = 5.0) -> RunRequest:
+    spec = tmp_path / "camp-x" / "abc123" / "c2" / "spec.json"
+    spec.parent.mkdir(parents=True)
+    spec.write_text("{}")
+    return RunRequest("camp-x", "abc123", 2, "stub", tmp_path, spec, timeout_s, gpus=("GPU-1",))
+
+
+def test_dispatch_is_compose_run_rm_named_labelled_as_the_user(tmp_path: Path) -> None:
+    client = FakeClient(exits_with(0))
+    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    assert (outcome.exit_code, outcome.output, outcome.timed_out) == (0, "hello\n", False)
+    call = client.calls[0]
+    assert call["service"] == "stub"
+    assert call["command"] == ["camp-harness", "run", "/results/camp-x/abc123/c2/spec.json"]
+    assert call["name"] == "camp-abc123-c2"
+    assert call["labels"]["camp.campaign"] == "camp-x"
+    assert call["remove"] and not call["tty"] and not call["dependencies"] and call["stream"]
+    assert call["user"].count(":") == 1
+    assert call["envs"] == {"NVIDIA_VISIBLE_DEVICES": "GPU-1"}
+
+
+def test_non_zero_exit_code_and_stderr_are_returned(tmp_path: Path) -> None:
+    client = FakeClient(exits_with(3))
+    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    assert outcome.exit_code == 3
+    assert "boom" in outcome.output
+
+
+def test_timeout_kills_the_container_by_name(tmp_path: Path) -> None:
+    client = FakeClient(hangs)
+    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path, timeout_s=0.2))
+    assert outcome.timed_out and outcome.exit_code == TIMEOUT_EXIT_CODE
+    assert client.removed.count("camp-abc123-c2") == 2  # once before starting (stale), once to kill
+    assert "loading" in outcome.output
+
+
+def test_ctrl_c_kills_the_container_then_propagates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = FakeClient(hangs)
+    original_join = threading.Thread.join
+    interrupts = [KeyboardInterrupt()]  # the user presses Ctrl-C once, while the run is waited on
+
+    def interrupted_join(self: threading.Thread, timeout: float | None = None) -> None:
+        if self.name.startswith("compose-") and interrupts:
+            raise interrupts.pop()
+        original_join(self, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", interrupted_join)
+    with pytest.raises(KeyboardInterrupt):
+        DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path, timeout_s=60))
+    assert "camp-abc123-c2" not in client.running
+
+
+def test_cleanup_removes_leftovers_of_the_campaign(tmp_path: Path) -> None:
+    client = FakeClient(exits_with(0))
+    client.leftovers = ["camp-old-c0"]
+    client.running["camp-old-c0"] = threading.Event()
+    assert DockerExecutor(tmp_path / "compose.yaml", client).cleanup("camp-x") == ["camp-old-c0"]
+    assert client.removed == ["camp-old-c0"]
