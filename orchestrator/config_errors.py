@@ -58,7 +58,7 @@ class ConfigError(Exception):
     def render(self) -> str:
         count = len(self.problems)
         out = [f"{self.source}: {count} problem{'s' if count != 1 else ''} in the campaign file:"]
-        by_line = sorted(self.problems, key=lambda p: (self.line_of(p.path) or 0))
+        by_line = sorted(self.problems, key=lambda p: self.line_of(p.path) or 0)
         for problem in by_line:
             line = self.line_of(problem.path)
             where = f"{self.source}:{line}" if line else str(self.source)

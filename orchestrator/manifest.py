@@ -247,7 +247,7 @@ class Manifest:
 
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT state, COUNT(*) FROM runs WHERE active = 1 GROUP BY state")
-        counts = dict.fromkeys(RUN_STATES, 0)
+        counts: dict[str, int] = dict.fromkeys(RUN_STATES, 0)
         counts.update({state: n for state, n in rows})
         return counts
 

@@ -68,7 +68,7 @@ class MeasurementSettings(_Strict):
 class RunSpec(_Strict):
     """Everything the harness needs to run one cycle of one experiment."""
 
-    schema_version: Literal[1] = SPEC_SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # = SPEC_SCHEMA_VERSION
     campaign: str
     exp_id: str
     cycle: int = Field(ge=0)
@@ -136,7 +136,7 @@ class WarmupInfo(_Strict):
 class RunResult(_Strict):
     """What happened in one run. The host validates it before marking the run done."""
 
-    schema_version: Literal[1] = RESULT_SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # = RESULT_SCHEMA_VERSION
     campaign: str
     exp_id: str
     cycle: int

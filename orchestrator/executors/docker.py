@@ -43,7 +43,7 @@ class DockerExecutor:
 
     def __init__(self, compose_file: Path, client: Any = None):
         self.compose_file = compose_file
-        self.client = client or DockerClient(
+        self.client: Any = client or DockerClient(
             compose_files=[compose_file], compose_project_directory=compose_file.parent
         )
 
