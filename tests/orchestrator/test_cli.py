@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator import cli
+from tests.orchestrator.fakes import FakeExecutor, crash, succeed
+
+CAMPAIGN = """
+name: t
+models: [m]
+backends:
+  stub: {grid: {batch_size: [1, 2]}}
+  vllm: {}
+grid: {batch_size: [1]}
+cycles: 2
+retries: 0
+"""
+
+
+@pytest.fixture
+def campaign_file(tmp_path: Path) -> Path:
+    path = tmp_path / "campaign.yaml"
+    path.write_text(CAMPAIGN)
+    return path
+
+
+def invoke(*args: str, executor: FakeExecutor | None = None, monkeypatch: pytest.MonkeyPatch | None = None):
+    if executor is not None and monkeypatch is not None:
+        monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (executor, None))
+    return CliRunner().invoke(cli.main, list(args))
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0 and "camp, version" in result.output
+
+
+def test_plan_counts_lists_and_shows_rejections_without_writing(campaign_file: Path, tmp_path: Path) -> None:
+    before = sorted(tmp_path.rglob("*"))
+    result = invoke("plan", str(campaign_file))
+    assert result.exit_code == 0, result.output
+    assert "2 experiments × 2 cycles = 4 runs" in result.output
+    assert "stub: 2 experiments, 0 grid points rejected" in result.output
+    assert "vllm: 0 experiments, 1 grid points rejected" in result.output
+    assert "batch_size: is not a parameter of this backend" in result.output
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_bad_config_exits_2_with_the_problems_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\nmodels: [m]\nbackends: {stub: {grid: {batchsize: [1]}}}\ncycles: -1\n")
+    for args in (["plan", str(bad)], ["run", str(bad), "--results-dir", str(tmp_path / "results")]):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert "did you mean 'batch_size'" in result.output and "cycles" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_run_then_status(campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    result = invoke(
+        "run",
+        str(campaign_file),
+        "--results-dir",
+        str(results),
+        executor=FakeExecutor(),
+        monkeypatch=monkeypatch,
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 done, 0 failed, 0 pending" in result.output
+    status = invoke("status", str(campaign_file), "--results-dir", str(results), "--json")
+    data = json.loads(status.output)
+    assert data["counts"]["done"] == 4 and len(data["runs"]) == 4
+    again = invoke(
+        "run",
+        str(campaign_file),
+        "--results-dir",
+        str(results),
+        executor=FakeExecutor(),
+        monkeypatch=monkeypatch,
+    )
+    assert again.exit_code == 0 and "nothing to do" in again.output
+
+
+def test_a_failed_run_exits_1_and_status_shows_why(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "results"
+    result = invoke(
+        "run",
+        str(campaign_file),
+        "--results-dir",
+        str(results),
+        executor=FakeExecutor([crash, succeed]),
+        monkeypatch=monkeypatch,
+    )
+    assert result.exit_code == 1
+    status = invoke("status", str(results / "t"))
+    assert "3/4 done" in status.output and "exited with code 3" in status.output
+
+
+def test_ctrl_c_exits_130(campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt(request, spec):
+        raise KeyboardInterrupt
+
+    result = invoke(
+        "run",
+        str(campaign_file),
+        "--results-dir",
+        str(tmp_path / "r"),
+        executor=FakeExecutor([interrupt]),
+        monkeypatch=monkeypatch,
+    )
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+
+
+def test_status_of_a_campaign_never_run(campaign_file: Path, tmp_path: Path) -> None:
+    result = invoke("status", str(campaign_file), "--results-dir", str(tmp_path / "none"))
+    assert result.exit_code == 1 and "has this campaign been run?" in result.output
