@@ -17,6 +17,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from orchestrator.executors.base import ExecOutcome, RunRequest
+from orchestrator.secrets import SECRETS_FILE_VARIABLE, redact, secrets_env_file
 
 CONTAINER_RESULTS = PurePosixPath("/results")
 LABEL_CAMPAIGN = "camp.campaign"
@@ -54,6 +55,11 @@ class DockerExecutor:
         os.environ["CAMP_GID"] = str(os.getgid())
 
     def execute(self, request: RunRequest) -> ExecOutcome:
+        with secrets_env_file() as secrets:
+            os.environ[SECRETS_FILE_VARIABLE] = str(secrets)
+            return self._execute(request)
+
+    def _execute(self, request: RunRequest) -> ExecOutcome:
         self._compose_environment(request)
         self._remove(request.container_name)
         spec_in_container = CONTAINER_RESULTS / request.spec_path.relative_to(request.results_root).as_posix()
@@ -101,7 +107,7 @@ class DockerExecutor:
         if timed_out:
             self._kill(request.container_name)
             worker.join(STOP_GRACE_S)
-        output = "".join(chunks)
+        output = redact("".join(chunks))
         if timed_out:
             return ExecOutcome(TIMEOUT_EXIT_CODE, output, timed_out=True)
         return ExecOutcome(status.get("exit_code"), output, error=status.get("error"))

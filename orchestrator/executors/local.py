@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from orchestrator.executors.base import ExecOutcome, RunRequest
+from orchestrator.secrets import redact
 
 
 class LocalExecutor:
@@ -39,12 +40,12 @@ class LocalExecutor:
         except subprocess.TimeoutExpired:
             _kill_group(process)
             output, _ = process.communicate()
-            return ExecOutcome(process.returncode, output.decode(errors="replace"), timed_out=True)
+            return ExecOutcome(process.returncode, redact(output.decode(errors="replace")), timed_out=True)
         except KeyboardInterrupt:
             _kill_group(process)
             process.communicate()
             raise
-        return ExecOutcome(process.returncode, output.decode(errors="replace"))
+        return ExecOutcome(process.returncode, redact(output.decode(errors="replace")))
 
     def cleanup(self, campaign: str) -> list[str]:
         return []  # subprocesses die with their session; nothing outlives camp here

@@ -128,3 +128,30 @@ def test_cleanup_removes_leftovers_of_the_campaign(tmp_path: Path) -> None:
     client.running["camp-old-c0"] = threading.Event()
     assert DockerExecutor(tmp_path / "compose.yaml", client).cleanup("camp-x") == ["camp-old-c0"]
     assert client.removed == ["camp-old-c0"]
+
+
+def test_secrets_go_through_a_private_env_file_that_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
+    seen: dict[str, Any] = {}
+
+    def script(client: FakeClient, name: str) -> Iterator[tuple[str, bytes]]:
+        path = Path(os.environ["CAMP_SECRETS_FILE"])
+        seen["mode"] = stat.S_IMODE(path.stat().st_mode)
+        seen["dir_mode"] = stat.S_IMODE(path.parent.stat().st_mode)
+        seen["content"] = path.read_text()
+        seen["path"] = path
+        yield ("stdout", b"token is hf_secret_value_123\n")
+        client.running.pop(name, None)
+
+    client = FakeClient(script)
+    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    assert seen["mode"] == 0o600 and seen["dir_mode"] == 0o700
+    assert seen["content"] == "HF_TOKEN=hf_secret_value_123\n"
+    assert not seen["path"].exists()
+    assert "hf_secret_value_123" not in outcome.output and "<HF_TOKEN redacted>" in outcome.output
+    assert "hf_secret_value_123" not in str(client.calls)  # never on the command line
