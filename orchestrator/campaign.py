@@ -76,6 +76,10 @@ class Campaign(_Strict):
     retries: int = Field(default=1, ge=0)
     max_consecutive_failures: int = Field(default=5, ge=1)
     executor: Literal["auto", "docker", "local"] = "auto"
+    # GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a time,
+    # tensor-parallel runs on as many GPUs as they need. Empty: one run at a time on the
+    # executor's default devices.
+    gpus: list[str] = Field(default_factory=list)
     measurement: MeasurementSettings = MeasurementSettings()
     seed: int = 0
 
@@ -83,6 +87,21 @@ class Campaign(_Strict):
     @classmethod
     def _grid_values_are_lists(cls, grid: Any) -> Any:
         return {k: _as_list(v) for k, v in grid.items()} if isinstance(grid, dict) else grid
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _gpu_ids_are_strings(cls, gpus: Any) -> Any:
+        return (
+            [str(g) if isinstance(g, int) and not isinstance(g, bool) else g for g in gpus]
+            if isinstance(gpus, list)
+            else gpus
+        )
+
+    @model_validator(mode="after")
+    def _gpus_are_distinct(self) -> Campaign:
+        if len(set(self.gpus)) != len(self.gpus):
+            raise ValueError("gpus lists a device twice")
+        return self
 
     @model_validator(mode="after")
     def _every_backend_has_a_model(self) -> Campaign:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +21,10 @@ from pydantic import ValidationError
 
 from harness.atomic import atomic_write_text
 from harness.contract import RESULT_FILENAME, SPEC_FILENAME, TIMESERIES_FILENAME, RunResult
+from harness.params import parse_params
 from orchestrator.campaign import Campaign
-from orchestrator.executors import Executor, RunRequest
+from orchestrator.executors import ExecOutcome, Executor, RunRequest
+from orchestrator.gpu_pool import GpuPool
 from orchestrator.grid import Expansion, Experiment, expand
 from orchestrator.lock import campaign_lock
 from orchestrator.manifest import Manifest, RunRow, run_dir
@@ -28,6 +32,7 @@ from orchestrator.schedule import schedule
 
 CONTAINER_LOG_FILENAME = "container.log"
 CAMPAIGN_SNAPSHOT_FILENAME = "campaign.json"
+STOP_GRACE_S = 60.0
 
 Echo = Callable[[str], None]
 
@@ -39,6 +44,14 @@ class CampaignOutcome:
     already_done: int = 0
     breaker_tripped: bool = False
     failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Flight:
+    row: RunRow
+    request: RunRequest
+    started: float
+    prefix: str
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class CampaignRunner:
         self.sleep = sleep
         self.expansion: Expansion = expand(campaign)
         self.experiments: dict[str, Experiment] = {e.exp_id: e for e in self.expansion.experiments}
+        self._consecutive_failures = 0
 
     def run(self) -> CampaignOutcome:
         with campaign_lock(self.campaign_dir), Manifest.open(self.campaign_dir) as manifest:
@@ -128,37 +142,126 @@ class CampaignRunner:
 
     def _run_pending(self, manifest: Manifest) -> CampaignOutcome:
         outcome = CampaignOutcome(already_done=manifest.counts()["done"])
-        todo = manifest.runs(states=("pending", "failed", "interrupted"))
+        todo = deque(manifest.runs(states=("pending", "failed", "interrupted")))
         total = len(todo)
         if total == 0:
             self.echo(f"nothing to do: all {outcome.already_done} runs of {self.campaign.name!r} are done")
             return outcome
+        pool = GpuPool(self.campaign.gpus)
+        parallel = f", up to {pool.size} at a time on GPUs {','.join(pool.gpus)}" if pool.size > 1 else ""
         self.echo(
             f"{total} runs to do ({outcome.already_done} already done) with executor "
-            f"{self.executor.name!r}; results in {self.campaign_dir}"
+            f"{self.executor.name!r}{parallel}; results in {self.campaign_dir}"
         )
-        consecutive_failures = 0
+        attempts_left = {(r.exp_id, r.cycle): 1 + self.campaign.retries for r in todo}
+        in_flight: dict[Future[ExecOutcome], _Flight] = {}
         previous: RunRow | None = None
-        for index, row in enumerate(todo, start=1):
-            self._gap(previous, row)
-            previous = row
-            attempt = self._run_with_retries(manifest, row, index, total)
-            if attempt.ok:
-                outcome.done += 1
-                consecutive_failures = 0
-                continue
-            outcome.failed += 1
-            outcome.failures.append(f"{row.exp_id} c{row.cycle}: {attempt.reason}")
-            consecutive_failures += 1
-            if consecutive_failures >= self.campaign.max_consecutive_failures:
-                outcome.breaker_tripped = True
-                self.echo(
-                    f"stopping: {consecutive_failures} runs in a row failed "
-                    f"(max_consecutive_failures={self.campaign.max_consecutive_failures}); "
-                    "fix the cause, then `camp run` again to resume"
-                )
-                break
+        started = 0
+        with ThreadPoolExecutor(max_workers=pool.size, thread_name_prefix="run") as threads:
+            try:
+                while (todo and not outcome.breaker_tripped) or in_flight:
+                    while todo and not outcome.breaker_tripped:
+                        row = todo[0]
+                        need = self._gpus_needed(row)
+                        if not pool.fits(need):
+                            todo.popleft()
+                            self._record_failure(
+                                manifest,
+                                outcome,
+                                row,
+                                f"needs {need} GPUs; the campaign lists {len(pool.gpus)} (gpus)",
+                            )
+                            continue
+                        gpus = pool.take(need)
+                        if gpus is None:
+                            break
+                        todo.popleft()
+                        if pool.size == 1:
+                            self._gap(previous, row)
+                        previous = row
+                        started += 1
+                        request = self._start(manifest, row, gpus)
+                        flight = _Flight(
+                            row, request, time.monotonic(), f"[{started:>{len(str(total))}}/{total}]"
+                        )
+                        in_flight[threads.submit(self.executor.execute, request)] = flight
+                    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        flight = in_flight.pop(future)
+                        pool.give(flight.request.gpus)
+                        self._settle(manifest, outcome, flight, future, attempts_left, todo)
+            except KeyboardInterrupt:
+                self._interrupt(manifest, in_flight)
+                raise
         return outcome
+
+    def _gpus_needed(self, row: RunRow) -> int:
+        experiment = self.experiments[row.exp_id]
+        return parse_params(experiment.backend, experiment.params).gpus_needed()
+
+    def _settle(
+        self,
+        manifest: Manifest,
+        outcome: CampaignOutcome,
+        flight: _Flight,
+        future: Future[ExecOutcome],
+        attempts_left: dict[tuple[str, int], int],
+        todo: deque[RunRow],
+    ) -> None:
+        """Record a finished run; retry it (next, before anything else) while attempts remain."""
+        try:
+            executed = future.result()
+        except Exception as err:  # an executor bug must not lose the campaign's bookkeeping
+            executed = ExecOutcome(None, "", error=f"executor failed: {err!r}")
+        row = flight.row
+        attempt = self._finish(manifest, row, flight.request, executed)
+        took = time.monotonic() - flight.started
+        prefix = f"{flight.prefix} {row.label} c{row.cycle}"
+        if attempt.ok and attempt.result is not None:
+            m = attempt.result.metrics
+            self.echo(
+                f"{prefix}: done in {took:.1f}s — {m.energy_per_output_token_j:.4g} J/token, "
+                f"{m.throughput_tokens_per_s:.4g} tokens/s"
+            )
+            outcome.done += 1
+            self._consecutive_failures = 0
+            return
+        key = (row.exp_id, row.cycle)
+        attempts_left[key] -= 1
+        if attempts_left[key] > 0:
+            self.echo(f"{prefix}: FAILED ({attempts_left[key]} attempts left, retrying): {attempt.reason}")
+            todo.appendleft(row)
+            return
+        self.echo(f"{prefix}: FAILED: {attempt.reason}")
+        self._count_failure(outcome, row, attempt.reason or "")
+
+    def _record_failure(self, manifest: Manifest, outcome: CampaignOutcome, row: RunRow, reason: str) -> None:
+        manifest.mark_finished(row.exp_id, row.cycle, "failed", error=reason)
+        self.echo(f"{row.label} c{row.cycle}: FAILED: {reason}")
+        self._count_failure(outcome, row, reason)
+
+    def _count_failure(self, outcome: CampaignOutcome, row: RunRow, reason: str) -> None:
+        outcome.failed += 1
+        outcome.failures.append(f"{row.exp_id} c{row.cycle}: {reason}")
+        self._consecutive_failures += 1
+        limit = self.campaign.max_consecutive_failures
+        if self._consecutive_failures >= limit and not outcome.breaker_tripped:
+            outcome.breaker_tripped = True
+            self.echo(
+                f"stopping: {self._consecutive_failures} runs in a row failed (max_consecutive_failures="
+                f"{limit}); fix the cause, then `camp run` again to resume"
+            )
+
+    def _interrupt(self, manifest: Manifest, in_flight: dict[Future[ExecOutcome], _Flight]) -> None:
+        """Ctrl-C: kill every run in flight by name and mark it interrupted."""
+        for flight in in_flight.values():
+            self.executor.stop(flight.request)
+        for future, flight in in_flight.items():
+            with contextlib.suppress(Exception):
+                future.result(timeout=STOP_GRACE_S)
+            manifest.mark_finished(
+                flight.row.exp_id, flight.row.cycle, "interrupted", error="interrupted by Ctrl-C"
+            )
 
     def _gap(self, previous: RunRow | None, row: RunRow) -> None:
         if previous is None:
@@ -169,26 +272,8 @@ class CampaignRunner:
         if gap > 0:
             self.sleep(gap)
 
-    def _run_with_retries(self, manifest: Manifest, row: RunRow, index: int, total: int) -> AttemptResult:
-        attempts = 1 + self.campaign.retries
-        attempt = AttemptResult(False, "not run")
-        for number in range(1, attempts + 1):
-            started = time.monotonic()
-            attempt = self._attempt(manifest, row)
-            took = time.monotonic() - started
-            prefix = f"[{index:>{len(str(total))}}/{total}] {row.label} c{row.cycle}"
-            if attempt.ok and attempt.result is not None:
-                m = attempt.result.metrics
-                self.echo(
-                    f"{prefix}: done in {took:.1f}s — {m.energy_per_output_token_j:.4g} J/token, "
-                    f"{m.throughput_tokens_per_s:.4g} tokens/s"
-                )
-                return attempt
-            retry = f" (attempt {number}/{attempts}, retrying)" if number < attempts else ""
-            self.echo(f"{prefix}: FAILED{retry}: {attempt.reason}")
-        return attempt
-
-    def _attempt(self, manifest: Manifest, row: RunRow) -> AttemptResult:
+    def _start(self, manifest: Manifest, row: RunRow, gpus: tuple[str, ...]) -> RunRequest:
+        """Write the run's spec (clearing any earlier attempt's outputs) and mark it running."""
         experiment = self.experiments[row.exp_id]
         directory = run_dir(self.campaign_dir, row.exp_id, row.cycle)
         directory.mkdir(parents=True, exist_ok=True)
@@ -199,7 +284,7 @@ class CampaignRunner:
         spec_path = directory / SPEC_FILENAME
         atomic_write_text(spec_path, experiment.spec(self.campaign.name, row.cycle).model_dump_json(indent=2))
         manifest.mark_running(row.exp_id, row.cycle)
-        request = RunRequest(
+        return RunRequest(
             campaign=self.campaign.name,
             exp_id=row.exp_id,
             cycle=row.cycle,
@@ -207,12 +292,14 @@ class CampaignRunner:
             results_root=self.results_root,
             spec_path=spec_path,
             timeout_s=self.campaign.timeout_s,
+            gpus=gpus,
         )
-        try:
-            executed = self.executor.execute(request)
-        except KeyboardInterrupt:
-            manifest.mark_finished(row.exp_id, row.cycle, "interrupted", error="interrupted by Ctrl-C")
-            raise
+
+    def _finish(
+        self, manifest: Manifest, row: RunRow, request: RunRequest, executed: ExecOutcome
+    ) -> AttemptResult:
+        """Done only with exit 0 and a valid result of this run; anything else is failed, with why."""
+        directory = request.spec_path.parent
         atomic_write_text(directory / CONTAINER_LOG_FILENAME, executed.output)
         if executed.error:
             reason = executed.error

@@ -46,9 +46,12 @@ class Executor(Protocol):
     name: str
 
     def execute(self, request: RunRequest) -> ExecOutcome:
-        """Run the harness on ``request.spec_path`` and wait for it (at most ``timeout_s``).
+        """Run the harness on ``request.spec_path`` and wait for it (at most ``timeout_s``,
+        then kill it and report ``timed_out``). Safe to call from several threads at once."""
+        ...
 
-        On KeyboardInterrupt, stop what was started, then re-raise."""
+    def stop(self, request: RunRequest) -> None:
+        """Kill the run ``request`` started (Ctrl-C); its ``execute`` then returns."""
         ...
 
     def cleanup(self, campaign: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -17,7 +18,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from orchestrator.executors.base import ExecOutcome, RunRequest
-from orchestrator.secrets import SECRETS_FILE_VARIABLE, redact, secrets_env_file
+from orchestrator.secrets import redact, run_env_files
 
 CONTAINER_RESULTS = PurePosixPath("/results")
 LABEL_CAMPAIGN = "camp.campaign"
@@ -39,37 +40,46 @@ def engine_answers(client: DockerClient | None = None) -> str | None:
     return None
 
 
+ClientFactory = Callable[[Path], Any]
+
+
 class DockerExecutor:
     name = "docker"
 
-    def __init__(self, compose_file: Path, client: Any = None):
+    def __init__(self, compose_file: Path, client_factory: ClientFactory | None = None):
         self.compose_file = compose_file
-        self.client: Any = client or DockerClient(
-            compose_files=[compose_file], compose_project_directory=compose_file.parent
+        self.client_factory: ClientFactory = client_factory or self._client
+        self.client: Any = self.client_factory(Path(os.devnull))  # for container housekeeping
+
+    def _client(self, compose_env: Path) -> DockerClient:
+        return DockerClient(
+            compose_files=[self.compose_file],
+            compose_project_directory=self.compose_file.parent,
+            compose_env_files=[compose_env],
         )
 
-    def _compose_environment(self, request: RunRequest) -> None:
-        # compose.yaml interpolates these; python-on-whales passes our environment to compose.
-        os.environ["CAMP_RESULTS_DIR"] = str(request.results_root.resolve())
-        os.environ["CAMP_UID"] = str(os.getuid())
-        os.environ["CAMP_GID"] = str(os.getgid())
-
     def execute(self, request: RunRequest) -> ExecOutcome:
-        with secrets_env_file() as secrets:
-            os.environ[SECRETS_FILE_VARIABLE] = str(secrets)
-            return self._execute(request)
+        variables = {
+            "CAMP_RESULTS_DIR": str(request.results_root.resolve()),
+            "CAMP_UID": str(os.getuid()),
+            "CAMP_GID": str(os.getgid()),
+            "CAMP_GPU_IDS": ",".join(request.gpus) or "all",
+        }
+        with run_env_files(variables) as files:
+            return self._execute(request, self.client_factory(files.compose_env))
 
-    def _execute(self, request: RunRequest) -> ExecOutcome:
-        self._compose_environment(request)
+    def stop(self, request: RunRequest) -> None:
+        self._remove(request.container_name)
+
+    def _execute(self, request: RunRequest, client: Any) -> ExecOutcome:
         self._remove(request.container_name)
         spec_in_container = CONTAINER_RESULTS / request.spec_path.relative_to(request.results_root).as_posix()
-        envs = {"NVIDIA_VISIBLE_DEVICES": ",".join(request.gpus)} if request.gpus else {}
         chunks: list[str] = []
         status: dict[str, Any] = {}
 
         def follow() -> None:
             try:
-                stream = self.client.compose.run(
+                stream = client.compose.run(
                     request.backend,
                     ["camp-harness", "run", str(spec_in_container)],
                     name=request.container_name,
@@ -78,7 +88,6 @@ class DockerExecutor:
                         "camp.exp_id": request.exp_id,
                         "camp.cycle": str(request.cycle),
                     },
-                    envs=envs,
                     user=f"{os.getuid()}:{os.getgid()}",
                     dependencies=False,
                     tty=False,
@@ -97,26 +106,18 @@ class DockerExecutor:
 
         worker = threading.Thread(target=follow, name=f"compose-{request.container_name}", daemon=True)
         worker.start()
-        try:
-            worker.join(request.timeout_s)
-        except KeyboardInterrupt:
-            self._kill(request.container_name)
-            worker.join(STOP_GRACE_S)
-            raise
+        worker.join(request.timeout_s)
         timed_out = worker.is_alive()
         if timed_out:
-            self._kill(request.container_name)
+            self.stop(request)
             worker.join(STOP_GRACE_S)
         output = redact("".join(chunks))
         if timed_out:
             return ExecOutcome(TIMEOUT_EXIT_CODE, output, timed_out=True)
         return ExecOutcome(status.get("exit_code"), output, error=status.get("error"))
 
-    def _kill(self, name: str) -> None:
-        """Stop a container by name, whatever state its compose client is in."""
-        self._remove(name)
-
     def _remove(self, name: str) -> None:
+        """Stop and remove a container by name, whatever state its compose client is in."""
         with contextlib.suppress(DockerException):  # no such container: nothing to stop
             self.client.container.remove(name, force=True, volumes=True)
 

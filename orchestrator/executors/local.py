@@ -18,6 +18,7 @@ class LocalExecutor:
 
     def __init__(self, python: str = sys.executable):
         self.python = python
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
 
     def execute(self, request: RunRequest) -> ExecOutcome:
         env = dict(os.environ)
@@ -35,17 +36,21 @@ class LocalExecutor:
             )
         except OSError as err:
             return ExecOutcome(exit_code=None, output="", error=f"cannot start the harness: {err}")
+        self._running[request.container_name] = process
         try:
             output, _ = process.communicate(timeout=request.timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             output, _ = process.communicate()
             return ExecOutcome(process.returncode, redact(output.decode(errors="replace")), timed_out=True)
-        except KeyboardInterrupt:
-            _kill_group(process)
-            process.communicate()
-            raise
+        finally:
+            self._running.pop(request.container_name, None)
         return ExecOutcome(process.returncode, redact(output.decode(errors="replace")))
+
+    def stop(self, request: RunRequest) -> None:
+        process = self._running.get(request.container_name)
+        if process is not None:
+            _kill_group(process)
 
     def cleanup(self, campaign: str) -> list[str]:
         return []  # subprocesses die with their session; nothing outlives camp here

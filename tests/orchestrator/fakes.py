@@ -3,6 +3,9 @@ runner wrote and writes (or does not write) result.json beside it."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,12 +47,24 @@ class FakeExecutor:
     name: str = "fake"
     requests: list[RunRequest] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def ctrl_c(self, request: RunRequest, spec: RunSpec) -> ExecOutcome:
+        """Behaviour: the user presses Ctrl-C while this run is in flight; it ends when stopped."""
+        os.kill(os.getpid(), signal.SIGINT)
+        assert self.stop_event.wait(10), "the runner never stopped the run"
+        return ExecOutcome(137, "killed\n")
 
     def execute(self, request: RunRequest) -> ExecOutcome:
         spec = RunSpec.model_validate_json(request.spec_path.read_text())
         behaviour = self.behaviours[min(len(self.requests), len(self.behaviours) - 1)]
         self.requests.append(request)
         return behaviour(request, spec)
+
+    def stop(self, request: RunRequest) -> None:
+        self.stopped.append(request.container_name)
+        self.stop_event.set()
 
     def cleanup(self, campaign: str) -> list[str]:
         names, self.leftovers = self.leftovers, []

@@ -105,15 +105,14 @@ def test_a_failed_run_exits_1_and_status_shows_why(
 
 
 def test_ctrl_c_exits_130(campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupt(request, spec):
-        raise KeyboardInterrupt
-
+    executor = FakeExecutor()
+    executor.behaviours = [executor.ctrl_c]
     result = invoke(
         "run",
         str(campaign_file),
         "--results-dir",
         str(tmp_path / "r"),
-        executor=FakeExecutor([interrupt]),
+        executor=executor,
         monkeypatch=monkeypatch,
     )
     assert result.exit_code == 130

@@ -44,7 +44,17 @@ class FakeContainers:
 
 
 class FakeClient:
+    """Also its own factory: called with the run's compose env file, it records what is in it."""
+
+    def __call__(self, compose_env: Path) -> FakeClient:
+        if compose_env.name != "null":
+            self.compose_envs.append(
+                dict(line.split("=", 1) for line in compose_env.read_text().splitlines())
+            )
+        return self
+
     def __init__(self, script):
+        self.compose_envs: list[dict[str, str]] = []
         self.script = script
         self.calls: list[dict[str, Any]] = []
         self.removed: list[str] = []
@@ -88,7 +98,9 @@ def test_dispatch_is_compose_run_rm_named_labelled_as_the_user(tmp_path: Path) -
     assert call["labels"]["camp.campaign"] == "camp-x"
     assert call["remove"] and not call["tty"] and not call["dependencies"] and call["stream"]
     assert call["user"].count(":") == 1
-    assert call["envs"] == {"NVIDIA_VISIBLE_DEVICES": "GPU-1"}
+    env = client.compose_envs[0]
+    assert env["CAMP_GPU_IDS"] == "GPU-1"
+    assert env["CAMP_RESULTS_DIR"] == str(tmp_path.resolve())
 
 
 def test_non_zero_exit_code_and_stderr_are_returned(tmp_path: Path) -> None:
@@ -106,20 +118,18 @@ def test_timeout_kills_the_container_by_name(tmp_path: Path) -> None:
     assert "loading" in outcome.output
 
 
-def test_ctrl_c_kills_the_container_then_propagates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_kills_a_running_container_and_execute_returns(tmp_path: Path) -> None:
     client = FakeClient(hangs)
-    original_join = threading.Thread.join
-    interrupts = [KeyboardInterrupt()]  # the user presses Ctrl-C once, while the run is waited on
-
-    def interrupted_join(self: threading.Thread, timeout: float | None = None) -> None:
-        if self.name.startswith("compose-") and interrupts:
-            raise interrupts.pop()
-        original_join(self, timeout)
-
-    monkeypatch.setattr(threading.Thread, "join", interrupted_join)
-    with pytest.raises(KeyboardInterrupt):
-        DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path, timeout_s=60))
-    assert "camp-abc123-c2" not in client.running
+    executor = DockerExecutor(tmp_path / "compose.yaml", client)
+    run = request(tmp_path, timeout_s=60)
+    outcomes = []
+    worker = threading.Thread(target=lambda: outcomes.append(executor.execute(run)))
+    worker.start()
+    while run.container_name not in client.running:
+        threading.Event().wait(0.01)
+    executor.stop(run)
+    worker.join(10)
+    assert outcomes and outcomes[0].exit_code == 137 and not outcomes[0].timed_out
 
 
 def test_cleanup_removes_leftovers_of_the_campaign(tmp_path: Path) -> None:
@@ -133,14 +143,13 @@ def test_cleanup_removes_leftovers_of_the_campaign(tmp_path: Path) -> None:
 def test_secrets_go_through_a_private_env_file_that_is_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
     import stat
 
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
     seen: dict[str, Any] = {}
 
     def script(client: FakeClient, name: str) -> Iterator[tuple[str, bytes]]:
-        path = Path(os.environ["CAMP_SECRETS_FILE"])
+        path = Path(client.compose_envs[-1]["CAMP_SECRETS_FILE"])
         seen["mode"] = stat.S_IMODE(path.stat().st_mode)
         seen["dir_mode"] = stat.S_IMODE(path.parent.stat().st_mode)
         seen["content"] = path.read_text()

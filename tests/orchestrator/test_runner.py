@@ -140,12 +140,12 @@ def test_circuit_breaker_stops_after_consecutive_failures(tmp_path: Path) -> Non
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_resume_continues(tmp_path: Path) -> None:
-    def interrupt(request, spec):
-        raise KeyboardInterrupt
-
+    interrupted = FakeExecutor()
+    interrupted.behaviours = [succeed, interrupted.ctrl_c]
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, FakeExecutor([succeed, interrupt]))
+        run(tmp_path, interrupted)
     assert states(tmp_path)["interrupted"] == 1 and states(tmp_path)["done"] == 1
+    assert len(interrupted.stopped) == 1
     executor = FakeExecutor()
     run(tmp_path, executor)
     assert len(executor.requests) == 3 and states(tmp_path)["done"] == 4
@@ -166,3 +166,49 @@ def test_rejected_points_are_reported_not_run(tmp_path: Path) -> None:
     _, messages = run(tmp_path, executor, parse_campaign(text, Path("c.yaml")))
     assert any(m.startswith("skipped grid point vllm") for m in messages)
     assert all(r.backend == "stub" for r in executor.requests)
+
+
+def test_runs_go_one_per_gpu_in_parallel_and_tensor_parallel_takes_several(tmp_path: Path) -> None:
+    import threading
+
+    text = """
+name: t
+models: [m]
+backends:
+  stub: {grid: {batch_size: [1, 2, 3]}}
+  vllm: {grid: {tensor_parallel_size: [2]}}
+cycles: 1
+gpus: [0, 1]
+"""
+    lock = threading.Lock()
+    busy: set[str] = set()
+    overlaps: list[int] = []
+    barrier = threading.Barrier(2, timeout=5)
+
+    def use_gpus(request, spec):
+        with lock:
+            assert not busy & set(request.gpus), "a GPU was given to two runs at once"
+            busy.update(request.gpus)
+            overlaps.append(len(busy))
+        if spec.backend == "stub" and spec.params["batch_size"] in (1, 2):
+            barrier.wait()  # the first two stub runs must be in flight together
+        with lock:
+            busy.difference_update(request.gpus)
+        return succeed(request, spec)
+
+    executor = FakeExecutor([use_gpus])
+    run(tmp_path, executor, parse_campaign(text, Path("c.yaml")))
+    assert states(tmp_path)["done"] == 4
+    by_backend = {r.backend: r.gpus for r in executor.requests}
+    assert by_backend["vllm"] == ("0", "1")
+    assert all(len(r.gpus) == 1 for r in executor.requests if r.backend == "stub")
+    assert max(overlaps) == 2
+
+
+def test_a_run_needing_more_gpus_than_listed_fails_with_the_reason(tmp_path: Path) -> None:
+    text = "name: t\nmodels: [m]\nbackends: {vllm: {grid: {tensor_parallel_size: [4]}}}\ncycles: 1\ngpus: [0, 1]\n"
+    executor = FakeExecutor()
+    run(tmp_path, executor, parse_campaign(text, Path("c.yaml")))
+    assert executor.requests == []
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        assert "needs 4 GPUs; the campaign lists 2" in (manifest.runs()[0].error or "")
