@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,15 +67,15 @@ def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu:
         )
     )
     for service, image in sorted(images.items()):
-        present = _attempt(
-            f"image {image}",
-            lambda image=image: "present" if client.image.exists(image) else _raise(f"{image} is not built"),
-            f"docker compose build {service}"
-            if service == "stub"
-            else f"docker compose --profile gpu build {service}",
-            level="fail" if service == "stub" else gpu_level,
+        build = "docker compose build" if service == "stub" else "docker compose --profile gpu build"
+        checks.append(
+            _attempt(
+                f"image {image}",
+                partial(_image_present, client, image),
+                f"{build} {service}",
+                level="fail" if service == "stub" else gpu_level,
+            )
         )
-        checks.append(present)
 
     def runtime() -> str:
         runtimes = getattr(client.info(), "runtimes", None) or {}
@@ -120,5 +121,7 @@ def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu:
     return checks
 
 
-def _raise(message: str) -> str:
-    raise RuntimeError(message)
+def _image_present(client: Any, image: str) -> str:
+    if not client.image.exists(image):
+        raise RuntimeError(f"{image} is not built")
+    return "present"

@@ -206,7 +206,7 @@ gpus: [0, 1]
 
 
 def test_a_run_needing_more_gpus_than_listed_fails_with_the_reason(tmp_path: Path) -> None:
-    text = "name: t\nmodels: [m]\nbackends: {vllm: {grid: {tensor_parallel_size: [4]}}}\ncycles: 1\ngpus: [0, 1]\n"
+    text = "name: t\nmodels: [m]\nbackends: {vllm: {grid: {tensor_parallel_size: [4]}}}\ngpus: [0, 1]\n"
     executor = FakeExecutor()
     run(tmp_path, executor, parse_campaign(text, Path("c.yaml")))
     assert executor.requests == []
