@@ -12,6 +12,21 @@ import sys
 from orchestrator.executors.base import ExecOutcome, RunRequest
 from orchestrator.secrets import redact
 
+# Run in the child before it becomes the harness: ask Linux to SIGKILL it when camp dies (even by
+# kill -9), so an orphaned harness never goes on measuring — or writing a result — beside the
+# attempt that replaces it. prctl survives exec; elsewhere this is a no-op.
+_DIE_WITH_PARENT = """
+import ctypes, os, sys
+parent = int(sys.argv[1])
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+except (OSError, AttributeError):
+    pass
+if os.getppid() != parent:
+    sys.exit(137)  # camp died before the guard was set
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
 
 class LocalExecutor:
     name = "local"
@@ -24,7 +39,8 @@ class LocalExecutor:
         env = dict(os.environ)
         if request.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(request.gpus)
-        command = [self.python, "-m", "harness", "run", str(request.spec_path)]
+        harness = [self.python, "-m", "harness", "run", str(request.spec_path)]
+        command = [self.python, "-c", _DIE_WITH_PARENT, str(os.getpid()), *harness]
         try:
             process = subprocess.Popen(
                 command,
