@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -103,7 +104,7 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
             err=True,
         )
         raise SystemExit(EXIT_INTERRUPTED) from None
-    except OSError as err:  # a full disk or lost volume: the manifest keeps every finished run
+    except (OSError, sqlite3.Error) as err:  # a full disk or lost volume: finished runs are kept
         click.echo(
             f"error: {err}; every finished run is kept — fix this and `camp run` again to resume", err=True
         )
