@@ -1,0 +1,277 @@
+"""Every done run of a campaign as one tidy table, keyed by ``(exp_id, cycle)``.
+
+Each row is one run: its configuration flattened into columns (``backend``, ``model``,
+``params.batch_size``, ``workload.max_output_tokens``, ``measurement.sample_hz``, …) so any
+field can be grouped on, followed by its metrics. Per-request records (latencies) go to a second
+table, since per-request statistics are bootstrapped from them. Tables are written atomically as
+parquet (typed, for analysis) and CSV (for a spreadsheet) under ``results/<campaign>/aggregate/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from harness.atomic import atomic_write_with
+from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RunResult, RunSpec
+from orchestrator import stats
+
+AGGREGATE_DIRNAME = "aggregate"
+KEY_COLUMNS = ("exp_id", "cycle")
+# Top-level spec fields that are configuration (nested ones are flattened with dots).
+CONFIG_ROOTS = ("backend", "model", "seed", "params", "workload", "measurement")
+# The metrics summarised per experiment, first the one the whole project is about.
+SUMMARY_METRICS = (
+    "energy_per_output_token_j",
+    "throughput_tokens_per_s",
+    "energy_per_request_j",
+    "energy_adjusted_j",
+    "avg_power_w",
+    "latency_mean_s",
+    "latency_p99_s",
+)
+# Metrics that are None where the device has no energy counter: NaN, not an object column.
+_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement")
+
+
+class AggregationError(Exception):
+    """A run directory that cannot be aggregated; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    spec: RunSpec
+    result: RunResult
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class CampaignTables:
+    runs: pd.DataFrame  # one row per run
+    requests: pd.DataFrame  # one row per measured request
+    experiments: pd.DataFrame  # one row per experiment: config + intervals of SUMMARY_METRICS
+    request_latency: pd.DataFrame  # per experiment: BCa interval of the mean request latency
+
+
+def load_run(run_dir: Path) -> LoadedRun:
+    """Read and validate one run's spec and result, checking that they describe the same run."""
+    spec = _read_model(run_dir / SPEC_FILENAME, RunSpec)
+    result = _read_model(run_dir / RESULT_FILENAME, RunResult)
+    if (spec.exp_id, spec.cycle) != (result.exp_id, result.cycle):
+        raise AggregationError(
+            f"{run_dir}: spec is {spec.exp_id}/c{spec.cycle} but result is {result.exp_id}/c{result.cycle}; "
+            "remove the stale result.json and re-run that cycle"
+        )
+    return LoadedRun(spec, result, run_dir)
+
+
+def _read_model(path: Path, model: type[RunSpec] | type[RunResult]) -> Any:
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise AggregationError(
+            f"{path}: missing; the run is not done — `camp run` again to redo it"
+        ) from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise AggregationError(
+            f"{path}: invalid {model.__name__} at {where}: {first['msg']} "
+            f"({err.error_count()} problem(s)); delete it and re-run that cycle"
+        ) from None
+
+
+def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts → dotted keys; lists become JSON text so every cell is a scalar."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, (list, tuple)):
+            flat[name] = json.dumps(value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_row(spec: RunSpec) -> dict[str, Any]:
+    """The configuration of a run as flat columns (prompts replaced by their count)."""
+    dumped = spec.model_dump(mode="json", include=set(CONFIG_ROOTS))
+    prompts = dumped["workload"].pop("prompts")
+    dumped["workload"]["n_prompts"] = len(prompts)
+    return flatten(dumped)
+
+
+def metric_row(result: RunResult) -> dict[str, Any]:
+    row: dict[str, Any] = result.metrics.model_dump()
+    row.update(
+        energy_method=result.energy.method,
+        energy_counter_j=result.energy.counter_j,
+        energy_integrated_j=result.energy.integrated_j,
+        energy_disagreement=result.energy.disagreement,
+        baseline_power_w=result.baseline.power_w,
+        baseline_spread_w=result.baseline.spread_w,
+        baseline_method=result.baseline.method,
+        baseline_cached=result.baseline.cached,
+        warmup_requests=result.warmup.n_requests,
+        warmup_converged=result.warmup.converged,
+        window_start_s=result.window[0],
+        window_end_s=result.window[1],
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        n_warnings=len(result.warnings),
+        warnings="; ".join(result.warnings),
+    )
+    return row
+
+
+def runs_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
+    """The runs table from already loaded runs (see ``runs_table``)."""
+    records = [
+        {"exp_id": r.spec.exp_id, "cycle": r.spec.cycle, **config_row(r.spec), **metric_row(r.result)}
+        for r in loaded
+    ]
+    if not records:
+        return pd.DataFrame({"exp_id": pd.Series(dtype="string"), "cycle": pd.Series(dtype="int64")})
+    frame = pd.DataFrame.from_records(records)
+    duplicated = frame.duplicated(list(KEY_COLUMNS))
+    if duplicated.any():
+        first = frame.loc[duplicated].iloc[0]
+        raise AggregationError(
+            f"run {first['exp_id']}/c{first['cycle']} was given twice; pass each run dir once"
+        )
+    frame = _tidy_config_types(frame, records)[_column_order(frame)]
+    return frame.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
+
+
+def _tidy_config_types(frame: pd.DataFrame, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Give every config column the type its values have in the specs: a field absent for some
+    backends must not turn ints into floats (1 → 1.0) and mixed values must stay writable."""
+    for column in config_columns(frame):
+        kinds = {type(r[column]) for r in records if r.get(column) is not None}
+        if kinds and kinds <= {bool}:
+            frame[column] = frame[column].astype("boolean")
+        elif kinds and kinds <= {int}:
+            frame[column] = frame[column].astype("Int64")
+        elif kinds and kinds <= {int, float}:
+            frame[column] = frame[column].astype("float64")
+        else:
+            frame[column] = frame[column].map(lambda v: None if _missing(v) else str(v))
+            frame[column] = frame[column].astype("string")
+    for column in _OPTIONAL_FLOAT_METRICS:
+        frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    return frame
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _column_order(frame: pd.DataFrame) -> list[str]:
+    """Keys, then config grouped by root (backend, model, params.*, …), then metrics."""
+    config = config_columns(frame)
+    config.sort(key=lambda c: CONFIG_ROOTS.index(c.split(".", 1)[0]))  # stable: keeps spec order
+    rest = [c for c in frame.columns if c not in config and c not in KEY_COLUMNS]
+    return [*KEY_COLUMNS, *config, *rest]
+
+
+def requests_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
+    """One row per measured request: exp_id, cycle, request index, tokens and latency."""
+    records = [
+        (r.spec.exp_id, r.spec.cycle, i, q.input_tokens, q.output_tokens, q.latency_s)
+        for r in loaded
+        for i, q in enumerate(r.result.requests)
+    ]
+    return pd.DataFrame.from_records(
+        records, columns=["exp_id", "cycle", "request", "input_tokens", "output_tokens", "latency_s"]
+    )
+
+
+def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
+    """One row per run, keyed by exp_id and cycle: flattened config columns, then metrics."""
+    return runs_frame([load_run(Path(d)) for d in run_dirs])
+
+
+def config_columns(frame: pd.DataFrame) -> list[str]:
+    """The configuration columns of a runs table, in table order."""
+    return [c for c in frame.columns if c.split(".", 1)[0] in CONFIG_ROOTS]
+
+
+def swept_columns(frame: pd.DataFrame) -> list[str]:
+    """Config columns that differ between experiments: what the campaign actually varied."""
+    columns = config_columns(frame)
+    if frame.empty:
+        return []
+    per_exp = frame.drop_duplicates("exp_id")[columns].astype("string").fillna("—")
+    return [c for c in columns if per_exp[c].nunique() > 1]
+
+
+def experiments_frame(runs: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
+    """Per experiment: its config columns, then mean/interval/n/method of each metric."""
+    if runs.empty:
+        return pd.DataFrame({"exp_id": pd.Series(dtype="string")})
+    config = runs.drop_duplicates("exp_id")[["exp_id", *config_columns(runs)]]
+    summary = stats.experiment_summary(runs, [m for m in metrics if m in runs.columns])
+    return config.merge(summary, on="exp_id", how="right").reset_index(drop=True)
+
+
+def request_latency_frame(requests: pd.DataFrame) -> pd.DataFrame:
+    """Per experiment: the mean request latency over all its cycles, BCa-bootstrapped."""
+    if requests.empty:
+        return pd.DataFrame({"exp_id": pd.Series(dtype="string")})
+    return stats.summarise(requests, "latency_s", by=["exp_id"], bootstrap_min_n=2)
+
+
+def write_table(frame: pd.DataFrame, out_dir: Path, name: str, *, csv: bool = True) -> list[Path]:
+    """``<name>.parquet`` (and ``<name>.csv``), each written atomically."""
+    parquet_path = out_dir / f"{name}.parquet"
+    atomic_write_with(parquet_path, lambda tmp: frame.to_parquet(tmp, index=False))
+    written = [parquet_path]
+    if csv:
+        csv_path = out_dir / f"{name}.csv"
+        atomic_write_with(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
+        written.append(csv_path)
+    return written
+
+
+def write_tables(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """The runs table as runs.parquet + runs.csv in ``out_dir`` (atomically)."""
+    return write_table(frame, out_dir, "runs")
+
+
+def aggregate_runs(run_dirs: Iterable[Path], *, request_stats: bool = True) -> CampaignTables:
+    """Read every run once and build all tables (request latency intervals only if asked)."""
+    loaded = [load_run(Path(d)) for d in run_dirs]
+    runs = runs_frame(loaded)
+    requests = requests_frame(loaded)
+    latency = request_latency_frame(requests) if request_stats else pd.DataFrame({"exp_id": []})
+    return CampaignTables(runs, requests, experiments_frame(runs), latency)
+
+
+def done_run_dirs(campaign_dir: Path) -> list[Path]:
+    """Done runs from the manifest; without a manifest, every run dir holding a result.json."""
+    from orchestrator.manifest import MANIFEST_FILENAME
+    from orchestrator.manifest import done_run_dirs as from_manifest
+
+    if (campaign_dir / MANIFEST_FILENAME).exists():
+        return from_manifest(campaign_dir)
+    return sorted(p.parent for p in campaign_dir.glob(f"*/c*/{RESULT_FILENAME}"))
+
+
+def aggregate_campaign(campaign_dir: Path, *, write: bool = True) -> CampaignTables:
+    """Aggregate a campaign's done runs; with ``write``, publish the tables under aggregate/."""
+    tables = aggregate_runs(done_run_dirs(campaign_dir))
+    if write:
+        out = campaign_dir / AGGREGATE_DIRNAME
+        write_tables(tables.runs, out)
+        write_table(tables.requests, out, "requests", csv=False)
+        write_table(tables.experiments, out, "experiments")
+        write_table(tables.request_latency, out, "request_latency")
+    return tables

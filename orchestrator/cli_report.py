@@ -1,0 +1,138 @@
+"""``camp report`` and ``camp compare``: registered on the main ``camp`` group with add_command."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import click
+
+from orchestrator import aggregate, stats
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+COMPARE_METRICS = (
+    "energy_per_output_token_j",
+    "throughput_tokens_per_s",
+    "energy_per_request_j",
+    "avg_power_w",
+    "latency_mean_s",
+)
+
+
+def _results_root() -> Path:
+    return Path(os.environ.get("CAMP_RESULTS_DIR", "results"))
+
+
+def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
+    """A results directory as given, or the campaign file's ``<results>/<name>``."""
+    if target.is_dir():
+        return target
+    from orchestrator.campaign import load_campaign
+    from orchestrator.config_errors import ConfigError
+
+    try:
+        campaign = load_campaign(target)
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    campaign_dir = results_dir / campaign.name
+    if not campaign_dir.is_dir():
+        click.echo(f"error: no results at {campaign_dir}: run `camp run {target}` first", err=True)
+        raise SystemExit(EXIT_FAILED)
+    return campaign_dir
+
+
+target_argument = click.argument("target", type=click.Path(path_type=Path, exists=True))
+results_option = click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=_results_root,
+    show_default="$CAMP_RESULTS_DIR or ./results",
+    help="The results volume (used when TARGET is a campaign file).",
+)
+
+
+@click.command()
+@target_argument
+@results_option
+def report(target: Path, results_dir: Path) -> None:
+    """Aggregate the done runs of TARGET (results dir or campaign file) and write the HTML report."""
+    from orchestrator.report import format_summary, write_report
+
+    campaign_dir = resolve_campaign_dir(target, results_dir)
+    try:
+        tables = aggregate.aggregate_campaign(campaign_dir)
+        index = write_report(campaign_dir, tables)
+    except aggregate.AggregationError as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    click.echo(format_summary(tables.experiments))
+    click.echo(f"tables: {campaign_dir / aggregate.AGGREGATE_DIRNAME}")
+    click.echo(f"report: {index}")
+
+
+def format_comparison(rows: list[stats.PairedComparison], exp_a: str, exp_b: str) -> str:
+    """A paired-comparison table, one metric a line, difference = A − B."""
+    header = (
+        f"{'metric':<26} {'A':>11} {'B':>11} {'A−B':>11} {'95% CI of A−B':>25} {'A−B %':>7} {'p':>7} {'n':>3}"
+    )
+    lines = [f"A = {exp_a}   B = {exp_b}   (paired by cycle)", header, "-" * len(header)]
+
+    def num(value: float) -> str:
+        return "—" if not math.isfinite(value) else f"{value:.4g}"
+
+    for row in rows:
+        ci = "—" if not math.isfinite(row.low) else f"[{row.low:.4g}, {row.high:.4g}]"
+        relative = "—" if not math.isfinite(row.relative_diff) else f"{100 * row.relative_diff:+.1f}"
+        p = "—" if not math.isfinite(row.p_value) else f"{row.p_value:.3g}"
+        lines.append(
+            f"{row.metric:<26} {num(row.mean_a):>11} {num(row.mean_b):>11} {num(row.mean_diff):>11} "
+            f"{ci:>25} {relative:>7} {p:>7} {row.n:>3}"
+        )
+    methods = sorted({r.method for r in rows})
+    lines.append(f"method: {', '.join(methods)}; 95% interval of the mean per-cycle difference")
+    return "\n".join(lines)
+
+
+@click.command()
+@target_argument
+@click.argument("exp_a")
+@click.argument("exp_b")
+@results_option
+@click.option(
+    "--metric", "metrics", multiple=True, help="Metric column(s) to compare (default: the main ones)."
+)
+def compare(target: Path, exp_a: str, exp_b: str, results_dir: Path, metrics: tuple[str, ...]) -> None:
+    """Paired comparison of experiments EXP_A and EXP_B of TARGET over their common cycles."""
+    campaign_dir = resolve_campaign_dir(target, results_dir)
+    try:
+        runs = aggregate.runs_table(aggregate.done_run_dirs(campaign_dir))
+    except aggregate.AggregationError as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    known = set(runs["exp_id"]) if not runs.empty else set()
+    for exp_id in (exp_a, exp_b):
+        if exp_id not in known:
+            hint = ", ".join(sorted(known)[:20]) or "none"
+            click.echo(
+                f"error: no done runs of experiment {exp_id!r} in {campaign_dir}; done: {hint}", err=True
+            )
+            raise SystemExit(EXIT_BAD_INPUT)
+    chosen = metrics or COMPARE_METRICS
+    unknown = [m for m in chosen if m not in runs.columns]
+    if unknown:
+        click.echo(
+            f"error: unknown metric(s) {', '.join(unknown)}; columns: {', '.join(runs.columns)}", err=True
+        )
+        raise SystemExit(EXIT_BAD_INPUT)
+    by_cycle = runs.set_index("cycle")
+    rows = [
+        stats.paired_comparison(
+            by_cycle.loc[by_cycle["exp_id"] == exp_a, metric],
+            by_cycle.loc[by_cycle["exp_id"] == exp_b, metric],
+            metric,
+        )
+        for metric in chosen
+    ]
+    click.echo(format_comparison(rows, exp_a, exp_b))

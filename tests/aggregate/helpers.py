@@ -1,0 +1,55 @@
+"""Run directories with known numbers, laid out exactly as the harness leaves them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RequestRecord, RunResult, RunSpec, Workload
+from tests.factories import make_result
+
+
+def make_spec(exp_id: str, cycle: int, backend: str = "stub", **params: Any) -> RunSpec:
+    return RunSpec(
+        campaign="demo",
+        exp_id=exp_id,
+        cycle=cycle,
+        backend=backend,  # type: ignore[arg-type]
+        model="tiny-random:gpt2",
+        params=params,
+        workload=Workload(n_requests=4, max_output_tokens=16),
+    )
+
+
+def write_run(campaign_dir: Path, spec: RunSpec, result: RunResult) -> Path:
+    run_dir = campaign_dir / spec.exp_id / f"c{spec.cycle}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / SPEC_FILENAME).write_text(spec.model_dump_json())
+    (run_dir / RESULT_FILENAME).write_text(result.model_dump_json())
+    return run_dir
+
+
+def write_experiment(
+    campaign_dir: Path,
+    exp_id: str,
+    energies_j: list[float],
+    *,
+    duration_s: float = 2.0,
+    latencies: list[float] | None = None,
+    **params: Any,
+) -> list[Path]:
+    """One experiment with one cycle per energy value (64 output tokens per run)."""
+    dirs = []
+    for cycle, energy in enumerate(energies_j):
+        spec = make_spec(exp_id, cycle, **params)
+        overrides: dict[str, Any] = {}
+        if latencies is not None:
+            overrides["requests"] = tuple(
+                RequestRecord(input_tokens=8, output_tokens=16, latency_s=x) for x in latencies
+            )
+        dirs.append(
+            write_run(
+                campaign_dir, spec, make_result(spec, energy_j=energy, duration_s=duration_s, **overrides)
+            )
+        )
+    return dirs

@@ -1,0 +1,163 @@
+"""The terminal summary and the HTML report with its plots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.contract import TIMESERIES_FILENAME
+from orchestrator import aggregate, report, stats
+from tests.aggregate.helpers import write_experiment
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _campaign(root: Path, *, with_trace: bool = True) -> Path:
+    campaign = root / "demo"
+    rng = np.random.default_rng(0)
+    for i, batch in enumerate([1, 4, 16]):
+        for dtype, factor in [("float16", 1.0), ("float32", 1.8)]:
+            energies = list(factor * 60 / batch + 5 + rng.normal(0, 0.5, 3))
+            dirs = write_experiment(
+                campaign,
+                f"e{i}{dtype}",
+                energies,
+                duration_s=4.0 / batch,
+                latencies=[0.1, 0.12, 0.11, 0.15],
+                batch_size=batch,
+                dtype=dtype,
+            )
+            if with_trace:
+                t = np.arange(0, 6, 0.1)
+                power = np.where(t < 4.0 / batch, 30.0, 2.0)
+                for run_dir in dirs:
+                    pd.DataFrame({"t_s": t, "power_w": power}).to_parquet(run_dir / TIMESERIES_FILENAME)
+    return campaign
+
+
+def _images(index: Path) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', index.read_text())
+
+
+def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path)
+    index = report.write_report(campaign)
+    assert index == campaign / "report" / "index.html"
+    images = _images(index)
+    assert set(images) == {
+        "energy_vs_params_batch_size.png",
+        "energy_vs_params_dtype.png",
+        "pareto.png",
+        "power_timeseries.png",
+    }
+    for name in images:
+        data = (index.parent / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5_000, name
+    assert not [p for p in index.parent.iterdir() if p.name.endswith(".tmp")]
+    page = index.read_text()
+    for exp_id in ["e0float16", "e2float32"]:
+        assert exp_id in page
+    assert "Student-t" in page and "BCa" in page
+    assert (campaign / "aggregate" / "runs.parquet").is_file()
+
+
+def test_report_without_power_traces_says_so(tmp_path: Path) -> None:
+    index = report.write_report(_campaign(tmp_path, with_trace=False))
+    assert "power_timeseries.png" not in _images(index)
+    assert "No power trace" in index.read_text()
+
+
+def test_report_of_a_campaign_with_no_done_runs(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    index = report.write_report(tmp_path / "empty")
+    assert _images(index) == []
+    assert "No finished runs" in index.read_text()
+
+
+def test_representative_run_is_nearest_the_median_with_a_trace(tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path)
+    runs = aggregate.runs_table(aggregate.done_run_dirs(campaign))
+    chosen = report.representative_run(runs, campaign)
+    assert chosen is not None
+    run, trace = chosen
+    distance = (runs["energy_per_output_token_j"] - runs["energy_per_output_token_j"].median()).abs()
+    assert distance.loc[run.name] == distance.min()
+    assert {"t_s", "power_w"} <= set(trace.columns)
+
+
+def test_trace_without_power_column_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / TIMESERIES_FILENAME
+    pd.DataFrame({"t_s": [0.0, 0.1], "watts": [1.0, 2.0]}).to_parquet(path)
+    assert report.read_timeseries(path) is None
+    path.write_bytes(b"not parquet")
+    assert report.read_timeseries(path) is None
+
+
+def test_summary_has_one_readable_row_per_experiment(tmp_path: Path) -> None:
+    tables = aggregate.aggregate_runs(aggregate.done_run_dirs(_campaign(tmp_path)))
+    text = report.format_summary(tables.experiments)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    unit = report.energy_unit(tables.experiments["energy_per_output_token_j_mean"])
+    assert f"{unit.name}/tok (95% CI)" in lines[0]
+    for _, row in tables.experiments.iterrows():
+        (line,) = [line for line in lines if line.startswith(row["exp_id"])]
+        expected = report.format_interval(
+            row["energy_per_output_token_j_mean"],
+            row["energy_per_output_token_j_low"],
+            row["energy_per_output_token_j_high"],
+            unit.scale,
+        )
+        assert expected in line
+        assert f"batch_size={row['params.batch_size']}" in line
+        assert f"dtype={row['params.dtype']}" in line
+        assert re.search(r"\s3\s+t$", line), line  # n and the method
+
+
+def test_summary_truncates_long_config_labels_to_the_width() -> None:
+    experiments = pd.DataFrame(
+        {
+            "exp_id": ["a" * 12, "b" * 12],
+            "backend": ["stub", "stub"],
+            "params.extra": ["x" * 200, "y" * 200],
+            **{
+                f"{metric}_{column}": [1.0, 2.0] if column != "method" else [stats.METHOD_T] * 2
+                for metric in ("energy_per_output_token_j", "throughput_tokens_per_s")
+                for column in ("mean", "low", "high", "method")
+            },
+            "energy_per_output_token_j_n": [3, 3],
+        }
+    )
+    lines = report.format_summary(experiments).splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "…" in lines[2]
+
+
+def test_summary_of_nothing() -> None:
+    assert "no finished runs" in report.format_summary(pd.DataFrame())
+
+
+@pytest.mark.parametrize(
+    ("mean", "low", "high", "scale", "expected"),
+    [
+        (12.34, 11.9, 12.78, 1.0, "12.34 ± 0.44"),
+        (0.01234, 0.01190, 0.01278, 1e3, "12.34 ± 0.44"),
+        (12.3, 12.0, 13.1, 1.0, "12.30 +0.80/−0.30"),
+        (1234.0, 1100.0, 1368.0, 1.0, "1234 ± 134"),
+        (5.0, float("nan"), float("nan"), 1.0, "5"),
+        (5.0, 5.0, 5.0, 1.0, "5.00 ± 0.00"),
+        (float("nan"), float("nan"), float("nan"), 1.0, "—"),
+    ],
+)
+def test_format_interval(mean: float, low: float, high: float, scale: float, expected: str) -> None:
+    assert report.format_interval(mean, low, high, scale) == expected
+
+
+def test_energy_unit_picks_a_readable_scale() -> None:
+    assert report.energy_unit(np.array([2.5, 3.0])).name == "J"
+    assert report.energy_unit(np.array([0.012, 0.02])).name == "mJ"
+    assert report.energy_unit(np.array([2e-5])).name == "µJ"
