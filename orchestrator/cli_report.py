@@ -74,21 +74,27 @@ def report(target: Path, results_dir: Path) -> None:
 
 def format_comparison(rows: list[stats.PairedComparison], exp_a: str, exp_b: str) -> str:
     """A paired-comparison table, one metric a line, difference = A − B."""
-    header = (
-        f"{'metric':<26} {'A':>11} {'B':>11} {'A−B':>11} {'95% CI of A−B':>25} {'A−B %':>7} {'p':>7} {'n':>3}"
-    )
+    width = max(len("metric"), *(len(r.metric) for r in rows))
+    header = f"{'metric':<{width}} {'A':>10} {'B':>10} {'A−B':>10} {'95% CI of A−B':>22} "
+    header += f"{'A−B %':>7} {'p':>6} {'n':>3}"
     lines = [f"A = {exp_a}   B = {exp_b}   (paired by cycle)", header, "-" * len(header)]
 
     def num(value: float) -> str:
         return "—" if not math.isfinite(value) else f"{value:.4g}"
 
     for row in rows:
-        ci = "—" if not math.isfinite(row.low) else f"[{row.low:.4g}, {row.high:.4g}]"
+        ci = "—" if not math.isfinite(row.low) else f"[{row.low:.3g}, {row.high:.3g}]"
         relative = "—" if not math.isfinite(row.relative_diff) else f"{100 * row.relative_diff:+.1f}"
-        p = "—" if not math.isfinite(row.p_value) else f"{row.p_value:.3g}"
+        p = (
+            "—"
+            if not math.isfinite(row.p_value)
+            else "<0.001"
+            if row.p_value < 0.001
+            else f"{row.p_value:.3f}"
+        )
         lines.append(
-            f"{row.metric:<26} {num(row.mean_a):>11} {num(row.mean_b):>11} {num(row.mean_diff):>11} "
-            f"{ci:>25} {relative:>7} {p:>7} {row.n:>3}"
+            f"{row.metric:<{width}} {num(row.mean_a):>10} {num(row.mean_b):>10} {num(row.mean_diff):>10} "
+            f"{ci:>22} {relative:>7} {p:>6} {row.n:>3}"
         )
     methods = sorted({r.method for r in rows})
     lines.append(f"method: {', '.join(methods)}; 95% interval of the mean per-cycle difference")

@@ -283,7 +283,8 @@ def plot_energy_vs_parameter(
             else:
                 x = pd.to_numeric(group[parameter]).to_numpy(dtype=float)
                 x = np.log2(x) if kind == "log" else x
-            dodge = (i - (len(series) - 1) / 2) * 0.06 * spacing if len(series) > 1 else 0.0
+            step = 0.1 if kind == "category" else 0.06
+            dodge = (i - (len(series) - 1) / 2) * step * spacing if len(series) > 1 else 0.0
             ax.errorbar(
                 x + dodge,
                 group[f"{ENERGY}_mean"] * unit.scale,
@@ -292,6 +293,8 @@ def plot_energy_vs_parameter(
                 ),
                 marker="o",
                 markersize=4.5,
+                # Lines only where the axis is ordered: categories (dtypes) get a dot plot.
+                linestyle="none" if kind == "category" else "-",
                 linewidth=1.4,
                 color=PALETTE[i % len(PALETTE)],
                 label=label or None,
@@ -362,21 +365,32 @@ def plot_pareto(experiments: pd.DataFrame, path: Path) -> Path:
             zorder=2,
         )
         if front.sum() <= 8:
-            for (_, row), xi, yi in zip(experiments[front].iterrows(), x[front], y[front], strict=True):
+            on_front = experiments[front].assign(_x=x[front], _y=y[front]).sort_values("_y", ascending=False)
+            for k, (_, row) in enumerate(on_front.iterrows()):
                 ax.annotate(
                     config_label(row, columns),
-                    (xi, yi),
-                    xytext=(6, 4),
+                    (row["_x"], row["_y"]),
+                    xytext=(8, -11 if k % 2 else 4),
                     textcoords="offset points",
                     fontsize=7.5,
                     color="0.2",
                 )
-        ax.set_xlabel(f"Energy per output token ({unit.name})  ← better")
-        ax.set_ylabel("Throughput (output tokens/s)  better →")
+        ax.set_xlabel(f"Energy per output token ({unit.name})")
+        ax.set_ylabel("Throughput (output tokens/s)")
+        ax.text(
+            0.99,
+            0.98,
+            "better: ↖ (faster, less energy)",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7.5,
+            color="0.4",
+        )
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
         ax.set_title("Throughput vs energy per token", loc="left")
-        ax.legend(loc="best")
+        ax.legend(loc="center right")
         fig.text(
             0.99, -0.02, "mean over cycles, bars: 95% CI", ha="right", va="top", fontsize=7.5, color="0.4"
         )
