@@ -83,9 +83,14 @@ def format_interval(mean: float, low: float, high: float, scale: float = 1.0) ->
         return "—"
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{mean:.4g}"
-    up, down = high - mean, mean - low
+    up, down = max(high - mean, 0.0), max(mean - low, 0.0)
     widest = max(up, down)
-    decimals = 2 if widest == 0 else max(0, 1 - math.floor(math.log10(widest)))
+    if widest <= 1e-9 * abs(mean):  # zero variance (or float noise): show the mean to 4 digits
+        widest = up = down = 0.0
+    if widest == 0:
+        decimals = max(0, 3 - math.floor(math.log10(abs(mean)))) if mean else 2
+    else:
+        decimals = max(0, 1 - math.floor(math.log10(widest)))
     if math.isclose(up, down, rel_tol=0.05, abs_tol=10**-decimals / 2):
         return f"{mean:.{decimals}f} ± {widest:.{decimals}f}"
     return f"{mean:.{decimals}f} +{up:.{decimals}f}/−{down:.{decimals}f}"
@@ -177,7 +182,7 @@ def format_summary(
 
 def summary_text(campaign_dir: Path) -> str:
     """The terminal summary of a campaign's done runs (writes the aggregate tables too)."""
-    tables = aggregate.aggregate_campaign(campaign_dir)
+    tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
     return format_summary(tables.experiments)
 
 

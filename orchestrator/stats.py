@@ -104,11 +104,14 @@ def summarise(
     data = frame.loc[frame[value].notna(), [*by, value]]
     values = data[value].to_numpy(dtype=float)
     grouped = data.groupby(by, sort=True, dropna=False, observed=True)[value]
-    agg = grouped.agg(["mean", "std", "count"])
+    agg = grouped.agg(["mean", "std", "count", "min", "max"])
     codes = grouped.ngroup().to_numpy()
     n = agg["count"].to_numpy(dtype=np.int64)
     mean = agg["mean"].to_numpy(dtype=float)
-    std = agg["std"].to_numpy(dtype=float)  # ddof=1; NaN for n=1
+    # Exactly equal values can still give a std of 1e-17 from rounding: decide on min == max.
+    constant = (agg["min"] == agg["max"]).to_numpy()
+    std = np.where(constant, 0.0, agg["std"].to_numpy(dtype=float))  # ddof=1; NaN for n=1
+    mean = np.where(constant, agg["min"].to_numpy(dtype=float), mean)
     low, high, method = _t_intervals(mean, std, n, confidence)
 
     boot_rows = np.flatnonzero(n >= bootstrap_min_n)

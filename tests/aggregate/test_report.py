@@ -150,7 +150,8 @@ def test_summary_of_nothing() -> None:
         (12.3, 12.0, 13.1, 1.0, "12.30 +0.80/−0.30"),
         (1234.0, 1100.0, 1368.0, 1.0, "1234 ± 134"),
         (5.0, float("nan"), float("nan"), 1.0, "5"),
-        (5.0, 5.0, 5.0, 1.0, "5.00 ± 0.00"),
+        (5.0, 5.0, 5.0, 1.0, "5.000 ± 0.000"),
+        (0.1, 0.1 - 1e-17, 0.1 + 1e-17, 1e3, "100.0 ± 0.0"),  # float noise is no interval width
         (float("nan"), float("nan"), float("nan"), 1.0, "—"),
     ],
 )
@@ -162,3 +163,11 @@ def test_energy_unit_picks_a_readable_scale() -> None:
     assert report.energy_unit(np.array([2.5, 3.0])).name == "J"
     assert report.energy_unit(np.array([0.012, 0.02])).name == "mJ"
     assert report.energy_unit(np.array([2e-5])).name == "µJ"
+
+
+def test_summary_text_of_a_campaign_dir_writes_the_tables(tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path, with_trace=False)
+    text = report.summary_text(campaign)
+    assert "e1float32" in text and "batch_size=4" in text
+    assert (campaign / "aggregate" / "runs.parquet").is_file()
+    assert (campaign / "aggregate" / "experiments.csv").is_file()

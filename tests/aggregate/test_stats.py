@@ -89,12 +89,17 @@ def test_single_observation_has_no_interval_and_says_so() -> None:
     assert interval.method == stats.METHOD_SINGLE
 
 
-@pytest.mark.parametrize(("n", "method"), [(3, stats.METHOD_T), (12, stats.METHOD_BCA)])
-def test_zero_variance_gives_a_zero_width_interval_without_warnings(n: int, method: str) -> None:
+@pytest.mark.parametrize(
+    ("n", "method"), [(3, stats.METHOD_T), (12, stats.METHOD_BCA), (40, stats.METHOD_BCA)]
+)
+@pytest.mark.parametrize("value", [0.5, 0.1])  # 0.1 × 40 has a rounding std of ~1e-17 in pandas
+def test_zero_variance_gives_a_zero_width_interval_without_warnings(
+    n: int, method: str, value: float
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        interval = stats.interval_of_mean([0.5] * n)
-    assert (interval.mean, interval.low, interval.high) == (0.5, 0.5, 0.5)
+        interval = stats.interval_of_mean([value] * n)
+    assert (interval.mean, interval.low, interval.high) == (value, value, value)
     assert interval.method == method + stats.ZERO_VARIANCE
 
 
