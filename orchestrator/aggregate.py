@@ -183,7 +183,9 @@ def _missing(value: Any) -> bool:
 def _column_order(frame: pd.DataFrame) -> list[str]:
     """Keys, then config grouped by root (backend, model, params.*, …), then metrics."""
     config = config_columns(frame)
-    config.sort(key=lambda c: CONFIG_ROOTS.index(c.split(".", 1)[0]))  # stable: keeps spec order
+    # Spec order within each root, except params (which differ per backend): alphabetical,
+    # so the table does not depend on which run was read first.
+    config.sort(key=lambda c: (CONFIG_ROOTS.index(c.split(".", 1)[0]), c if c.startswith("params.") else ""))
     rest = [c for c in frame.columns if c not in config and c not in KEY_COLUMNS]
     return [*KEY_COLUMNS, *config, *rest]
 

@@ -101,13 +101,14 @@ def short_method(method: str) -> str:
 
 
 def config_label(row: pd.Series, columns: Sequence[str]) -> str:
-    """``backend=vllm batch_size=8``: the swept values of one experiment, prefixes dropped."""
+    """``backend=vllm batch_size=8``: the swept values of one experiment, prefixes dropped,
+    fields its backend does not have left out."""
     parts = []
     for column in columns:
         value = row[column]
-        name = column.split(".")[-1]
-        shown = "—" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
-        parts.append(f"{name}={shown}")
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            continue  # a field this experiment's backend does not have
+        parts.append(f"{column.split('.')[-1]}={value}")
     return " ".join(parts)
 
 
@@ -248,6 +249,11 @@ def _positions(values: pd.Series) -> tuple[np.ndarray, list[float], list[str], s
     return positions, list(range(len(uniques))), [str(u) for u in uniques], "category"
 
 
+def plotted_parameters(experiments: pd.DataFrame) -> list[str]:
+    """Swept config columns with at least two values to put on an axis."""
+    return [c for c in aggregate.swept_columns(experiments) if experiments[c].dropna().nunique() >= 2]
+
+
 def plot_energy_vs_parameter(
     experiments: pd.DataFrame, runs: pd.DataFrame, parameter: str, path: Path
 ) -> Path:
@@ -259,6 +265,9 @@ def plot_energy_vs_parameter(
     plt = _pyplot()
     others = [c for c in label_columns(experiments) if c != parameter]
     unit = energy_unit(experiments[f"{ENERGY}_mean"])
+    # Experiments without this parameter (another backend) have no place on its axis.
+    experiments = experiments[experiments[parameter].notna()]
+    runs = runs[runs[parameter].notna()]
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.8))
         series: list[tuple[str, pd.DataFrame]]
@@ -281,15 +290,25 @@ def plot_energy_vs_parameter(
             series = [("", experiments)]
         _, ticks, tick_labels, kind = _positions(experiments[parameter])
         spacing = np.diff(ticks).min() if len(ticks) > 1 else 1.0
-        for i, (label, group) in enumerate(series):
+        placed = []
+        for label, group in series:
             group = group.sort_values(parameter)
             if kind == "category":  # the shared category positions
                 x = np.array([tick_labels.index(str(v)) for v in group[parameter]], dtype=float)
             else:
                 x = pd.to_numeric(group[parameter]).to_numpy(dtype=float)
                 x = np.log2(x) if kind == "log" else x
-            step = 0.1 if kind == "category" else 0.06
-            dodge = (i - (len(series) - 1) / 2) * step * spacing if len(series) > 1 else 0.0
+            placed.append((label, group, x))
+        # Points sharing an x position are spread around it so their bars do not hide each other.
+        sharing: dict[float, list[int]] = {}
+        for i, (_, _, x) in enumerate(placed):
+            for position in x:
+                sharing.setdefault(float(position), []).append(i)
+        step = (0.12 if kind == "category" else 0.05) * spacing
+        for i, (label, group, x) in enumerate(placed):
+            dodge = np.array(
+                [(sharing[float(p)].index(i) - (len(sharing[float(p)]) - 1) / 2) * step for p in x]
+            )
             ax.errorbar(
                 x + dodge,
                 group[f"{ENERGY}_mean"] * unit.scale,
@@ -310,7 +329,11 @@ def plot_energy_vs_parameter(
         ax.set_ylim(bottom=0)
         ax.set_title(f"Energy per output token vs {parameter.split('.')[-1]}", loc="left")
         if any(label for label, _ in series):
-            ax.legend(title=", ".join(c.split(".")[-1] for c in others) if len(series) > 1 else None)
+            ax.legend(
+                title=", ".join(c.split(".")[-1] for c in others) if len(series) > 1 else None,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+            )
         fig.text(
             0.99, -0.02, "mean over cycles, bars: 95% CI", ha="right", va="top", fontsize=7.5, color="0.4"
         )
@@ -536,7 +559,7 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
         sections.append(_experiment_table(experiments, tables.request_latency).to_html(index=False, border=0))
         sections.append(f'<p class="note">{html.escape(METHODS_NOTE)}</p>')
         plots = []
-        for parameter in aggregate.swept_columns(experiments):
+        for parameter in plotted_parameters(experiments):
             png = f"energy_vs_{_slug(parameter)}.png"
             plot_energy_vs_parameter(experiments, runs, parameter, out / png)
             plots.append(

@@ -171,3 +171,25 @@ def test_summary_text_of_a_campaign_dir_writes_the_tables(tmp_path: Path) -> Non
     assert "e1float32" in text and "batch_size=4" in text
     assert (campaign / "aggregate" / "runs.parquet").is_file()
     assert (campaign / "aggregate" / "experiments.csv").is_file()
+
+
+def test_report_of_two_backends_with_different_parameters(tmp_path: Path) -> None:
+    campaign = tmp_path / "mixed"
+    for batch in (1, 4):
+        write_experiment(campaign, f"stub{batch}", [10.0, 11.0, 12.0], batch_size=batch)
+    for dtype in ("float16", "float32"):
+        write_experiment(campaign, f"pt{dtype}", [30.0, 31.0], backend="pytorch", dtype=dtype)
+    write_experiment(campaign, "pt_only_one", [30.0], backend="vllm", max_num_seqs=8)
+    experiments = aggregate.experiments_frame(aggregate.runs_table(aggregate.done_run_dirs(campaign)))
+    # max_num_seqs differs from NA but has one value: nothing to plot against it
+    assert "params.max_num_seqs" in aggregate.swept_columns(experiments)
+    assert report.plotted_parameters(experiments) == ["backend", "params.batch_size", "params.dtype"]
+    index = report.write_report(campaign)
+    assert set(_images(index)) == {
+        "energy_vs_backend.png",
+        "energy_vs_params_batch_size.png",
+        "energy_vs_params_dtype.png",
+        "pareto.png",
+    }
+    text = report.format_summary(experiments)
+    assert "backend=vllm" in text and "max_num_seqs=8" not in text.splitlines()[3]
