@@ -182,8 +182,14 @@ def format_summary(
 
 
 def summary_text(campaign_dir: Path) -> str:
-    """The terminal summary of a campaign's done runs (writes the aggregate tables too)."""
-    tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
+    """The terminal summary of a campaign's done runs (writes the aggregate tables too).
+
+    Printed after the runs are safely recorded, so a run dir that cannot be aggregated is
+    reported in the text instead of raised."""
+    try:
+        tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
+    except aggregate.AggregationError as err:
+        return f"cannot summarise: {err}"
     return format_summary(tables.experiments)
 
 

@@ -193,3 +193,10 @@ def test_report_of_two_backends_with_different_parameters(tmp_path: Path) -> Non
     }
     text = report.format_summary(experiments)
     assert "backend=vllm" in text and "max_num_seqs=8" not in text.splitlines()[3]
+
+
+def test_summary_text_reports_a_broken_run_instead_of_raising(tmp_path: Path) -> None:
+    campaign = tmp_path / "demo"
+    (run_dir,) = write_experiment(campaign, "a", [10.0])
+    (run_dir / "result.json").write_text("{}")
+    assert report.summary_text(campaign).startswith("cannot summarise:")
