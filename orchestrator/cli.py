@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from orchestrator.campaign import Campaign, load_campaign
+from orchestrator.cli_report import compare, report
 from orchestrator.config_errors import ConfigError
 from orchestrator.executors import ExecutorUnavailable, make_executor
 from orchestrator.grid import expand
@@ -121,10 +122,10 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
 
 
 def _print_summary(campaign_dir: Path) -> None:
-    """The per-experiment table with intervals, once the aggregation module is there."""
-    from orchestrator import summary
+    """The per-experiment table with intervals (also writes the aggregate tables)."""
+    from orchestrator.report import summary_text
 
-    text = summary.summary_text(campaign_dir)
+    text = summary_text(campaign_dir)
     if text:
         click.echo(text)
 
@@ -212,6 +213,9 @@ def doctor(results_dir: Path, compose_file: Path, require_gpu: bool) -> None:
         click.echo(check.line())
     raise SystemExit(EXIT_FAILED if any(c.level == "fail" for c in checks) else EXIT_OK)
 
+
+main.add_command(report)
+main.add_command(compare)
 
 if __name__ == "__main__":
     sys.exit(main())
