@@ -175,6 +175,8 @@ def _bca_into(
     for size in np.unique(n[varying]):
         same_size = varying[n[varying] == size]
         chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // (int(size) * n_resamples))
+        # A single huge group (thousands of pooled requests) is resampled in batches instead.
+        batch = None if chunk > 1 else max(1, _BOOTSTRAP_CHUNK_ELEMENTS // int(size))
         for begin in range(0, same_size.size, chunk):
             group_rows = same_size[begin : begin + chunk]
             matrix = sorted_values[starts[group_rows, None] + np.arange(size)[None, :]]
@@ -184,6 +186,7 @@ def _bca_into(
                     (matrix,),
                     np.mean,
                     n_resamples=n_resamples,
+                    batch=batch,
                     vectorized=True,
                     axis=-1,
                     confidence_level=confidence,
