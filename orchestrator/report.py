@@ -35,6 +35,8 @@ SUMMARY_MAX_ROWS = 60
 # Okabe–Ito: distinguishable in colour-blind vision and in greyscale print.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 MAX_SERIES = len(PALETTE)
+MAX_CATEGORIES = 16
+MAX_PARETO_LABELS = 4
 _SHORT_METHOD = {
     stats.METHOD_T: "t",
     stats.METHOD_T + stats.ZERO_VARIANCE: "t,sd=0",
@@ -256,8 +258,15 @@ def _positions(values: pd.Series) -> tuple[np.ndarray, list[float], list[str], s
 
 
 def plotted_parameters(experiments: pd.DataFrame) -> list[str]:
-    """Swept config columns with at least two values to put on an axis."""
-    return [c for c in aggregate.swept_columns(experiments) if experiments[c].dropna().nunique() >= 2]
+    """Swept config columns with at least two values to put on an axis — and, when they are not
+    numbers, at most ``MAX_CATEGORIES`` of them (more would be an unreadable axis)."""
+    chosen = []
+    for column in aggregate.swept_columns(experiments):
+        values = experiments[column].dropna()
+        numeric = pd.to_numeric(values, errors="coerce").notna().all()
+        if values.nunique() >= 2 and (numeric or values.nunique() <= MAX_CATEGORIES):
+            chosen.append(column)
+    return chosen
 
 
 def plot_energy_vs_parameter(
@@ -329,7 +338,8 @@ def plot_energy_vs_parameter(
                 color=PALETTE[i % len(PALETTE)],
                 label=label or None,
             )
-        ax.set_xticks(ticks, tick_labels)
+        crowded = kind == "category" and (len(ticks) > 4 or max(len(t) for t in tick_labels) > 10)
+        ax.set_xticks(ticks, tick_labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
         ax.set_xlabel(parameter.split(".")[-1].replace("_", " ") + (" (log scale)" if kind == "log" else ""))
         ax.set_ylabel(f"Energy per output token ({unit.name})")
         ax.set_ylim(bottom=0)
@@ -398,7 +408,7 @@ def plot_pareto(experiments: pd.DataFrame, path: Path) -> Path:
             linestyle="--",
             zorder=2,
         )
-        if front.sum() <= 8:
+        if front.sum() <= MAX_PARETO_LABELS:  # more labels would overlap: the HTML table lists them
             on_front = experiments[front].assign(_x=x[front], _y=y[front]).sort_values("_y", ascending=False)
             for k, (_, row) in enumerate(on_front.iterrows()):
                 ax.annotate(
@@ -579,6 +589,9 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
                 "faster and cheaper). Bars: 95% CI.",
             )
         )
+        front = stats.pareto_front(experiments[f"{THROUGHPUT}_mean"], experiments[f"{ENERGY}_mean"])
+        front_table = _experiment_table(experiments[front], tables.request_latency)
+        plots.append("<h3>Pareto front</h3>" + front_table.to_html(index=False, border=0))
         chosen = representative_run(runs, campaign_dir)
         if chosen is not None:
             run, trace = chosen
@@ -618,4 +631,13 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
     )
     index = out / "index.html"
     atomic_write_text(index, page)
+    _remove_stale_plots(out, page)
     return index
+
+
+def _remove_stale_plots(out: Path, page: str) -> None:
+    """Plots of an earlier report (a parameter no longer swept) would mislead whoever browses the
+    folder: remove the PNGs this page does not show."""
+    for png in out.glob("*.png"):
+        if f'src="{png.name}"' not in page:
+            png.unlink(missing_ok=True)

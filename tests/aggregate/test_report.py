@@ -200,3 +200,24 @@ def test_summary_text_reports_a_broken_run_instead_of_raising(tmp_path: Path) ->
     (run_dir,) = write_experiment(campaign, "a", [10.0])
     (run_dir / "result.json").write_text("{}")
     assert report.summary_text(campaign).startswith("cannot summarise:")
+
+
+def test_pareto_front_is_listed_and_stale_plots_are_removed(tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path)
+    stale = campaign / "report" / "energy_vs_params_old.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(PNG_MAGIC)
+    page = report.write_report(campaign).read_text()
+    assert "<h3>Pareto front</h3>" in page
+    assert not stale.exists()
+
+
+def test_too_many_categories_are_not_plotted() -> None:
+    experiments = pd.DataFrame(
+        {
+            "exp_id": [f"e{i}" for i in range(40)],
+            "model": [f"model-{i}" for i in range(40)],
+            "params.batch_size": [2**i for i in range(40)],
+        }
+    )
+    assert report.plotted_parameters(experiments) == ["params.batch_size"]
