@@ -28,5 +28,8 @@ class Backend(Protocol):
     def run(self, prompts: list[str]) -> list[Completion]:
         """Serve ``prompts`` (batched as the backend's params say) and return one completion each."""
 
+    def warmup_batch_size(self) -> int:
+        """How many prompts one warmup step sends: one batch as the backend forms them."""
+
     def release(self) -> None:
         """Free the model and any device memory."""

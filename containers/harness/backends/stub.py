@@ -1,0 +1,65 @@
+"""The CPU stub backend: a deterministic busy loop per generated token, for CI and development.
+
+It exercises everything around a real backend — batching, token counts, latencies, the
+container path — at no GPU cost, and the synthetic power source meters it with a known trace.
+Batching amortises the per-step cost (each extra sequence adds 10 %), so batch size changes
+throughput and energy per token in a known direction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from harness.backends.base import Completion
+from harness.contract import RunSpec
+from harness.params import StubParams
+from harness.workload import batches
+
+BATCH_STEP_OVERHEAD = 0.1
+
+
+class StubBackend:
+    def __init__(self) -> None:
+        self.spec: RunSpec | None = None
+        self.params = StubParams()
+
+    def load(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.params = StubParams.model_validate(spec.params)
+
+    def _output_tokens(self, prompt: str) -> int:
+        assert self.spec is not None
+        limit = self.spec.workload.max_output_tokens
+        if self.spec.workload.fixed_output_length:
+            return limit
+        digest = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16)
+        return 1 + digest % limit
+
+    def run(self, prompts: list[str]) -> list[Completion]:
+        assert self.spec is not None, "load() first"
+        completions: list[Completion] = []
+        for batch in batches(prompts, self.params.batch_size):
+            outputs = [self._output_tokens(p) for p in batch]
+            step_s = self.params.work_ms_per_token / 1000 * (1 + BATCH_STEP_OVERHEAD * (len(batch) - 1))
+            started = time.perf_counter()
+            for _ in range(max(outputs)):
+                _spin(step_s)
+            latency = time.perf_counter() - started
+            for prompt, output in zip(batch, outputs, strict=True):
+                inputs = min(len(prompt.split()), self.spec.workload.max_input_tokens)
+                completions.append(Completion(input_tokens=inputs, output_tokens=output, latency_s=latency))
+        return completions
+
+    def warmup_batch_size(self) -> int:
+        return self.params.batch_size
+
+    def release(self) -> None:
+        self.spec = None
+
+
+def _spin(seconds: float) -> None:
+    """Keep the CPU busy (not asleep) for ``seconds``, like a kernel would keep a GPU busy."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        pass

@@ -1,0 +1,61 @@
+"""``camp-harness run SPEC``: run one cycle of one experiment inside its container.
+
+Exit 0 only when result.json was written; otherwise a one-line reason on stderr and a non-zero
+code (2: the spec is unreadable or invalid, 1: the run failed) — the host records both.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from harness import __version__
+from harness.contract import RunSpec
+
+EXIT_RUN_FAILED, EXIT_BAD_SPEC = 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="camp-harness")
+def main() -> None:
+    """camp's in-container harness."""
+
+
+@main.command()
+@click.argument("spec_path", type=click.Path(path_type=Path, dir_okay=False))
+def run(spec_path: Path) -> None:
+    """Run the experiment cycle described by SPEC_PATH; write result.json beside it."""
+    from harness.run import run_experiment
+
+    try:
+        spec = RunSpec.model_validate_json(spec_path.read_bytes())
+    except OSError as err:
+        click.echo(f"camp-harness: cannot read {spec_path}: {err.strerror or err}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        click.echo(f"camp-harness: {spec_path} is not a valid spec ({where}: {first['msg']})", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    click.echo(f"camp-harness: {spec.exp_id} c{spec.cycle} {spec.backend} {spec.model}")
+    try:
+        result = run_experiment(spec, spec_path.parent, results_root=_results_root(spec_path))
+    except Exception as err:  # every failure ends in one line the host stores as the reason
+        click.echo(f"camp-harness: run failed: {type(err).__name__}: {err}", err=True)
+        sys.exit(EXIT_RUN_FAILED)
+    m = result.metrics
+    click.echo(
+        f"camp-harness: done — {m.energy_adjusted_j:.3f} J adjusted over {m.duration_s:.3f} s, "
+        f"{m.energy_per_output_token_j:.4g} J/token"
+    )
+    for warning in result.warnings:
+        click.echo(f"camp-harness: warning: {warning}")
+
+
+def _results_root(spec_path: Path) -> Path | None:
+    """<root>/<campaign>/<exp_id>/c<cycle>/spec.json → <root>, where the layout is the usual one."""
+    parents = spec_path.resolve().parents
+    return parents[3] if len(parents) > 3 else None

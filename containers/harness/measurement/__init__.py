@@ -1,0 +1,1 @@
+"""Power and energy measurement: sources (NVML, synthetic), the sampler, baseline, warmup, energy."""

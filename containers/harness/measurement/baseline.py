@@ -1,0 +1,90 @@
+"""Idle power, measured before the model loads, so it can be subtracted from the run's energy.
+
+Median of the window's samples (robust to a stray spike), with its inter-quartile range as the
+spread. Cached per set of GPUs (by UUID) in the results volume for ``ttl_s``: a campaign of many
+short runs need not idle for every one. A cached value is only reused by the same source kind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness.atomic import atomic_write_text
+from harness.contract import BaselineInfo, BaselineSettings
+from harness.measurement.power import PowerSource
+
+
+def _cache_path(cache_dir: Path, source: PowerSource) -> Path:
+    key = ",".join(sorted(d.uuid for d in source.devices()))
+    return cache_dir / f"baseline-{source.kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+
+def _fresh(info: BaselineInfo, ttl_s: float, now: datetime) -> bool:
+    try:
+        measured = datetime.fromisoformat(info.measured_at)
+    except ValueError:
+        return False
+    return timedelta(0) <= now - measured <= timedelta(seconds=ttl_s)
+
+
+def measure_idle(
+    source: PowerSource, duration_s: float, hz: float, sleep: Callable[[float], None] = time.sleep
+) -> tuple[list[float], float]:
+    """Sample total power for ``duration_s`` at ``hz``; returns the samples and the time taken."""
+    start = time.monotonic()
+    samples = []
+    period = 1.0 / hz
+    while True:
+        samples.append(source.read().power_w)
+        if time.monotonic() - start >= duration_s:
+            break
+        sleep(period)
+    return samples, time.monotonic() - start
+
+
+def idle_baseline(
+    source: PowerSource, settings: BaselineSettings, hz: float, cache_dir: Path | None
+) -> BaselineInfo:
+    """The idle baseline: from the cache when fresh, else measured now (and cached)."""
+    now = datetime.now(timezone.utc)
+    if not settings.enabled:
+        return BaselineInfo(
+            power_w=0.0,
+            spread_w=0.0,
+            n_samples=0,
+            duration_s=0.0,
+            method="disabled",
+            cached=False,
+            measured_at=now.isoformat(),
+        )
+    path = _cache_path(cache_dir, source) if cache_dir is not None else None
+    if path is not None and path.is_file() and settings.ttl_s > 0:
+        try:
+            cached = BaselineInfo.model_validate_json(path.read_text())
+            if _fresh(cached, settings.ttl_s, now):
+                return cached.model_copy(update={"cached": True})
+        except (ValidationError, OSError):
+            pass  # a damaged cache entry is simply measured again
+    samples, took = measure_idle(source, settings.duration_s, hz)
+    quartiles = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3
+    info = BaselineInfo(
+        power_w=statistics.median(samples),
+        spread_w=quartiles[2] - quartiles[0],
+        n_samples=len(samples),
+        duration_s=took,
+        method="synthetic" if source.kind == "synthetic" else "bare_idle",
+        cached=False,
+        measured_at=now.isoformat(),
+    )
+    if path is not None:
+        with contextlib.suppress(OSError):  # the cache is an optimisation: a read-only volume is fine
+            atomic_write_text(path, info.model_dump_json())
+    return info

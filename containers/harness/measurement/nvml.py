@@ -1,0 +1,194 @@
+"""NVML power source (nvidia-ml-py): the GPUs this run may use, found by UUID.
+
+Which GPUs: the ones in ``CUDA_VISIBLE_DEVICES`` (local executor) or ``NVIDIA_VISIBLE_DEVICES``
+(container), which may hold UUIDs or indices. Indices are resolved in PCI bus order — NVML's
+order — and the backends are run with ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` so CUDA means the same
+devices; from then on everything is keyed by UUID, never by a CUDA index.
+
+Energy: the total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ, Volta and newer)
+where the GPU has one; power is sampled always (instant power via field values where supported,
+else ``nvmlDeviceGetPowerUsage``, which on Ampere and newer is itself a 1 s average).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pynvml
+
+from harness.measurement.power import DeviceInfo, DeviceReading, Reading, no_op
+
+DISABLED = {"", "none", "void"}
+
+
+class GpuSelectionError(RuntimeError):
+    """The visible-devices variables name a GPU NVML does not have."""
+
+
+def select_devices(all_devices: Sequence[DeviceInfo], environ: Mapping[str, str]) -> list[DeviceInfo]:
+    """The devices this run may use, from the visible-devices variables (see module doc)."""
+    for variable in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        value = environ.get(variable)
+        if value is None or value.strip().lower() == "all":
+            continue
+        if value.strip().lower() in DISABLED:
+            raise GpuSelectionError(f"{variable}={value!r} hides every GPU")
+        wanted = [v.strip() for v in value.split(",") if v.strip()]
+        if (
+            variable == "NVIDIA_VISIBLE_DEVICES"
+            and not any(_is_uuid(w) for w in wanted)
+            and len(wanted) == len(all_devices)
+        ):
+            return list(all_devices)  # inside a container: the runtime already showed only these
+        return [_resolve(w, all_devices, variable) for w in wanted]
+    return list(all_devices)
+
+
+def _is_uuid(entry: str) -> bool:
+    return entry.startswith(("GPU-", "MIG-"))
+
+
+def _resolve(entry: str, devices: Sequence[DeviceInfo], variable: str) -> DeviceInfo:
+    if _is_uuid(entry):
+        matches = [d for d in devices if d.uuid.startswith(entry)]  # CUDA accepts UUID prefixes too
+        if len(matches) == 1:
+            return matches[0]
+    elif entry.isdigit() and int(entry) < len(devices):
+        return devices[int(entry)]
+    raise GpuSelectionError(
+        f"{variable} names {entry!r}, but NVML sees: " + ", ".join(f"{d.index}={d.uuid}" for d in devices)
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class NvmlPower:
+    kind = "nvml"
+
+    def __init__(self, environ: Mapping[str, str]):
+        pynvml.nvmlInit()
+        try:
+            everything = []
+            for index in range(pynvml.nvmlDeviceGetCount()):
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                everything.append(
+                    DeviceInfo(
+                        index,
+                        _text(pynvml.nvmlDeviceGetUUID(handle)),
+                        _text(pynvml.nvmlDeviceGetName(handle)),
+                    )
+                )
+            self._devices = select_devices(everything, environ)
+            if not self._devices:
+                raise GpuSelectionError("NVML sees no GPU")
+            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(d.index) for d in self._devices]
+            self._has_counter = [
+                self._supports(pynvml.nvmlDeviceGetTotalEnergyConsumption, h) for h in self._handles
+            ]
+            self._has_fields = [self._field_power(h) is not None for h in self._handles]
+        except BaseException:
+            pynvml.nvmlShutdown()
+            raise
+
+    @staticmethod
+    def _supports(call: Any, handle: Any) -> bool:
+        try:
+            call(handle)
+        except pynvml.NVMLError_NotSupported:
+            return False
+        return True
+
+    @staticmethod
+    def _field_power(handle: Any) -> tuple[float, float] | None:
+        """(instant W, 1 s average W) from field values, or None where unsupported."""
+        try:
+            values = pynvml.nvmlDeviceGetFieldValues(
+                handle, [pynvml.NVML_FI_DEV_POWER_INSTANT, pynvml.NVML_FI_DEV_POWER_AVERAGE]
+            )
+        except pynvml.NVMLError:
+            return None
+        if any(v.nvmlReturn != pynvml.NVML_SUCCESS for v in values):
+            return None
+        return values[0].value.uiVal / 1000.0, values[1].value.uiVal / 1000.0
+
+    @staticmethod
+    def _optional(call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except pynvml.NVMLError:
+            return None
+
+    def devices(self) -> list[DeviceInfo]:
+        return list(self._devices)
+
+    def read(self) -> Reading:
+        now = time.monotonic()
+        readings = []
+        for handle, counter, fields in zip(self._handles, self._has_counter, self._has_fields, strict=True):
+            field_power = self._field_power(handle) if fields else None
+            power_w = field_power[0] if field_power else pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
+            util = self._optional(pynvml.nvmlDeviceGetUtilizationRates, handle)
+            memory = self._optional(pynvml.nvmlDeviceGetMemoryInfo, handle)
+            readings.append(
+                DeviceReading(
+                    power_w=power_w,
+                    energy_j=pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0 if counter else None,
+                    power_avg_1s_w=field_power[1] if field_power else None,
+                    gpu_util_pct=float(util.gpu) if util is not None else None,
+                    mem_used_bytes=float(memory.used) if memory is not None else None,
+                    temperature_c=self._optional(
+                        pynvml.nvmlDeviceGetTemperature, handle, pynvml.NVML_TEMPERATURE_GPU
+                    ),
+                    sm_clock_mhz=self._optional(pynvml.nvmlDeviceGetClockInfo, handle, pynvml.NVML_CLOCK_SM),
+                    throttle_reasons=self._optional(pynvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle),
+                )
+            )
+        return Reading(now, tuple(readings))
+
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        return no_op()
+
+    def close(self) -> None:
+        with contextlib.suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Per-GPU facts for the environment snapshot (what could change a measurement)."""
+        out = []
+        for device, handle in zip(self._devices, self._handles, strict=True):
+            out.append(
+                {
+                    "index": device.index,
+                    "uuid": device.uuid,
+                    "name": device.name,
+                    "power_limit_w": _milli(self._optional(pynvml.nvmlDeviceGetEnforcedPowerLimit, handle)),
+                    "default_power_limit_w": _milli(
+                        self._optional(pynvml.nvmlDeviceGetPowerManagementDefaultLimit, handle)
+                    ),
+                    "persistence_mode": self._optional(pynvml.nvmlDeviceGetPersistenceMode, handle),
+                    "sm_clock_max_mhz": self._optional(
+                        pynvml.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_SM
+                    ),
+                    "mem_clock_max_mhz": self._optional(
+                        pynvml.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_MEM
+                    ),
+                    "energy_counter": bool(self._has_counter[self._handles.index(handle)]),
+                }
+            )
+        return out
+
+    def driver(self) -> dict[str, Any]:
+        cuda = self._optional(pynvml.nvmlSystemGetCudaDriverVersion)
+        return {
+            "driver_version": _text(self._optional(pynvml.nvmlSystemGetDriverVersion) or ""),
+            "cuda_driver_version": f"{cuda // 1000}.{cuda % 1000 // 10}" if cuda else None,
+        }
+
+
+def _milli(value: Any) -> float | None:
+    return value / 1000.0 if value is not None else None

@@ -1,0 +1,75 @@
+"""What every power source provides: the devices it meters and one reading of all of them.
+
+A reading carries power (W) and, where the device has one, its cumulative energy counter (J),
+both stamped with the harness's monotonic clock, so the measured window — marked on the same
+clock — can be cut out of the samples exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    index: int
+    uuid: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DeviceReading:
+    power_w: float  # instantaneous where the device reports it, else the device's own average
+    energy_j: float | None  # cumulative counter; None where the device has none
+    power_avg_1s_w: float | None = None
+    gpu_util_pct: float | None = None
+    mem_used_bytes: float | None = None
+    temperature_c: float | None = None
+    sm_clock_mhz: float | None = None
+    throttle_reasons: int | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    t_s: float  # time.monotonic() of the reading
+    devices: tuple[DeviceReading, ...] = field(default_factory=tuple)
+
+    @property
+    def power_w(self) -> float:
+        return sum(d.power_w for d in self.devices)
+
+    @property
+    def energy_j(self) -> float | None:
+        values = [d.energy_j for d in self.devices]
+        return None if any(v is None for v in values) else float(sum(v for v in values if v is not None))
+
+
+class PowerSource(Protocol):
+    kind: str  # "nvml" | "synthetic", recorded in the result
+
+    def devices(self) -> list[DeviceInfo]: ...
+
+    def read(self) -> Reading: ...
+
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        """Entered while the backend computes. A real GPU needs no telling (a no-op); the
+        synthetic source raises its power while inside, which is how its trace is known."""
+        ...
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Per-device facts for the environment snapshot (uuid, name, limits, clocks…)."""
+        ...
+
+    def driver(self) -> dict[str, Any]:
+        """Driver-level facts (driver and CUDA versions) for the environment snapshot."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def no_op() -> Iterator[None]:
+    yield

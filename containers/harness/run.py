@@ -1,0 +1,181 @@
+"""One run of one experiment, in the order the measurement needs:
+
+preflight → environment snapshot → idle baseline → load (timed, metered) → warmup → measured
+window → energy → result.json + timeseries.parquet, both written atomically beside the spec.
+``result.json`` is written last: its presence means the run is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.atomic import atomic_write_text
+from harness.backends import get_backend
+from harness.backends.base import Completion
+from harness.contract import (
+    RESULT_FILENAME,
+    TIMESERIES_FILENAME,
+    Metrics,
+    RequestRecord,
+    RunResult,
+    RunSpec,
+)
+from harness.environment import snapshot
+from harness.measurement.baseline import idle_baseline
+from harness.measurement.energy import counter_delta, energy_info, integrate, warnings_for, window_stats
+from harness.measurement.power import PowerSource
+from harness.measurement.sampler import Sampler
+from harness.measurement.warmup import warm_up
+from harness.params import parse_params
+from harness.timeseries import write_timeseries
+from harness.workload import prompts_for
+
+CACHE_DIRNAME = ".cache"
+
+
+class RunError(RuntimeError):
+    """A run that cannot produce a trustworthy result; the message is shown to the user."""
+
+
+def open_power_source(spec: RunSpec) -> PowerSource:
+    if spec.measurement.power_source == "synthetic":
+        from harness.measurement.synthetic import SyntheticPower
+
+        return SyntheticPower()
+    try:
+        from harness.measurement.nvml import NvmlPower
+
+        return NvmlPower(os.environ)
+    except Exception as err:  # no driver, no GPU, a bad device list: one clear reason
+        raise RunError(f"NVML power source unavailable: {err}") from err
+
+
+def _percentile(values: list[float], q: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def _metrics(
+    completions: list[Completion],
+    duration: float,
+    energy_j: float,
+    adjusted_j: float,
+    avg_w: float,
+    peak_w: float,
+    load_s: float,
+    load_j: float,
+) -> Metrics:
+    latencies = [c.latency_s for c in completions]
+    out_tokens = sum(c.output_tokens for c in completions)
+    return Metrics(
+        n_requests=len(completions),
+        input_tokens=sum(c.input_tokens for c in completions),
+        output_tokens=out_tokens,
+        duration_s=duration,
+        throughput_tokens_per_s=out_tokens / duration if duration > 0 else 0.0,
+        requests_per_s=len(completions) / duration if duration > 0 else 0.0,
+        latency_mean_s=statistics.fmean(latencies),
+        latency_p50_s=_percentile(latencies, 50),
+        latency_p90_s=_percentile(latencies, 90),
+        latency_p99_s=_percentile(latencies, 99),
+        energy_j=energy_j,
+        energy_adjusted_j=adjusted_j,
+        energy_per_output_token_j=adjusted_j / out_tokens if out_tokens else 0.0,
+        energy_per_request_j=adjusted_j / len(completions),
+        avg_power_w=avg_w,
+        peak_power_w=peak_w,
+        load_time_s=load_s,
+        load_energy_j=load_j,
+    )
+
+
+def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = None) -> RunResult:
+    """Run ``spec`` and write its result and timeseries into ``out_dir``."""
+    try:
+        params = parse_params(spec.backend, spec.params)
+    except Exception as err:
+        raise RunError(f"spec params are not valid for backend {spec.backend!r}: {err}") from err
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA indices mean NVML's (PCI) order
+    started_at = datetime.now(timezone.utc).isoformat()
+    source = open_power_source(spec)
+    backend = get_backend(spec.backend)
+    try:
+        cache = results_root / CACHE_DIRNAME if results_root is not None else None
+        baseline = idle_baseline(source, spec.measurement.baseline, spec.measurement.sample_hz, cache)
+        gpus = source.describe()
+        prompts = prompts_for(spec.workload, spec.seed)
+        with Sampler(source, spec.measurement.sample_hz) as sampler:
+            # Marks are taken inside busy(): for the synthetic source the window then holds only
+            # the busy level; for NVML busy() changes nothing.
+            with source.busy():
+                load_start = sampler.mark()
+                backend.load(spec)
+                load_end = sampler.mark()
+            warm = max(1, min(backend.warmup_batch_size(), len(prompts)))
+
+            def warmup_step() -> tuple[float, int]:
+                began = time.perf_counter()
+                with source.busy():
+                    backend.run(prompts[:warm])
+                return time.perf_counter() - began, warm
+
+            warmup = warm_up(warmup_step, spec.measurement.warmup)
+            with source.busy():
+                start = sampler.mark()
+                completions = backend.run(prompts)
+                end = sampler.mark()
+        readings = sampler.snapshot()
+        environment = snapshot(
+            gpus, source.driver(), {"power_source": source.kind, "backend_params": params.model_dump()}
+        )
+    finally:
+        backend.release()
+        source.close()
+    if len(completions) != len(prompts):
+        raise RunError(f"backend returned {len(completions)} completions for {len(prompts)} prompts")
+    energy = energy_info(readings, start, end, baseline.power_w)
+    stats = window_stats(readings, start, end, energy.total_j)
+    load_j = counter_delta(readings, load_start, load_end)
+    load_j = load_j if load_j is not None else integrate(readings, load_start, load_end)
+    warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
+    if not warmup.converged:
+        warnings.append(f"warmup did not converge: CV {warmup.final_cv} after {warmup.n_requests} requests")
+    origin = readings[0].t_s
+    result = RunResult(
+        campaign=spec.campaign,
+        exp_id=spec.exp_id,
+        cycle=spec.cycle,
+        backend=spec.backend,
+        model=spec.model,
+        started_at=started_at,
+        finished_at=datetime.now(timezone.utc).isoformat(),
+        metrics=_metrics(
+            completions,
+            end - start,
+            energy.total_j,
+            energy.adjusted_j,
+            stats.avg_power_w,
+            stats.peak_power_w,
+            load_end - load_start,
+            load_j,
+        ),
+        energy=energy,
+        baseline=baseline,
+        warmup=warmup,
+        window=(start - origin, end - origin),
+        requests=tuple(
+            RequestRecord(input_tokens=c.input_tokens, output_tokens=c.output_tokens, latency_s=c.latency_s)
+            for c in completions
+        ),
+        environment=environment,
+        warnings=tuple(warnings),
+    )
+    phases = [("load", load_start, load_end), ("warmup", load_end, start), ("measured", start, end)]
+    write_timeseries(out_dir / TIMESERIES_FILENAME, readings, [g["uuid"] for g in gpus], origin, phases)
+    atomic_write_text(out_dir / RESULT_FILENAME, result.model_dump_json(indent=2))
+    return result
