@@ -1,0 +1,34 @@
+# `make smoke` and `make test` do all set-up themselves, idempotently (see README).
+VENV ?= .venv
+# The CPU build of this version is what CI installs; on a GPU workstation pip takes the CUDA one.
+TORCH ?= torch==2.13.0
+export VENV
+
+.PHONY: setup venv provision smoke test lint clean
+
+setup: venv provision
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q "$(TORCH)" -e '.[host,dev,pytorch]'
+	touch $@
+
+provision: venv
+	bash scripts/provision-docker.sh
+
+smoke: setup
+	$(VENV)/bin/camp run campaigns/smoke.yaml
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
