@@ -1,0 +1,51 @@
+"""The whole path for real: `camp run` → `docker compose run --rm stub camp-harness run …` per run
+→ result.json in the mounted results volume → validated → summary; then resume."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.contract import RunResult
+from orchestrator.campaign import load_campaign
+from tests.integration.conftest import camp, camp_containers, status
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def test_smoke_campaign_runs_in_containers_and_resumes_with_nothing_to_do(
+    smoke_campaign: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    name = load_campaign(smoke_campaign).name
+    secret = "hf_integration_secret_value"
+    first = camp(
+        "run",
+        str(smoke_campaign),
+        "--results-dir",
+        str(results),
+        "--executor",
+        "docker",
+        env={"HF_TOKEN": secret},
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "with executor 'docker'" in first.stdout
+    state = status(results / name)
+    assert state["counts"]["done"] == 12 and sum(state["counts"].values()) == 12
+    for run in state["runs"]:
+        directory = results / name / run["exp_id"] / f"c{run['cycle']}"
+        result = RunResult.model_validate_json((directory / "result.json").read_text())
+        assert (result.exp_id, result.cycle) == (run["exp_id"], run["cycle"])
+        assert result.metrics.energy_j > 0 and result.metrics.output_tokens > 0
+        assert (directory / "timeseries.parquet").stat().st_size > 0
+        assert (directory / "result.json").stat().st_uid == os.getuid()  # written as the invoking user
+    assert camp_containers(name) == []  # --rm: nothing left behind
+    for path in results.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".log", ".csv", ".html"):
+            assert secret not in path.read_text(errors="replace"), path
+
+    again = camp("run", str(smoke_campaign), "--results-dir", str(results), "--executor", "docker")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do: all 12 runs" in again.stdout
