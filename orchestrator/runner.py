@@ -310,16 +310,14 @@ class CampaignRunner:
             if checked.ok and executed.exit_code == 0:
                 manifest.mark_finished(row.exp_id, row.cycle, "done", exit_code=0)
                 return checked
-            reason = (
-                f"exited with code {executed.exit_code}" if executed.exit_code != 0 else checked.reason
-            ) or ""
-            if executed.exit_code == 137:
-                reason += " (killed: out of memory or SIGKILL)"
-            if not checked.ok and executed.exit_code != 0:
-                reason += f"; {checked.reason}"
-        last_line = executed.tail(1)
-        if last_line and not executed.timed_out:
-            reason += f" — {last_line.strip()[:300]}"
+            if executed.exit_code == 0:
+                reason = checked.reason or ""
+            else:
+                reason = f"exited with code {executed.exit_code}"
+                if executed.exit_code == 137:
+                    reason += " (killed: out of memory or SIGKILL)"
+                if executed.last_line():
+                    reason += f" — {executed.last_line()[:300]}"  # the harness's own one-line reason
         manifest.mark_finished(
             row.exp_id,
             row.cycle,

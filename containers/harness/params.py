@@ -35,6 +35,9 @@ class StubParams(BackendParams):
     batch_size: int = Field(default=1, ge=1)
     # CPU work per generated token, so throughput depends on batch size in a known way.
     work_ms_per_token: float = Field(default=0.2, ge=0)
+    # Fault injection, to prove camp's failure handling on the real container path: raise an
+    # error, exit 0 without a result, be SIGKILLed, run out of memory, or hang until killed.
+    fault: Literal["none", "crash", "exit0", "sigkill", "oom", "hang"] = "none"
 
     def gpus_needed(self) -> int:
         return 0

@@ -41,6 +41,10 @@ class ExecOutcome:
     def tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
 
+    def last_line(self) -> str:
+        """The last non-blank line: usually the harness's one-line reason."""
+        return next((line.strip() for line in reversed(self.output.splitlines()) if line.strip()), "")
+
 
 class Executor(Protocol):
     name: str

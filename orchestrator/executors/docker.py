@@ -97,10 +97,8 @@ class DockerExecutor:
                 for _source, chunk in stream:
                     chunks.append(chunk.decode(errors="replace"))
                 status["exit_code"] = 0
-            except DockerException as err:
+            except DockerException as err:  # its stderr was already streamed into chunks
                 status["exit_code"] = err.return_code
-                if err.stderr:
-                    chunks.append(err.stderr if isinstance(err.stderr, str) else str(err.stderr))
             except Exception as err:  # the compose client could not even start
                 status["error"] = f"docker compose run failed to start: {err}"
 

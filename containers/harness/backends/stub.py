@@ -9,6 +9,8 @@ throughput and energy per token in a known direction.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import time
 
 from harness.backends.base import Completion
@@ -38,6 +40,7 @@ class StubBackend:
 
     def run(self, prompts: list[str]) -> list[Completion]:
         assert self.spec is not None, "load() first"
+        _inject(self.params.fault)
         completions: list[Completion] = []
         for batch in batches(prompts, self.params.batch_size):
             outputs = [self._output_tokens(p) for p in batch]
@@ -56,6 +59,23 @@ class StubBackend:
 
     def release(self) -> None:
         self.spec = None
+
+
+def _inject(fault: str) -> None:
+    """Fail the way a real backend can, on demand (see StubParams.fault)."""
+    if fault == "crash":
+        raise RuntimeError("injected fault: the backend crashed")
+    if fault == "exit0":
+        os._exit(0)  # the process ends "successfully" without writing a result
+    if fault == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "oom":
+        hoard = []
+        while True:  # until the container's memory limit kills the process
+            hoard.append(bytearray(64 * 1024 * 1024))
+    if fault == "hang":
+        while True:
+            time.sleep(1)
 
 
 def _spin(seconds: float) -> None:
