@@ -28,7 +28,9 @@ class RunRequest:
 
     @property
     def container_name(self) -> str:
-        return f"camp-{self.exp_id}-c{self.cycle}"
+        """Unique per campaign as well: two campaigns may share an experiment (same exp_id) and
+        run at once on one host, and killing "our" container by name must never hit theirs."""
+        return f"camp-{self.campaign}-{self.exp_id}-c{self.cycle}"
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def test_dispatch_is_compose_run_rm_named_labelled_as_the_user(tmp_path: Path) -
     call = client.calls[0]
     assert call["service"] == "stub"
     assert call["command"] == ["camp-harness", "run", "/results/camp-x/abc123/c2/spec.json"]
-    assert call["name"] == "camp-abc123-c2"
+    assert call["name"] == "camp-camp-x-abc123-c2"
     assert call["labels"]["camp.campaign"] == "camp-x"
     assert call["remove"] and not call["tty"] and not call["dependencies"] and call["stream"]
     assert call["user"].count(":") == 1
@@ -116,7 +116,7 @@ def test_timeout_kills_the_container_by_name(tmp_path: Path) -> None:
     client = FakeClient(hangs)
     outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path, timeout_s=0.2))
     assert outcome.timed_out and outcome.exit_code == TIMEOUT_EXIT_CODE
-    assert client.removed.count("camp-abc123-c2") == 2  # once before starting (stale), once to kill
+    assert client.removed.count("camp-camp-x-abc123-c2") == 2  # once before starting (stale), once to kill
     assert "loading" in outcome.output
 
 
