@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def camp_containers(campaign: str) -> list[str]:
 @pytest.fixture
 def smoke_campaign(tmp_path: Path) -> Path:
     """The shipped smoke campaign under a name of this test's own, so tests never share results."""
-    name = f"it-{tmp_path.name[-20:].strip('_-').lower() or 'x'}".replace("_", "-")
+    name = f"it-{uuid.uuid4().hex[:10]}"
     text = (REPO / "campaigns" / "smoke.yaml").read_text().replace("name: smoke", f"name: {name}")
     path = tmp_path / "smoke.yaml"
     path.write_text(text)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def campaign(tmp_path: Path, faults: list[str], **settings: object) -> tuple[Path, str]:
-    name = f"fail-{tmp_path.name[-24:].strip('_-').lower().replace('_', '-')}"
+    name = f"fail-{uuid.uuid4().hex[:10]}"
     lines = [
         f"name: {name}",
         "models: [stub-model]",
