@@ -1,0 +1,58 @@
+"""The local executor with the real harness as a subprocess."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from harness.atomic import atomic_write_text
+from harness.contract import MeasurementSettings, RunResult, RunSpec, Workload
+from orchestrator.executors.base import RunRequest
+from orchestrator.executors.local import LocalExecutor
+
+
+def request(tmp_path: Path, fault: str, timeout_s: float) -> RunRequest:
+    spec = RunSpec(
+        campaign="t",
+        exp_id="e1",
+        cycle=0,
+        backend="stub",
+        model="m",
+        params={"batch_size": 2, "work_ms_per_token": 0.1, "fault": fault},
+        workload=Workload(n_requests=4, max_output_tokens=4),
+        measurement=MeasurementSettings(
+            power_source="synthetic", sample_hz=50, baseline={"duration_s": 0.1}, warmup={"max_requests": 2}
+        ),
+    )
+    path = tmp_path / "t" / "e1" / "c0" / "spec.json"
+    atomic_write_text(path, spec.model_dump_json())
+    return RunRequest("t", "e1", 0, "stub", tmp_path, path, timeout_s)
+
+
+def test_runs_the_real_harness(tmp_path: Path) -> None:
+    run = request(tmp_path, "none", 60)
+    outcome = LocalExecutor().execute(run)
+    assert outcome.exit_code == 0, outcome.output
+    assert RunResult.model_validate_json((run.spec_path.parent / "result.json").read_text()).exp_id == "e1"
+
+
+def test_timeout_kills_the_harness(tmp_path: Path) -> None:
+    started = time.monotonic()
+    outcome = LocalExecutor().execute(request(tmp_path, "hang", 3))
+    assert outcome.timed_out and time.monotonic() - started < 20
+
+
+def test_stop_kills_a_running_harness(tmp_path: Path) -> None:
+    executor = LocalExecutor()
+    run = request(tmp_path, "hang", 120)
+    outcomes = []
+    worker = threading.Thread(target=lambda: outcomes.append(executor.execute(run)))
+    worker.start()
+    deadline = time.monotonic() + 20
+    while run.container_name not in executor._running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
+    executor.stop(run)
+    worker.join(20)
+    assert outcomes and outcomes[0].exit_code == -9
