@@ -7,7 +7,6 @@ Exit codes: 0 everything asked for is done, 1 a run failed (or the campaign coul
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 from collections import Counter
@@ -15,20 +14,20 @@ from pathlib import Path
 
 import click
 
-from orchestrator.campaign import Campaign, load_campaign
+from orchestrator.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    load_or_exit,
+    results_option,
+)
 from orchestrator.cli_report import compare, report
-from orchestrator.config_errors import ConfigError
 from orchestrator.executors import ExecutorUnavailable, make_executor
 from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
 from orchestrator.manifest import Manifest
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMPOSE_FILENAME = "compose.yaml"
-
-
-def default_results_root() -> Path:
-    return Path(os.environ.get("CAMP_RESULTS_DIR", "results"))
 
 
 def default_compose_file() -> Path:
@@ -37,26 +36,11 @@ def default_compose_file() -> Path:
     return here if here.is_file() else Path(__file__).resolve().parent.parent / COMPOSE_FILENAME
 
 
-def _load(path: Path) -> Campaign:
-    try:
-        return load_campaign(path)
-    except ConfigError as err:
-        click.echo(str(err), err=True)
-        raise SystemExit(EXIT_BAD_CONFIG) from None
-
-
 def _echo(message: str) -> None:
     click.echo(message)
 
 
 campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Path, dir_okay=False))
-results_option = click.option(
-    "--results-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=default_results_root,
-    show_default="$CAMP_RESULTS_DIR or ./results",
-    help="The results volume (mounted at /results in the containers).",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,7 +69,7 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
     from orchestrator.runner import CampaignRunner
 
-    campaign = _load(campaign_file)
+    campaign = load_or_exit(campaign_file)
     try:
         chosen, notice = make_executor(executor or campaign.executor, compose_file)  # type: ignore[arg-type]
     except ExecutorUnavailable as err:
@@ -134,7 +118,7 @@ def _print_summary(campaign_dir: Path) -> None:
 @campaign_argument
 def plan(campaign_file: Path) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
-    campaign = _load(campaign_file)
+    campaign = load_or_exit(campaign_file)
     expansion = expand(campaign)
     per_backend = Counter(e.backend for e in expansion.experiments)
     rejected = Counter(r.backend for r in expansion.rejected)
@@ -162,7 +146,7 @@ def plan(campaign_file: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
 def status(target: Path, results_dir: Path, as_json: bool) -> None:
     """Progress of a campaign: TARGET is its campaign file or its results directory."""
-    campaign_dir = target if target.is_dir() else results_dir / _load(target).name
+    campaign_dir = target if target.is_dir() else results_dir / load_or_exit(target).name
     try:
         manifest = Manifest.open_readonly(campaign_dir)
     except FileNotFoundError as err:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from orchestrator import aggregate, stats
+from orchestrator.cli_common import EXIT_BAD_CONFIG, EXIT_FAILED, load_or_exit, results_option
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+if TYPE_CHECKING:
+    from orchestrator import stats
+
 COMPARE_METRICS = (
     "energy_per_output_token_j",
     "throughput_tokens_per_s",
@@ -20,23 +22,11 @@ COMPARE_METRICS = (
 )
 
 
-def _results_root() -> Path:
-    return Path(os.environ.get("CAMP_RESULTS_DIR", "results"))
-
-
 def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
     """A results directory as given, or the campaign file's ``<results>/<name>``."""
     if target.is_dir():
         return target
-    from orchestrator.campaign import load_campaign
-    from orchestrator.config_errors import ConfigError
-
-    try:
-        campaign = load_campaign(target)
-    except ConfigError as err:
-        click.echo(str(err), err=True)
-        raise SystemExit(EXIT_BAD_INPUT) from None
-    campaign_dir = results_dir / campaign.name
+    campaign_dir = results_dir / load_or_exit(target).name
     if not campaign_dir.is_dir():
         click.echo(f"error: no results at {campaign_dir}: run `camp run {target}` first", err=True)
         raise SystemExit(EXIT_FAILED)
@@ -44,13 +34,6 @@ def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
 
 
 target_argument = click.argument("target", type=click.Path(path_type=Path, exists=True))
-results_option = click.option(
-    "--results-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=_results_root,
-    show_default="$CAMP_RESULTS_DIR or ./results",
-    help="The results volume (used when TARGET is a campaign file).",
-)
 
 
 @click.command()
@@ -58,6 +41,7 @@ results_option = click.option(
 @results_option
 def report(target: Path, results_dir: Path) -> None:
     """Aggregate the done runs of TARGET (results dir or campaign file) and write the HTML report."""
+    from orchestrator import aggregate
     from orchestrator.report import format_summary, write_report
 
     campaign_dir = resolve_campaign_dir(target, results_dir)
@@ -111,6 +95,8 @@ def format_comparison(rows: list[stats.PairedComparison], exp_a: str, exp_b: str
 )
 def compare(target: Path, exp_a: str, exp_b: str, results_dir: Path, metrics: tuple[str, ...]) -> None:
     """Paired comparison of experiments EXP_A and EXP_B of TARGET over their common cycles."""
+    from orchestrator import aggregate, stats
+
     campaign_dir = resolve_campaign_dir(target, results_dir)
     try:
         runs = aggregate.runs_table(aggregate.done_run_dirs(campaign_dir))
@@ -124,14 +110,14 @@ def compare(target: Path, exp_a: str, exp_b: str, results_dir: Path, metrics: tu
             click.echo(
                 f"error: no done runs of experiment {exp_id!r} in {campaign_dir}; done: {hint}", err=True
             )
-            raise SystemExit(EXIT_BAD_INPUT)
+            raise SystemExit(EXIT_BAD_CONFIG)
     chosen = metrics or COMPARE_METRICS
     unknown = [m for m in chosen if m not in runs.columns]
     if unknown:
         click.echo(
             f"error: unknown metric(s) {', '.join(unknown)}; columns: {', '.join(runs.columns)}", err=True
         )
-        raise SystemExit(EXIT_BAD_INPUT)
+        raise SystemExit(EXIT_BAD_CONFIG)
     by_cycle = runs.set_index("cycle")
     rows = [
         stats.paired_comparison(

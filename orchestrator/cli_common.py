@@ -1,0 +1,35 @@
+"""What every ``camp`` command shares: exit codes, the results-dir option, loading a campaign."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from orchestrator.campaign import Campaign, load_campaign
+from orchestrator.config_errors import ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def default_results_root() -> Path:
+    return Path(os.environ.get("CAMP_RESULTS_DIR", "results"))
+
+
+results_option = click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=default_results_root,
+    show_default="$CAMP_RESULTS_DIR or ./results",
+    help="The results volume (mounted at /results in the containers).",
+)
+
+
+def load_or_exit(path: Path) -> Campaign:
+    """The campaign, or its problems on stderr and exit code 2."""
+    try:
+        return load_campaign(path)
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
