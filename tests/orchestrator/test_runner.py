@@ -212,3 +212,14 @@ def test_a_run_needing_more_gpus_than_listed_fails_with_the_reason(tmp_path: Pat
     assert executor.requests == []
     with Manifest.open_readonly(tmp_path / "t") as manifest:
         assert "needs 4 GPUs; the campaign lists 2" in (manifest.runs()[0].error or "")
+
+
+def test_changed_campaign_keeps_finished_runs_adds_new_and_reports_removed(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor())
+    changed = parse_campaign(TEXT.replace("batch_size: [1, 2]", "batch_size: [2, 8]"), Path("c.yaml"))
+    executor = FakeExecutor()
+    _, messages = run(tmp_path, executor, changed)
+    assert {r.cycle for r in executor.requests} == {0, 1} and len(executor.requests) == 2  # only batch 8
+    assert any("1 experiments kept with their results, 1 added, 1 removed" in m for m in messages)
+    assert any(m.strip().startswith("removed from the campaign") for m in messages)
+    assert states(tmp_path)["done"] == 4  # the active view: batch 2 (kept) and batch 8 (new)
