@@ -10,7 +10,7 @@ import random
 
 from harness.contract import Workload
 
-_WORDS = (
+VOCABULARY = (
     "energy",
     "measurement",
     "of",
@@ -59,7 +59,7 @@ def prompts_for(workload: Workload, seed: int) -> list[str]:
         return [workload.prompts[i % len(workload.prompts)] for i in range(workload.n_requests)]
     rng = random.Random(seed)
     return [
-        " ".join(rng.choice(_WORDS) for _ in range(workload.max_input_tokens))
+        " ".join(rng.choice(VOCABULARY) for _ in range(workload.max_input_tokens))
         for _ in range(workload.n_requests)
     ]
 

@@ -1,0 +1,121 @@
+"""PyTorch / transformers backend: ``generate()`` over fixed-size batches.
+
+Greedy decoding; with ``fixed_output_length`` every request yields exactly
+``max_output_tokens`` tokens (``min_new_tokens`` holds EOS back), so energy per token compares
+like with like across configurations. Prompts are left-padded and truncated to
+``max_input_tokens``. Each request's latency is its batch's latency (they finish together).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+from harness.backends.base import Completion
+from harness.backends.tiny_model import build_tiny, is_tiny
+from harness.contract import RunSpec
+from harness.params import PyTorchParams
+from harness.workload import batches
+
+TORCH_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
+
+
+def generated_lengths(rows: list[list[int]], eos_token_id: int | None) -> list[int]:
+    """Tokens each request really generated: up to and including its first EOS (the rest of a
+    finished row is padding while the batch's other rows go on)."""
+    lengths = []
+    for tokens in rows:
+        if eos_token_id is not None and eos_token_id in tokens:
+            lengths.append(tokens.index(eos_token_id) + 1)
+        else:
+            lengths.append(len(tokens))
+    return lengths
+
+
+def generate_kwargs(spec: RunSpec, pad_token_id: int | None) -> dict[str, Any]:
+    limit = spec.workload.max_output_tokens
+    kwargs: dict[str, Any] = {"max_new_tokens": limit, "do_sample": False, "pad_token_id": pad_token_id}
+    if spec.workload.fixed_output_length:
+        kwargs["min_new_tokens"] = limit
+    return kwargs
+
+
+class PyTorchBackend:
+    def __init__(self) -> None:
+        self.spec: RunSpec | None = None
+        self.params = PyTorchParams()
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.device = "cpu"
+
+    def load(self, spec: RunSpec) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.spec = spec
+        self.params = PyTorchParams.model_validate(spec.params)
+        cuda = torch.cuda.is_available()
+        if self.params.device == "cuda" and not cuda:
+            raise RuntimeError("params.device is 'cuda' but torch sees no GPU")
+        self.device = (
+            "cuda" if self.params.device == "cuda" or (self.params.device == "auto" and cuda) else "cpu"
+        )
+        dtype = getattr(torch, TORCH_DTYPES[self.params.dtype]) if self.params.dtype != "auto" else "auto"
+        if is_tiny(spec.model):
+            self.model, self.tokenizer = build_tiny(spec.model, spec.seed)
+            if dtype != "auto":
+                self.model = self.model.to(dtype)
+        else:
+            options: dict[str, Any] = {"dtype": dtype, **self.params.extra}
+            if self.params.attn_implementation:
+                options["attn_implementation"] = self.params.attn_implementation
+            self.tokenizer = AutoTokenizer.from_pretrained(spec.model)
+            self.model = AutoModelForCausalLM.from_pretrained(spec.model, **options)
+        self.tokenizer.padding_side = "left"  # decoder-only: new tokens follow the real ones
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model.to(self.device).eval()
+        torch.manual_seed(spec.seed)
+
+    def run(self, prompts: list[str]) -> list[Completion]:
+        import torch
+
+        assert self.spec is not None and self.model is not None, "load() first"
+        kwargs = generate_kwargs(self.spec, self.tokenizer.pad_token_id)
+        completions: list[Completion] = []
+        for batch in batches(prompts, self.params.batch_size):
+            encoded = self.tokenizer(
+                batch,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.spec.workload.max_input_tokens,
+            ).to(self.device)
+            started = time.perf_counter()
+            with torch.inference_mode():
+                output = self.model.generate(**encoded, **kwargs)
+            if self.device == "cuda":
+                torch.cuda.synchronize()
+            latency = time.perf_counter() - started
+            new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
+            lengths = generated_lengths(new_tokens, self.tokenizer.eos_token_id)
+            for mask, length in zip(encoded["attention_mask"].sum(dim=1).tolist(), lengths, strict=True):
+                completions.append(
+                    Completion(input_tokens=int(mask), output_tokens=length, latency_s=latency)
+                )
+        return completions
+
+    def warmup_batch_size(self) -> int:
+        return self.params.batch_size
+
+    def release(self) -> None:
+        self.model = None
+        self.tokenizer = None
+        gc.collect()
+        try:
+            import torch
+        except ImportError:
+            return
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
