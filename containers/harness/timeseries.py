@@ -29,7 +29,9 @@ COLUMNS = (
 
 
 def _phase(t: float, phases: Sequence[tuple[str, float, float]]) -> str:
-    for name, start, end in phases:
+    """A sample on a boundary belongs to the phase that starts there (the window's first sample
+    is the measured phase's)."""
+    for name, start, end in reversed(phases):
         if start <= t <= end:
             return name
     return "idle"

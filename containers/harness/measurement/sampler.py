@@ -37,9 +37,9 @@ class Sampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        self._record(self.source.read())
         if self.error is not None:
             raise RuntimeError(f"power sampling failed: {self.error}") from self.error
+        self._record(self.source.read())
 
     def mark(self) -> float:
         """Read now (so the window's edges are samples themselves) and return the time."""

@@ -1,0 +1,114 @@
+"""The harness as the container runs it: `camp-harness run spec.json` with the stub backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from harness.atomic import atomic_write_text
+from harness.backends.stub import StubBackend
+from harness.contract import MeasurementSettings, RunResult, RunSpec, Workload
+from harness.workload import prompts_for
+
+
+def make_spec(**params: object) -> RunSpec:
+    return RunSpec(
+        campaign="t",
+        exp_id="e1",
+        cycle=0,
+        backend="stub",
+        model="m",
+        params={"batch_size": 2, "work_ms_per_token": 2.0, **params},
+        workload=Workload(n_requests=6, max_input_tokens=10, max_output_tokens=20),
+        measurement=MeasurementSettings(
+            power_source="synthetic",
+            sample_hz=100,
+            baseline={"duration_s": 0.1},
+            warmup={"min_requests": 2, "max_requests": 8, "window": 2, "cv_threshold": 0.5},
+        ),
+    )
+
+
+def harness(spec_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "run", str(spec_path)], capture_output=True, text=True, timeout=120
+    )
+
+
+def write_spec(tmp_path: Path, spec: RunSpec) -> Path:
+    path = tmp_path / spec.campaign / spec.exp_id / f"c{spec.cycle}" / "spec.json"
+    atomic_write_text(path, spec.model_dump_json())
+    return path
+
+
+def test_a_run_writes_a_valid_result_whose_joules_match_the_known_trace(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, make_spec())
+    done = harness(path)
+    assert done.returncode == 0, done.stderr
+    result = RunResult.model_validate_json((path.parent / "result.json").read_text())
+    m, energy = result.metrics, result.energy
+    # the synthetic source draws 160 W while busy and 40 W idle: the window's joules are known exactly
+    assert energy.method == "counter"
+    assert energy.counter_j == pytest.approx(160.0 * m.duration_s, rel=1e-3)
+    assert energy.integrated_j == pytest.approx(energy.counter_j, rel=1e-3)
+    assert energy.adjusted_j == pytest.approx(120.0 * m.duration_s, rel=1e-3)
+    assert result.baseline.power_w == 40.0
+    assert m.output_tokens == 6 * 20 and m.n_requests == 6 and m.input_tokens == 6 * 10
+    assert m.energy_per_output_token_j == pytest.approx(energy.adjusted_j / 120)
+    assert m.duration_s == pytest.approx(result.window[1] - result.window[0])
+    assert result.warmup.converged and result.warnings == ()
+    table = pq.read_table(path.parent / "timeseries.parquet").to_pandas()
+    assert {"t_s", "device", "phase", "power_w", "energy_j", "temperature_c"} <= set(table.columns)
+    measured = table[table.phase == "measured"]
+    assert measured.t_s.min() == pytest.approx(result.window[0]) and measured.power_w.eq(160.0).all()
+    assert "HF_TOKEN" not in str(result.environment)
+
+
+def test_bad_spec_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "spec.json"
+    path.write_text('{"campaign": "t"}')
+    done = harness(path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "is not a valid spec" in done.stderr
+
+
+def test_failed_run_exits_1_with_the_reason_and_leaves_no_result(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, make_spec(fault="crash"))
+    done = harness(path)
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip() == "camp-harness: run failed: RuntimeError: injected fault: the backend crashed"
+    )
+    assert not (path.parent / "result.json").exists()
+
+
+def test_stub_counts_tokens_and_batching_amortises_steps() -> None:
+    backend = StubBackend()
+    one = make_spec(batch_size=1, work_ms_per_token=0.5)
+    backend.load(one)
+    prompts = prompts_for(one.workload, 0)
+    single = backend.run(prompts)
+    backend.load(make_spec(batch_size=3, work_ms_per_token=0.5))
+    batched = backend.run(prompts)
+    assert [c.output_tokens for c in single] == [20] * 6
+    assert sum(c.latency_s for c in batched[::3]) < sum(c.latency_s for c in single)
+    variable = make_spec().model_copy(
+        update={"workload": Workload(n_requests=6, max_output_tokens=20, fixed_output_length=False)}
+    )
+    backend.load(variable)
+    lengths = [c.output_tokens for c in backend.run(prompts_for(variable.workload, 0))]
+    assert all(1 <= n <= 20 for n in lengths) and lengths == [
+        c.output_tokens for c in backend.run(prompts_for(variable.workload, 0))
+    ]
+
+
+def test_prompts_are_deterministic_per_seed() -> None:
+    workload = Workload(n_requests=3, max_input_tokens=5)
+    assert prompts_for(workload, 1) == prompts_for(workload, 1) != prompts_for(workload, 2)
+    assert all(len(p.split()) == 5 for p in prompts_for(workload, 1))
+    given = Workload(n_requests=5, prompts=("a b", "c"))
+    assert prompts_for(given, 0) == ["a b", "c", "a b", "c", "a b"]
