@@ -23,7 +23,7 @@ sys.path[:0] = [
 
 from harness.measurement import nvml  # noqa: E402
 from harness.measurement.energy import integrate  # noqa: E402
-from harness.measurement.power import DeviceReading, Reading  # noqa: E402
+from harness.measurement.power import DeviceReading, PowerSource, Reading  # noqa: E402
 from harness.measurement.sampler import Sampler  # noqa: E402
 from harness.measurement.synthetic import SyntheticPower  # noqa: E402
 from tests.harness.fake_nvml import FakeGpu, FakeNvml  # noqa: E402
@@ -68,9 +68,9 @@ def integration_error(hz: float, period: float, duration: float = 10.0, phase: f
 def main() -> None:
     print("1. cost per sample")
     fakes = {n: FakeNvml([FakeGpu(uuid=f"GPU-{i:04d}") for i in range(n)]) for n in (1, 8)}
-    rows = [("synthetic", SyntheticPower())]
+    rows: list[tuple[str, PowerSource]] = [("synthetic", SyntheticPower())]
     for n, fake in fakes.items():
-        nvml.pynvml = fake  # type: ignore[assignment]
+        nvml.pynvml = fake  # type: ignore[assignment,unused-ignore]
         rows.append((f"fake NVML, {n} GPU{'s' if n > 1 else ''}", nvml.NvmlPower({})))
     print(f"   {'source':<20} {'µs/read':>8} {'10 Hz: rate, CPU':>18} {'100 Hz: rate, CPU':>19}")
     for name, source in rows:
