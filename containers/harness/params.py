@@ -58,33 +58,94 @@ class PyTorchParams(BackendParams):
         return self
 
 
+VLLM_KV_CACHE_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2", "bfloat16")
+VLLM_QUANTIZATIONS = (
+    "awq",
+    "awq_marlin",
+    "gptq",
+    "gptq_marlin",
+    "fp8",
+    "bitsandbytes",
+    "compressed-tensors",
+    "gguf",
+    "marlin",
+    "experts_int8",
+    "modelopt",
+    "modelopt_fp4",
+)
+TRT_QUANT_ALGOS = (
+    "FP8",
+    "FP8_BLOCK_SCALES",
+    "NVFP4",
+    "W4A16",
+    "W4A16_AWQ",
+    "W4A8_AWQ",
+    "W8A16",
+    "W8A8_SQ_PER_CHANNEL",
+)
+
+
 class VllmParams(BackendParams):
-    """vLLM offline ``LLM``; ``extra`` goes to the engine arguments."""
+    """vLLM offline ``LLM``; unset engine arguments keep vLLM's defaults; ``extra`` goes to the
+    engine arguments as well."""
 
     dtype: Dtype = "auto"
     max_num_seqs: int | None = Field(default=None, ge=1)
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    max_model_len: int | None = Field(default=None, ge=1)
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     tensor_parallel_size: int = Field(default=1, ge=1)
     enable_prefix_caching: bool | None = None
     enable_chunked_prefill: bool | None = None
-    kv_cache_dtype: str = "auto"
-    quantization: str | None = None
+    kv_cache_dtype: Literal[VLLM_KV_CACHE_DTYPES] = "auto"  # type: ignore[valid-type]
+    quantization: Literal[VLLM_QUANTIZATIONS] | None = None  # type: ignore[valid-type]
     enforce_eager: bool = False
+
+    @model_validator(mode="after")
+    def _step_fits_the_sequences(self) -> VllmParams:
+        tokens, seqs = self.max_num_batched_tokens, self.max_num_seqs
+        if tokens is not None and seqs is not None and tokens < seqs:
+            raise ValueError(
+                f"max_num_batched_tokens ({tokens}) < max_num_seqs ({seqs}): a step could not "
+                "give every scheduled sequence a token"
+            )
+        if (
+            self.enable_chunked_prefill is False
+            and tokens is not None
+            and self.max_model_len is not None
+            and tokens < self.max_model_len
+        ):
+            raise ValueError(
+                f"without chunked prefill a whole prompt must fit in one step: max_num_batched_tokens "
+                f"({tokens}) < max_model_len ({self.max_model_len})"
+            )
+        return self
 
     def gpus_needed(self) -> int:
         return self.tensor_parallel_size
 
 
 class TensorRTParams(BackendParams):
-    """TensorRT-LLM ``LLM`` API; ``extra`` goes to the ``LLM`` constructor."""
+    """TensorRT-LLM ``LLM`` API; unset arguments keep its defaults; ``extra`` goes to ``LLM()``."""
 
     dtype: Dtype = "auto"
     max_batch_size: int | None = Field(default=None, ge=1)
     max_num_tokens: int | None = Field(default=None, ge=1)
     tensor_parallel_size: int = Field(default=1, ge=1)
-    quantization: str | None = None
+    quantization: Literal[TRT_QUANT_ALGOS] | None = None  # type: ignore[valid-type]
     kv_cache_free_gpu_memory_fraction: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _step_fits_the_batch(self) -> TensorRTParams:
+        tokens, batch = self.max_num_tokens, self.max_batch_size
+        if tokens is not None and batch is not None and tokens < batch:
+            raise ValueError(
+                f"max_num_tokens ({tokens}) < max_batch_size ({batch}): a step could not give "
+                "every request in the batch a token"
+            )
+        if self.quantization in ("FP8", "FP8_BLOCK_SCALES", "NVFP4") and self.dtype == "float32":
+            raise ValueError(f"{self.quantization} quantization needs dtype float16, bfloat16 or auto")
+        return self
 
     def gpus_needed(self) -> int:
         return self.tensor_parallel_size

@@ -130,9 +130,12 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
                 completions = backend.run(prompts)
                 end = sampler.mark()
         readings = sampler.snapshot()
-        environment = snapshot(
-            gpus, source.driver(), {"power_source": source.kind, "backend_params": params.model_dump()}
-        )
+        extra = {
+            "power_source": source.kind,
+            "latency_scope": backend.latency_scope,
+            "backend_params": params.model_dump(),
+        }
+        environment = snapshot(gpus, source.driver(), extra)
     finally:
         backend.release()
         source.close()

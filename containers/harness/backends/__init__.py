@@ -11,8 +11,8 @@ from harness.contract import BackendName
 _MODULES: dict[BackendName, tuple[str, str]] = {
     "stub": ("harness.backends.stub", "StubBackend"),
     "pytorch": ("harness.backends.pytorch", "PyTorchBackend"),
-    "vllm": ("harness.backends.vllm", "VllmBackend"),
-    "tensorrt": ("harness.backends.tensorrt", "TensorRTBackend"),
+    "vllm": ("harness.backends.vllm_backend", "VllmBackend"),
+    "tensorrt": ("harness.backends.tensorrt_backend", "TensorRTBackend"),
 }
 
 

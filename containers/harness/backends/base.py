@@ -22,6 +22,9 @@ class Completion:
 
 
 class Backend(Protocol):
+    # What a request's latency covers: "per_request", "batch" (its batch's) or "whole_call".
+    latency_scope: str
+
     def load(self, spec: RunSpec) -> None:
         """Load the model and engine described by ``spec`` (timed and metered by the caller)."""
 

@@ -43,6 +43,7 @@ def generate_kwargs(spec: RunSpec, pad_token_id: int | None) -> dict[str, Any]:
 
 class PyTorchBackend:
     def __init__(self) -> None:
+        self.latency_scope = "batch"  # each request gets its batch's latency
         self.spec: RunSpec | None = None
         self.params = PyTorchParams()
         self.model: Any = None

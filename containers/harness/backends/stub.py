@@ -23,6 +23,7 @@ BATCH_STEP_OVERHEAD = 0.1
 
 class StubBackend:
     def __init__(self) -> None:
+        self.latency_scope = "batch"  # each request gets its batch's latency
         self.spec: RunSpec | None = None
         self.params = StubParams()
 

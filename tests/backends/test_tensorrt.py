@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from harness.backends import get_backend
+from harness.backends.tensorrt_backend import TensorRTBackend, llm_kwargs, sampling_kwargs
+from harness.contract import RunSpec, Workload
+from harness.params import TensorRTParams
+from tests.backends.fakes import fake_tensorrt_llm
+
+
+def spec(**params: object) -> RunSpec:
+    return RunSpec(
+        campaign="t",
+        exp_id="r1",
+        cycle=0,
+        backend="tensorrt",
+        model="meta-llama/Llama-3.1-8B-Instruct",
+        params=params,
+        workload=Workload(n_requests=3, max_input_tokens=64, max_output_tokens=16),
+    )
+
+
+def test_llm_kwargs_build_kv_cache_and_quant_configs() -> None:
+    _, llmapi = fake_tensorrt_llm()
+    params = TensorRTParams(
+        max_batch_size=32,
+        max_num_tokens=4096,
+        tensor_parallel_size=2,
+        quantization="FP8",
+        kv_cache_free_gpu_memory_fraction=0.8,
+        extra={"max_seq_len": 2048},
+    )
+    assert llm_kwargs(spec(), params, llmapi) == {
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "tensor_parallel_size": 2,
+        "dtype": "auto",
+        "max_batch_size": 32,
+        "max_num_tokens": 4096,
+        "kv_cache_config": ("KvCacheConfig", {"free_gpu_memory_fraction": 0.8}),
+        "quant_config": ("QuantConfig", {"quant_algo": "QuantAlgo.FP8"}),
+        "max_seq_len": 2048,
+    }
+    assert llm_kwargs(spec(), TensorRTParams(), llmapi) == {
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "tensor_parallel_size": 1,
+        "dtype": "auto",
+    }
+
+
+def test_sampling_for_fixed_lengths() -> None:
+    assert sampling_kwargs(spec()) == {
+        "max_tokens": 16,
+        "temperature": 0.0,
+        "truncate_prompt_tokens": 64,
+        "ignore_eos": True,
+        "min_tokens": 16,
+    }
+
+
+def test_backend_runs_and_shuts_the_engine_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    module, llmapi = fake_tensorrt_llm()
+    monkeypatch.setitem(sys.modules, "tensorrt_llm", module)
+    monkeypatch.setitem(sys.modules, "tensorrt_llm.llmapi", llmapi)
+    backend = get_backend("tensorrt")
+    assert isinstance(backend, TensorRTBackend)
+    backend.load(spec(max_batch_size=2))
+    completions = backend.run(["a b", "c d e", "f"])
+    assert [c.output_tokens for c in completions] == [16, 16, 16]
+    assert [c.input_tokens for c in completions] == [2, 3, 1]
+    assert len({c.latency_s for c in completions}) == 1
+    engine = module.engines[0]
+    backend.release()
+    assert engine.shut_down and backend.llm is None
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"max_batch_size": 64, "max_num_tokens": 32}, r"max_num_tokens \(32\) < max_batch_size \(64\)"),
+        ({"quantization": "FP8", "dtype": "float32"}, "FP8 quantization needs dtype"),
+        ({"quantization": "INT3"}, "quantization"),
+    ],
+)
+def test_combinations_tensorrt_rejects(params: dict, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        TensorRTParams.model_validate(params)

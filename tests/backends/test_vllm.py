@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from harness.backends import get_backend
+from harness.backends.vllm_backend import VllmBackend, engine_kwargs, parse_outputs, sampling_kwargs
+from harness.contract import MeasurementSettings, RunResult, RunSpec, Workload
+from harness.params import VllmParams
+from harness.run import run_experiment
+from tests.backends.fakes import fake_vllm
+
+
+def spec(fixed: bool = True, **params: object) -> RunSpec:
+    return RunSpec(
+        campaign="t",
+        exp_id="v1",
+        cycle=0,
+        backend="vllm",
+        model="Qwen/Qwen2.5-0.5B-Instruct",
+        seed=7,
+        params=params,
+        workload=Workload(n_requests=5, max_input_tokens=16, max_output_tokens=32, fixed_output_length=fixed),
+        measurement=MeasurementSettings(
+            power_source="synthetic",
+            sample_hz=50,
+            baseline={"duration_s": 0.05},
+            warmup={"min_requests": 1, "max_requests": 4, "window": 2, "cv_threshold": 10},
+        ),
+    )
+
+
+def test_engine_kwargs_leave_unset_options_to_vllm_defaults() -> None:
+    params = VllmParams(max_num_seqs=64, enable_chunked_prefill=True, extra={"max_model_len": 4096})
+    kwargs = engine_kwargs(spec(), params)
+    assert kwargs == {
+        "model": "Qwen/Qwen2.5-0.5B-Instruct",
+        "seed": 7,
+        "dtype": "auto",
+        "max_num_seqs": 64,
+        "gpu_memory_utilization": 0.9,
+        "tensor_parallel_size": 1,
+        "enable_chunked_prefill": True,
+        "kv_cache_dtype": "auto",
+        "enforce_eager": False,
+        "max_model_len": 4096,
+    }
+
+
+def test_fixed_length_sampling_ignores_eos_and_sets_min_tokens() -> None:
+    assert sampling_kwargs(spec()) == {
+        "max_tokens": 32,
+        "temperature": 0.0,
+        "seed": 7,
+        "truncate_prompt_tokens": 16,
+        "ignore_eos": True,
+        "min_tokens": 32,
+    }
+    assert "ignore_eos" not in sampling_kwargs(spec(fixed=False))
+
+
+def test_latency_per_request_where_the_engine_reports_it_else_the_whole_call() -> None:
+    sampling = fake_vllm().SamplingParams(max_tokens=4, ignore_eos=True)
+    outputs = fake_vllm().LLM().generate(["a b c", "d"], sampling)
+    completions, scope = parse_outputs(outputs, call_seconds=9.0)
+    assert scope == "per_request" and [c.latency_s for c in completions] == [0.5, 1.5]
+    assert [(c.input_tokens, c.output_tokens) for c in completions] == [(3, 4), (1, 4)]
+    completions, scope = parse_outputs(fake_vllm(with_metrics=False).LLM().generate(["a"], sampling), 9.0)
+    assert scope == "whole_call" and completions[0].latency_s == 9.0
+
+
+def test_backend_drives_the_engine_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = fake_vllm()
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    backend = get_backend("vllm")
+    assert isinstance(backend, VllmBackend)
+    backend.load(spec(max_num_seqs=4))
+    completions = backend.run(["one two three"] * 5)
+    engine = module.engines[0]
+    assert len(engine.calls) == 1 and engine.kwargs["max_num_seqs"] == 4
+    assert [c.output_tokens for c in completions] == [32] * 5
+    assert backend.warmup_batch_size() == 4
+    backend.release()
+    assert backend.llm is None
+
+
+def test_a_whole_harness_run_with_the_vllm_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "vllm", fake_vllm())
+    run_dir = tmp_path / "t" / "v1" / "c0"
+    run_dir.mkdir(parents=True)
+    run_experiment(spec(max_num_seqs=2), run_dir, results_root=tmp_path)
+    result = RunResult.model_validate_json((run_dir / "result.json").read_text())
+    assert result.metrics.output_tokens == 5 * 32
+    assert result.environment["latency_scope"] == "per_request"
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        (
+            {"max_num_seqs": 256, "max_num_batched_tokens": 128},
+            "max_num_batched_tokens (128) < max_num_seqs (256)",
+        ),
+        (
+            {"enable_chunked_prefill": False, "max_num_batched_tokens": 2048, "max_model_len": 8192},
+            "without chunked prefill a whole prompt must fit in one step",
+        ),
+        ({"kv_cache_dtype": "fp9"}, "kv_cache_dtype"),
+        ({"quantization": "magic"}, "quantization"),
+        ({"gpu_memory_utilization": 1.5}, "gpu_memory_utilization"),
+    ],
+)
+def test_combinations_vllm_rejects_are_rejected_with_the_reason(params: dict, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        VllmParams.model_validate(params)
+
+
+def test_gpus_needed_is_the_tensor_parallel_size() -> None:
+    assert VllmParams(tensor_parallel_size=4).gpus_needed() == 4
