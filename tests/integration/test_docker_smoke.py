@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -49,3 +50,22 @@ def test_smoke_campaign_runs_in_containers_and_resumes_with_nothing_to_do(
     again = camp("run", str(smoke_campaign), "--results-dir", str(results), "--executor", "docker")
     assert again.returncode == 0, again.stderr
     assert "nothing to do: all 12 runs" in again.stdout
+
+
+def test_two_gpus_run_two_containers_at_once(smoke_campaign: Path, tmp_path: Path) -> None:
+    text = smoke_campaign.read_text().replace("cycles: 3", "cycles: 1") + "gpus: [0, 1]\n"
+    smoke_campaign.write_text(text)
+    results = tmp_path / "results"
+    done = camp("run", str(smoke_campaign), "--results-dir", str(results), "--executor", "docker")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "up to 2 at a time on GPUs 0,1" in done.stdout
+    name = load_campaign(smoke_campaign).name
+    spans = sorted(
+        (
+            RunResult.model_validate_json(p.read_text()).started_at,
+            RunResult.model_validate_json(p.read_text()).finished_at,
+        )
+        for p in (results / name).glob("*/c0/result.json")
+    )
+    assert len(spans) == 4
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans)), spans
