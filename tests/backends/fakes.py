@@ -51,8 +51,9 @@ class FakeEngine:
         self.shut_down = True
 
 
-def fake_vllm(with_metrics: bool = True) -> types.ModuleType:
-    module = types.ModuleType("vllm")
+def _engine_module(name: str, with_metrics: bool) -> types.ModuleType:
+    """A module whose ``LLM(**kwargs)`` builds (and remembers) a FakeEngine."""
+    module = types.ModuleType(name)
     module.engines = []  # type: ignore[attr-defined]
 
     def llm(**kwargs: Any) -> FakeEngine:
@@ -65,20 +66,17 @@ def fake_vllm(with_metrics: bool = True) -> types.ModuleType:
     return module
 
 
+def fake_vllm(with_metrics: bool = True) -> types.ModuleType:
+    return _engine_module("vllm", with_metrics)
+
+
 def fake_tensorrt_llm() -> tuple[types.ModuleType, types.ModuleType]:
-    module = types.ModuleType("tensorrt_llm")
+    module = _engine_module("tensorrt_llm", with_metrics=False)
     llmapi = types.ModuleType("tensorrt_llm.llmapi")
-    module.engines = []  # type: ignore[attr-defined]
-
-    def llm(**kwargs: Any) -> FakeEngine:
-        engine = FakeEngine(kwargs, with_metrics=False)
-        module.engines.append(engine)  # type: ignore[attr-defined]
-        return engine
-
-    module.LLM = llm  # type: ignore[attr-defined]
-    module.SamplingParams = lambda **kwargs: FakeSampling(kwargs)  # type: ignore[attr-defined]
     module.llmapi = llmapi  # type: ignore[attr-defined]
     llmapi.KvCacheConfig = lambda **kw: ("KvCacheConfig", kw)  # type: ignore[attr-defined]
     llmapi.QuantConfig = lambda **kw: ("QuantConfig", kw)  # type: ignore[attr-defined]
-    llmapi.QuantAlgo = types.SimpleNamespace(FP8="QuantAlgo.FP8", W4A16_AWQ="QuantAlgo.W4A16_AWQ")  # type: ignore[attr-defined]
+    llmapi.QuantAlgo = types.SimpleNamespace(  # type: ignore[attr-defined]
+        FP8="QuantAlgo.FP8", W4A16_AWQ="QuantAlgo.W4A16_AWQ"
+    )
     return module, llmapi
