@@ -24,6 +24,28 @@ def test_baseline_is_the_median_with_its_iqr_and_is_cached(tmp_path: Path) -> No
     assert again.cached and again.power_w == 42.0 and again.measured_at == first.measured_at
 
 
+class Noisy(SyntheticPower):
+    """Idle power that wobbles 48/50/52 W with a 500 W spike every fifth reading."""
+
+    LEVELS = (48.0, 50.0, 52.0, 50.0, 500.0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def read(self) -> Reading:
+        self.calls += 1
+        watts = self.LEVELS[(self.calls - 1) % len(self.LEVELS)]
+        return Reading(time.monotonic(), (DeviceReading(power_w=watts, energy_j=None),))
+
+
+def test_baseline_median_ignores_spikes_and_the_iqr_is_the_spread() -> None:
+    info = idle_baseline(Noisy(), BaselineSettings(duration_s=0.2), hz=100, cache_dir=None)
+    assert info.n_samples >= 5
+    assert info.power_w == 50.0  # the mean would be ~140 W
+    assert 0.0 < info.spread_w <= 4.0  # between the 48 W and 52 W levels, never the spike
+
+
 def test_stale_or_damaged_cache_is_measured_again(tmp_path: Path) -> None:
     source = SyntheticPower(idle_w=30.0)
     settings = BaselineSettings(duration_s=0.05, ttl_s=60)
@@ -55,6 +77,14 @@ def test_warmup_gives_up_at_max_requests() -> None:
     noisy = iter([1.0, 2.0] * 50)
     info = warm_up(lambda: (next(noisy), 4), WarmupSettings(max_requests=10, window=2, cv_threshold=0.01))
     assert not info.converged and info.n_requests == 12
+
+
+def test_warmup_sends_at_least_min_requests_even_when_steady_at_once() -> None:
+    info = warm_up(
+        lambda: (0.1, 2),
+        WarmupSettings(min_requests=10, max_requests=100, window=2, cv_threshold=0.05),
+    )
+    assert info.converged and info.n_requests == 10 and info.final_cv == 0.0
 
 
 def test_cv() -> None:

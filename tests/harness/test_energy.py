@@ -68,7 +68,9 @@ def test_warnings_a_researcher_must_see() -> None:
 
 def test_disagreement_warning_when_counter_and_integration_differ() -> None:
     readings = trace([(t / 10, 100) for t in range(101)])
-    skewed = [Reading(r.t_s, (DeviceReading(power_w=100, energy_j=r.energy_j * 1.05),)) for r in readings]
+    skewed = [
+        Reading(r.t_s, (DeviceReading(power_w=100, energy_j=(r.energy_j or 0.0) * 1.05),)) for r in readings
+    ]
     info = energy_info(skewed, 0, 10, baseline_w=0)
     assert "disagree by 4.8%" in " ".join(warnings_for(skewed, 0, 10, info, 0.1))
     clean = energy_info(readings, 0, 10, baseline_w=0)

@@ -11,7 +11,14 @@ import pytest
 
 from harness.atomic import atomic_write_text
 from harness.backends.stub import StubBackend
-from harness.contract import MeasurementSettings, RunResult, RunSpec, Workload
+from harness.contract import (
+    BaselineSettings,
+    MeasurementSettings,
+    RunResult,
+    RunSpec,
+    WarmupSettings,
+    Workload,
+)
 from harness.workload import prompts_for
 
 
@@ -27,8 +34,8 @@ def make_spec(**params: object) -> RunSpec:
         measurement=MeasurementSettings(
             power_source="synthetic",
             sample_hz=100,
-            baseline={"duration_s": 0.1},
-            warmup={"min_requests": 2, "max_requests": 8, "window": 2, "cv_threshold": 0.5},
+            baseline=BaselineSettings(duration_s=0.1),
+            warmup=WarmupSettings(min_requests=2, max_requests=8, window=2, cv_threshold=0.5),
         ),
     )
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from harness.backends.pytorch import PyTorchBackend, generated_lengths
-from harness.contract import MeasurementSettings, RunResult, RunSpec, Workload
+from harness.contract import (
+    BaselineSettings,
+    MeasurementSettings,
+    RunResult,
+    RunSpec,
+    WarmupSettings,
+    Workload,
+)
 from harness.run import run_experiment
 from harness.workload import prompts_for
 
 
-def spec(batch_size: int = 3, fixed: bool = True, n: int = 7, seed: int = 0) -> RunSpec:
+def spec(
+    batch_size: int = 3, fixed: bool = True, n: int = 7, seed: int = 0, dtype: str = "float32"
+) -> RunSpec:
     return RunSpec(
         campaign="t",
         exp_id="e",
@@ -20,13 +30,13 @@ def spec(batch_size: int = 3, fixed: bool = True, n: int = 7, seed: int = 0) -> 
         backend="pytorch",
         model="tiny-random:gpt2",
         seed=seed,
-        params={"batch_size": batch_size, "dtype": "float32", "device": "cpu"},
+        params={"batch_size": batch_size, "dtype": dtype, "device": "cpu"},
         workload=Workload(n_requests=n, max_input_tokens=12, max_output_tokens=9, fixed_output_length=fixed),
         measurement=MeasurementSettings(
             power_source="synthetic",
             sample_hz=50,
-            baseline={"duration_s": 0.1},
-            warmup={"min_requests": 1, "max_requests": 3, "window": 2, "cv_threshold": 10},
+            baseline=BaselineSettings(duration_s=0.1),
+            warmup=WarmupSettings(min_requests=1, max_requests=3, window=2, cv_threshold=10),
         ),
     )
 
@@ -68,9 +78,43 @@ def test_same_seed_same_weights_same_output() -> None:
         assert backend.model is None
 
 
+def test_float32_on_cpu_and_bfloat16_when_asked(loaded: PyTorchBackend) -> None:
+    assert loaded.device == "cpu"
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
+    half = PyTorchBackend()
+    half.load(spec(dtype="bfloat16", n=2))
+    assert {p.dtype for p in half.model.parameters()} == {torch.bfloat16}
+    assert [c.output_tokens for c in half.run(["energy of", "model"])] == [9, 9]
+    half.release()
+
+
+def always_says_eos(backend: PyTorchBackend) -> None:
+    """Rewire the real model so EOS is the greedy choice at every step: the final layer norm
+    outputs a constant equal to EOS's (tied) embedding, made the longest of all embeddings."""
+    model = backend.model
+    eos = backend.tokenizer.eos_token_id
+    with torch.no_grad():
+        embeddings = model.transformer.wte.weight
+        embeddings[eos] *= 10 * embeddings.norm(dim=1).max() / embeddings[eos].norm()
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.copy_(embeddings[eos])
+
+
+def test_output_tokens_stop_at_eos_unless_the_length_is_fixed() -> None:
+    free = PyTorchBackend()
+    free.load(spec(fixed=False, batch_size=2))
+    always_says_eos(free)
+    assert [c.output_tokens for c in free.run(["energy of", "model", "power"])] == [1, 1, 1]
+    fixed = PyTorchBackend()
+    fixed.load(spec(fixed=True, batch_size=2))
+    always_says_eos(fixed)  # min_new_tokens holds EOS back: exactly max_output_tokens each
+    assert [c.output_tokens for c in fixed.run(["energy of", "model", "power"])] == [9, 9, 9]
+
+
 def test_generated_lengths_stop_at_the_first_eos() -> None:
-    assert generated_lengths([[5, 6, 2, 2], [5, 6, 7, 8], [2, 0, 0, 0]], eos_token_id=2) == [3, 4, 1]
-    assert generated_lengths([[5, 6]], eos_token_id=None) == [2]
+    assert generated_lengths([[5, 6, 2, 2], [5, 6, 7, 8], [2, 0, 0, 0]], {2}) == [3, 4, 1]
+    assert generated_lengths([[5, 9, 6, 2]], {2, 9}) == [2]  # several stop tokens: the first one counts
+    assert generated_lengths([[5, 6]], set()) == [2]
 
 
 def test_unknown_tiny_model_is_a_clear_error() -> None:

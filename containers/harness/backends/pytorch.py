@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Collection
 from typing import Any
 
 from harness.backends.base import Completion
@@ -21,16 +22,22 @@ from harness.workload import batches
 TORCH_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
 
-def generated_lengths(rows: list[list[int]], eos_token_id: int | None) -> list[int]:
+def generated_lengths(rows: list[list[int]], eos_token_ids: Collection[int]) -> list[int]:
     """Tokens each request really generated: up to and including its first EOS (the rest of a
     finished row is padding while the batch's other rows go on)."""
     lengths = []
     for tokens in rows:
-        if eos_token_id is not None and eos_token_id in tokens:
-            lengths.append(tokens.index(eos_token_id) + 1)
-        else:
-            lengths.append(len(tokens))
+        first_eos = next((i for i, token in enumerate(tokens) if token in eos_token_ids), None)
+        lengths.append(len(tokens) if first_eos is None else first_eos + 1)
     return lengths
+
+
+def eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """Every id that ends a sequence: the tokenizer's EOS and the generation config's, which may
+    be a list (chat models often stop on several tokens)."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = configured if isinstance(configured, (list, tuple)) else [configured]
+    return frozenset(int(i) for i in [*ids, tokenizer.eos_token_id] if i is not None)
 
 
 def generate_kwargs(spec: RunSpec, pad_token_id: int | None) -> dict[str, Any]:
@@ -84,6 +91,7 @@ class PyTorchBackend:
 
         assert self.spec is not None and self.model is not None, "load() first"
         kwargs = generate_kwargs(self.spec, self.tokenizer.pad_token_id)
+        stops = eos_ids(self.model, self.tokenizer)
         completions: list[Completion] = []
         for batch in batches(prompts, self.params.batch_size):
             encoded = self.tokenizer(
@@ -100,7 +108,7 @@ class PyTorchBackend:
                 torch.cuda.synchronize()
             latency = time.perf_counter() - started
             new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
-            lengths = generated_lengths(new_tokens, self.tokenizer.eos_token_id)
+            lengths = generated_lengths(new_tokens, stops)
             for mask, length in zip(encoded["attention_mask"].sum(dim=1).tolist(), lengths, strict=True):
                 completions.append(
                     Completion(input_tokens=int(mask), output_tokens=length, latency_s=latency)
