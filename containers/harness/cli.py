@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from pydantic import ValidationError
 
 from harness import __version__
 from harness.contract import RunSpec
+from harness.errors import first_error
+from harness.params import parse_params
 
 EXIT_RUN_FAILED, EXIT_BAD_SPEC = 1, 2
 
@@ -32,20 +35,18 @@ def run(spec_path: Path) -> None:
 
     try:
         spec = RunSpec.model_validate_json(spec_path.read_bytes())
+        parse_params(spec.backend, spec.params)
     except OSError as err:
-        click.echo(f"camp-harness: cannot read {spec_path}: {err.strerror or err}", err=True)
-        sys.exit(EXIT_BAD_SPEC)
+        _fail(f"cannot read {spec_path}: {err.strerror or err}", EXIT_BAD_SPEC)
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        click.echo(f"camp-harness: {spec_path} is not a valid spec ({where}: {first['msg']})", err=True)
-        sys.exit(EXIT_BAD_SPEC)
+        # params errors carry no "params" prefix in their location: add it, so the field is findable
+        prefix = "" if err.title == RunSpec.__name__ else "params."
+        _fail(f"{spec_path} is not a valid spec ({first_error(err, prefix)})", EXIT_BAD_SPEC)
     click.echo(f"camp-harness: {spec.exp_id} c{spec.cycle} {spec.backend} {spec.model}")
     try:
         result = run_experiment(spec, spec_path.parent, results_root=_results_root(spec_path))
     except Exception as err:  # every failure ends in one line the host stores as the reason
-        click.echo(f"camp-harness: run failed: {type(err).__name__}: {err}", err=True)
-        sys.exit(EXIT_RUN_FAILED)
+        _fail(f"run failed: {type(err).__name__}: {err}", EXIT_RUN_FAILED)
     m = result.metrics
     click.echo(
         f"camp-harness: done — {m.energy_adjusted_j:.3f} J adjusted over {m.duration_s:.3f} s, "
@@ -53,6 +54,12 @@ def run(spec_path: Path) -> None:
     )
     for warning in result.warnings:
         click.echo(f"camp-harness: warning: {warning}")
+
+
+def _fail(reason: str, code: int) -> NoReturn:
+    """One line on stderr (the host keeps the last line as the reason), then exit ``code``."""
+    click.echo("camp-harness: " + " ".join(reason.split()), err=True)
+    sys.exit(code)
 
 
 def _results_root(spec_path: Path) -> Path | None:

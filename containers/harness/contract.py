@@ -50,11 +50,16 @@ class WarmupSettings(_Strict):
 
 
 class BaselineSettings(_Strict):
-    """Idle power measured before the model loads, cached per GPU for ``ttl_s`` seconds."""
+    """Idle power measured before the model loads, cached per GPU for ``ttl_s`` seconds.
+
+    ``method``: ``bare_idle`` measures the GPUs with no CUDA context (switched on, unused);
+    ``cuda_context`` while an idle process holds a context on them (a higher power state), so
+    that only the work's own energy is left after subtraction. Needs torch in the image."""
 
     enabled: bool = True
     duration_s: float = Field(default=5.0, gt=0)
     ttl_s: float = Field(default=3600.0, ge=0)
+    method: Literal["bare_idle", "cuda_context"] = "bare_idle"
 
 
 class MeasurementSettings(_Strict):

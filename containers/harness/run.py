@@ -13,6 +13,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from harness.atomic import atomic_write_text
 from harness.backends import get_backend
 from harness.backends.base import Completion
@@ -25,8 +27,16 @@ from harness.contract import (
     RunSpec,
 )
 from harness.environment import snapshot
+from harness.errors import first_error
 from harness.measurement.baseline import idle_baseline
-from harness.measurement.energy import counter_delta, energy_info, integrate, warnings_for, window_stats
+from harness.measurement.energy import (
+    counter_delta,
+    energy_info,
+    integrate,
+    sampling_warnings,
+    warnings_for,
+    window_stats,
+)
 from harness.measurement.power import PowerSource
 from harness.measurement.sampler import Sampler
 from harness.measurement.warmup import warm_up
@@ -35,6 +45,7 @@ from harness.timeseries import write_timeseries
 from harness.workload import prompts_for
 
 CACHE_DIRNAME = ".cache"
+VISIBLE_DEVICE_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
 
 
 class RunError(RuntimeError):
@@ -47,11 +58,13 @@ def open_power_source(spec: RunSpec) -> PowerSource:
 
         return SyntheticPower()
     try:
-        from harness.measurement.nvml import NvmlPower
+        from harness.measurement.nvml import NvmlPower, pin_cuda_devices
 
-        return NvmlPower(os.environ)
+        source = NvmlPower(os.environ)
     except Exception as err:  # no driver, no GPU, a bad device list: one clear reason
         raise RunError(f"NVML power source unavailable: {err}") from err
+    pin_cuda_devices(source.devices(), source.all_devices(), os.environ)  # compute where we meter
+    return source
 
 
 def _percentile(values: list[float], q: int) -> float:
@@ -98,9 +111,11 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     """Run ``spec`` and write its result and timeseries into ``out_dir``."""
     try:
         params = parse_params(spec.backend, spec.params)
-    except Exception as err:
-        raise RunError(f"spec params are not valid for backend {spec.backend!r}: {err}") from err
-    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA indices mean NVML's (PCI) order
+    except ValidationError as err:
+        raise RunError(
+            f"spec params are not valid for backend {spec.backend!r}: {first_error(err, 'params.')}"
+        ) from err
+    visible_as_given = {k: os.environ[k] for k in VISIBLE_DEVICE_VARIABLES if k in os.environ}
     started_at = datetime.now(timezone.utc).isoformat()
     source = open_power_source(spec)
     backend = get_backend(spec.backend)
@@ -133,7 +148,9 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         extra = {
             "power_source": source.kind,
             "latency_scope": backend.latency_scope,
-            "backend_params": params.model_dump(),
+            "backend_params": params.model_dump(mode="json"),
+            "visible_devices_as_given": visible_as_given,  # before pin_cuda_devices rewrote them
+            "spec": spec.model_dump(mode="json"),
         }
         environment = snapshot(gpus, source.driver(), extra)
     finally:
@@ -146,6 +163,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     load_j = counter_delta(readings, load_start, load_end)
     load_j = load_j if load_j is not None else integrate(readings, load_start, load_end)
     warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
+    warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
     if not warmup.converged:
         warnings.append(f"warmup did not converge: CV {warmup.final_cv} after {warmup.n_requests} requests")
     origin = readings[0].t_s

@@ -2,7 +2,8 @@
 
 Median of the window's samples (robust to a stray spike), with its inter-quartile range as the
 spread. Cached per set of GPUs (by UUID) in the results volume for ``ttl_s``: a campaign of many
-short runs need not idle for every one. A cached value is only reused by the same source kind.
+short runs need not idle for every one. A cached value is only reused by the same source kind
+and the same method (``bare_idle`` or ``cuda_context``: see ``cuda_context.py``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,26 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ValidationError
 
 from harness.atomic import atomic_write_text
 from harness.contract import BaselineInfo, BaselineSettings
+from harness.measurement.cuda_context import cuda_context_held
 from harness.measurement.power import PowerSource
 
+BaselineMethod = Literal["bare_idle", "cuda_context", "synthetic"]
 
-def _cache_path(cache_dir: Path, source: PowerSource) -> Path:
+
+def _method(source: PowerSource, settings: BaselineSettings) -> BaselineMethod:
+    return "synthetic" if source.kind == "synthetic" else settings.method
+
+
+def _cache_path(cache_dir: Path, source: PowerSource, method: str) -> Path:
     key = ",".join(sorted(d.uuid for d in source.devices()))
-    return cache_dir / f"baseline-{source.kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir / f"baseline-{source.kind}-{method}-{digest}.json"
 
 
 def _fresh(info: BaselineInfo, ttl_s: float, now: datetime) -> bool:
@@ -51,9 +61,14 @@ def measure_idle(
 
 
 def idle_baseline(
-    source: PowerSource, settings: BaselineSettings, hz: float, cache_dir: Path | None
+    source: PowerSource,
+    settings: BaselineSettings,
+    hz: float,
+    cache_dir: Path | None,
+    hold_context: Callable[[], contextlib.AbstractContextManager[None]] = cuda_context_held,
 ) -> BaselineInfo:
-    """The idle baseline: from the cache when fresh, else measured now (and cached)."""
+    """The idle baseline: from the cache when fresh, else measured now (and cached).
+    ``hold_context`` opens the CUDA context the ``cuda_context`` method measures under."""
     now = datetime.now(timezone.utc)
     if not settings.enabled:
         return BaselineInfo(
@@ -65,7 +80,8 @@ def idle_baseline(
             cached=False,
             measured_at=now.isoformat(),
         )
-    path = _cache_path(cache_dir, source) if cache_dir is not None else None
+    method = _method(source, settings)
+    path = _cache_path(cache_dir, source, method) if cache_dir is not None else None
     if path is not None and path.is_file() and settings.ttl_s > 0:
         try:
             cached = BaselineInfo.model_validate_json(path.read_text())
@@ -73,14 +89,15 @@ def idle_baseline(
                 return cached.model_copy(update={"cached": True})
         except (ValidationError, OSError):
             pass  # a damaged cache entry is simply measured again
-    samples, took = measure_idle(source, settings.duration_s, hz)
+    with hold_context() if method == "cuda_context" else contextlib.nullcontext():
+        samples, took = measure_idle(source, settings.duration_s, hz)
     quartiles = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3
     info = BaselineInfo(
         power_w=statistics.median(samples),
         spread_w=quartiles[2] - quartiles[0],
         n_samples=len(samples),
         duration_s=took,
-        method="synthetic" if source.kind == "synthetic" else "bare_idle",
+        method=method,
         cached=False,
         measured_at=now.isoformat(),
     )

@@ -13,6 +13,7 @@ from harness.measurement.power import Reading
 DISAGREEMENT_WARN = 0.02  # counter vs integration
 MIN_SAMPLES_IN_WINDOW = 10
 TEMPERATURE_DRIFT_WARN_C = 5.0
+ACHIEVED_RATE_WARN = 0.8  # of the asked sample rate
 # Clock-event reasons that mean the GPU slowed itself (not idle / app clocks / user setting).
 THROTTLE_BITS = {
     0x4: "software power cap",
@@ -113,3 +114,17 @@ def warnings_for(
             "(stale cached baseline, or another process on the GPU during the baseline)"
         )
     return out
+
+
+def sampling_warnings(readings: Sequence[Reading], start: float, end: float, sample_hz: float) -> list[str]:
+    """The sampler fell behind (a slow driver, a starved CPU): the trace is coarser than asked."""
+    duration = end - start
+    # the window's two edge marks are extra samples, not the sampler's
+    sampled = max(len(window(readings, start, end)) - 2, 0)
+    expected = duration * sample_hz
+    if expected >= MIN_SAMPLES_IN_WINDOW and sampled < ACHIEVED_RATE_WARN * expected:
+        return [
+            f"the sampler reached {sampled / duration:.1f} Hz of the {sample_hz:g} Hz asked "
+            "(slow power reads or a busy CPU): the power trace is coarser than configured"
+        ]
+    return []

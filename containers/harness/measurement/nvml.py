@@ -1,9 +1,12 @@
 """NVML power source (nvidia-ml-py): the GPUs this run may use, found by UUID.
 
 Which GPUs: the ones in ``CUDA_VISIBLE_DEVICES`` (local executor) or ``NVIDIA_VISIBLE_DEVICES``
-(container), which may hold UUIDs or indices. Indices are resolved in PCI bus order — NVML's
-order — and the backends are run with ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` so CUDA means the same
-devices; from then on everything is keyed by UUID, never by a CUDA index.
+(container), which may hold UUIDs or indices. Indices are resolved in PCI bus order (sorted by
+the bus id NVML reports, which is what CUDA counts in under ``CUDA_DEVICE_ORDER=PCI_BUS_ID``);
+then ``pin_cuda_devices`` rewrites ``CUDA_VISIBLE_DEVICES`` to those GPUs' PCI-order positions
+and sets ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, so the backend computes on exactly the GPUs that are
+metered (positions, not UUIDs: vLLM parses the variable as integers). From then on everything
+the harness records is keyed by UUID, never by a CUDA index.
 
 Energy: the total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ, Volta and newer)
 where the GPU has one; power is sampled always (instant power via field values where supported,
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import pynvml
@@ -28,8 +31,14 @@ class GpuSelectionError(RuntimeError):
     """The visible-devices variables name a GPU NVML does not have."""
 
 
+def pci_order(devices: Sequence[DeviceInfo]) -> list[DeviceInfo]:
+    """The devices as CUDA counts them under ``CUDA_DEVICE_ORDER=PCI_BUS_ID``."""
+    return sorted(devices, key=lambda d: (d.pci_bus_id.lower(), d.index))
+
+
 def select_devices(all_devices: Sequence[DeviceInfo], environ: Mapping[str, str]) -> list[DeviceInfo]:
     """The devices this run may use, from the visible-devices variables (see module doc)."""
+    all_devices = pci_order(all_devices)
     for variable in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
         value = environ.get(variable)
         if value is None or value.strip().lower() == "all":
@@ -45,6 +54,18 @@ def select_devices(all_devices: Sequence[DeviceInfo], environ: Mapping[str, str]
             return list(all_devices)  # inside a container: the runtime already showed only these
         return [_resolve(w, all_devices, variable) for w in wanted]
     return list(all_devices)
+
+
+def pin_cuda_devices(
+    selected: Sequence[DeviceInfo], all_devices: Sequence[DeviceInfo], environ: MutableMapping[str, str]
+) -> str:
+    """Point CUDA at exactly the metered GPUs: ``NVIDIA_VISIBLE_DEVICES`` alone is ignored by
+    CUDA outside a container, and an index means nothing without the device order it counts in."""
+    positions = [d.uuid for d in pci_order(all_devices)]
+    value = ",".join(str(positions.index(d.uuid)) for d in selected)
+    environ["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+    environ["CUDA_VISIBLE_DEVICES"] = value
+    return value
 
 
 def _is_uuid(entry: str) -> bool:
@@ -76,13 +97,16 @@ class NvmlPower:
             everything = []
             for index in range(pynvml.nvmlDeviceGetCount()):
                 handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                pci = self._optional(pynvml.nvmlDeviceGetPciInfo, handle)
                 everything.append(
                     DeviceInfo(
                         index,
                         _text(pynvml.nvmlDeviceGetUUID(handle)),
                         _text(pynvml.nvmlDeviceGetName(handle)),
+                        _text(pci.busId) if pci is not None else "",
                     )
                 )
+            self._everything = pci_order(everything)
             self._devices = select_devices(everything, environ)
             if not self._devices:
                 raise GpuSelectionError("NVML sees no GPU")
@@ -126,6 +150,10 @@ class NvmlPower:
     def devices(self) -> list[DeviceInfo]:
         return list(self._devices)
 
+    def all_devices(self) -> list[DeviceInfo]:
+        """Every GPU NVML sees here, in PCI bus order (not only this run's)."""
+        return list(self._everything)
+
     def read(self) -> Reading:
         now = time.monotonic()
         readings = []
@@ -166,6 +194,7 @@ class NvmlPower:
                     "index": device.index,
                     "uuid": device.uuid,
                     "name": device.name,
+                    "pci_bus_id": device.pci_bus_id,
                     "power_limit_w": _milli(self._optional(pynvml.nvmlDeviceGetEnforcedPowerLimit, handle)),
                     "default_power_limit_w": _milli(
                         self._optional(pynvml.nvmlDeviceGetPowerManagementDefaultLimit, handle)

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    index: int
+    index: int  # NVML's index, only to get a handle; selection and results use the UUID
     uuid: str
     name: str
+    pci_bus_id: str = ""  # the order CUDA counts in under CUDA_DEVICE_ORDER=PCI_BUS_ID
 
 
 @dataclass(frozen=True)
