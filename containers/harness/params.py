@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.contract import BackendName
 
@@ -58,7 +58,11 @@ class PyTorchParams(BackendParams):
         return self
 
 
-VLLM_KV_CACHE_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2", "bfloat16")
+# Choices from vLLM's CacheDType and QuantizationMethods literals (vllm/config/cache.py,
+# vllm/model_executor/layers/quantization/__init__.py) that recent releases share; an older image
+# may lack a newer one and say so on load. A method outside this list can still be passed as
+# extra: {quantization: ...}, which goes to the engine unchecked.
+VLLM_KV_CACHE_DTYPES = ("auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc", "fp8_ds_mla")
 VLLM_QUANTIZATIONS = (
     "awq",
     "awq_marlin",
@@ -68,10 +72,14 @@ VLLM_QUANTIZATIONS = (
     "bitsandbytes",
     "compressed-tensors",
     "gguf",
-    "marlin",
     "experts_int8",
     "modelopt",
     "modelopt_fp4",
+    "quark",
+    "moe_wna16",
+    "torchao",
+    "inc",
+    "mxfp4",
 )
 TRT_QUANT_ALGOS = (
     "FP8",
@@ -97,9 +105,29 @@ class VllmParams(BackendParams):
     tensor_parallel_size: int = Field(default=1, ge=1)
     enable_prefix_caching: bool | None = None
     enable_chunked_prefill: bool | None = None
-    kv_cache_dtype: Literal[VLLM_KV_CACHE_DTYPES] = "auto"  # type: ignore[valid-type]
-    quantization: Literal[VLLM_QUANTIZATIONS] | None = None  # type: ignore[valid-type]
+    kv_cache_dtype: str = "auto"
+    quantization: str | None = None
     enforce_eager: bool = False
+
+    @field_validator("kv_cache_dtype")
+    @classmethod
+    def _known_kv_cache_dtype(cls, value: str) -> str:
+        if value not in VLLM_KV_CACHE_DTYPES:
+            raise ValueError(
+                f"kv_cache_dtype {value!r} is not one vLLM accepts; choose one of "
+                f"{', '.join(VLLM_KV_CACHE_DTYPES)}"
+            )
+        return value
+
+    @field_validator("quantization")
+    @classmethod
+    def _known_quantization(cls, value: str | None) -> str | None:
+        if value is not None and value not in VLLM_QUANTIZATIONS:
+            raise ValueError(
+                f"quantization {value!r} is not a method vLLM documents; choose one of "
+                f"{', '.join(VLLM_QUANTIZATIONS)}, or pass a newer one as extra: {{quantization: ...}}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _step_fits_the_sequences(self) -> VllmParams:

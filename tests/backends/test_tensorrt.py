@@ -9,7 +9,7 @@ from harness.backends import get_backend
 from harness.backends.tensorrt_backend import TensorRTBackend, llm_kwargs, sampling_kwargs
 from harness.contract import RunSpec, Workload
 from harness.params import TensorRTParams
-from tests.backends.fakes import fake_tensorrt_llm
+from tests.backends.fakes import BOS, fake_tensorrt_llm
 
 
 def spec(**params: object) -> RunSpec:
@@ -51,14 +51,11 @@ def test_llm_kwargs_build_kv_cache_and_quant_configs() -> None:
     }
 
 
-def test_sampling_for_fixed_lengths() -> None:
-    assert sampling_kwargs(spec()) == {
-        "max_tokens": 16,
-        "temperature": 0.0,
-        "truncate_prompt_tokens": 64,
-        "ignore_eos": True,
-        "min_tokens": 16,
-    }
+def test_greedy_fixed_length_sampling_in_fields_the_llm_api_has() -> None:
+    # Greedy by top_k=1: the LLM API documents temperature as > 0, so none is sent.
+    assert sampling_kwargs(spec()) == {"max_tokens": 16, "top_k": 1, "ignore_eos": True, "min_tokens": 16}
+    module, _ = fake_tensorrt_llm()
+    module.SamplingParams(**sampling_kwargs(spec()))
 
 
 def test_backend_runs_and_shuts_the_engine_down(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,9 +65,13 @@ def test_backend_runs_and_shuts_the_engine_down(monkeypatch: pytest.MonkeyPatch)
     backend = get_backend("tensorrt")
     assert isinstance(backend, TensorRTBackend)
     backend.load(spec(max_batch_size=2))
-    completions = backend.run(["a b", "c d e", "f"])
+    long_prompt = " ".join(["word"] * 100)
+    completions = backend.run(["a b", long_prompt, "f"])
     assert [c.output_tokens for c in completions] == [16, 16, 16]
-    assert [c.input_tokens for c in completions] == [2, 3, 1]
+    assert [c.input_tokens for c in completions] == [3, 64, 2]  # BOS counted; max_input_tokens 64
+    sent, _ = module.engines[0].calls[0]
+    assert sent[0] == {"prompt_token_ids": [BOS, 10, 11]}
+    assert sent[1]["prompt_token_ids"][:2] == [BOS, 10]  # the first tokens kept, as on PyTorch
     assert len({c.latency_s for c in completions}) == 1
     engine = module.engines[0]
     backend.release()

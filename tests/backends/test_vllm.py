@@ -7,11 +7,19 @@ import pytest
 from pydantic import ValidationError
 
 from harness.backends import get_backend
+from harness.backends.token_prompts import token_prompts
 from harness.backends.vllm_backend import VllmBackend, engine_kwargs, parse_outputs, sampling_kwargs
-from harness.contract import MeasurementSettings, RunResult, RunSpec, Workload
+from harness.contract import (
+    BaselineSettings,
+    MeasurementSettings,
+    RunResult,
+    RunSpec,
+    WarmupSettings,
+    Workload,
+)
 from harness.params import VllmParams
 from harness.run import run_experiment
-from tests.backends.fakes import fake_vllm
+from tests.backends.fakes import BOS, FakeTokenizer, fake_vllm
 
 
 def spec(fixed: bool = True, **params: object) -> RunSpec:
@@ -27,8 +35,8 @@ def spec(fixed: bool = True, **params: object) -> RunSpec:
         measurement=MeasurementSettings(
             power_source="synthetic",
             sample_hz=50,
-            baseline={"duration_s": 0.05},
-            warmup={"min_requests": 1, "max_requests": 4, "window": 2, "cv_threshold": 10},
+            baseline=BaselineSettings(duration_s=0.05),
+            warmup=WarmupSettings(min_requests=1, max_requests=4, window=2, cv_threshold=10),
         ),
     )
 
@@ -39,6 +47,7 @@ def test_engine_kwargs_leave_unset_options_to_vllm_defaults() -> None:
     assert kwargs == {
         "model": "Qwen/Qwen2.5-0.5B-Instruct",
         "seed": 7,
+        "disable_log_stats": False,
         "dtype": "auto",
         "max_num_seqs": 64,
         "gpu_memory_utilization": 0.9,
@@ -50,26 +59,48 @@ def test_engine_kwargs_leave_unset_options_to_vllm_defaults() -> None:
     }
 
 
+def test_extra_can_switch_the_engine_stats_back_off() -> None:
+    kwargs = engine_kwargs(spec(), VllmParams(extra={"disable_log_stats": True}))
+    assert kwargs["disable_log_stats"] is True
+
+
 def test_fixed_length_sampling_ignores_eos_and_sets_min_tokens() -> None:
     assert sampling_kwargs(spec()) == {
         "max_tokens": 32,
         "temperature": 0.0,
         "seed": 7,
-        "truncate_prompt_tokens": 16,
         "ignore_eos": True,
         "min_tokens": 32,
     }
     assert "ignore_eos" not in sampling_kwargs(spec(fixed=False))
 
 
-def test_latency_per_request_where_the_engine_reports_it_else_the_whole_call() -> None:
+def test_sampling_kwargs_are_all_fields_recent_vllm_still_has() -> None:
+    # vLLM 0.17 dropped truncate_prompt_tokens; its SamplingParams refuses unknown names.
+    fake_vllm().SamplingParams(**sampling_kwargs(spec()))
+    with pytest.raises(TypeError, match="truncate_prompt_tokens"):
+        fake_vllm().SamplingParams(truncate_prompt_tokens=16)
+
+
+def test_prompts_become_token_ids_cut_to_their_first_tokens_like_the_pytorch_backend() -> None:
+    requests = token_prompts(FakeTokenizer(), ["a b c d e", "f"], max_input_tokens=3)
+    assert requests == [{"prompt_token_ids": [BOS, 10, 11]}, {"prompt_token_ids": [BOS, 10]}]
+
+
+@pytest.mark.parametrize("engine", ["v1", "v0"])
+def test_latency_per_request_where_the_engine_reports_it(engine: str) -> None:
     sampling = fake_vllm().SamplingParams(max_tokens=4, ignore_eos=True)
-    outputs = fake_vllm().LLM().generate(["a b c", "d"], sampling)
-    completions, scope = parse_outputs(outputs, call_seconds=9.0)
+    llm = fake_vllm(metrics=engine).LLM(disable_log_stats=False)  # type: ignore[arg-type]
+    completions, scope = parse_outputs(llm.generate(["a b c", "d"], sampling), call_seconds=9.0)
     assert scope == "per_request" and [c.latency_s for c in completions] == [0.5, 1.5]
-    assert [(c.input_tokens, c.output_tokens) for c in completions] == [(3, 4), (1, 4)]
-    completions, scope = parse_outputs(fake_vllm(with_metrics=False).LLM().generate(["a"], sampling), 9.0)
-    assert scope == "whole_call" and completions[0].latency_s == 9.0
+    assert [(c.input_tokens, c.output_tokens) for c in completions] == [(4, 4), (2, 4)]
+
+
+def test_latency_is_the_whole_call_where_the_engine_recorded_no_timings() -> None:
+    sampling = fake_vllm().SamplingParams(max_tokens=4)
+    for llm in (fake_vllm().LLM(), fake_vllm(metrics="none").LLM(disable_log_stats=False)):
+        completions, scope = parse_outputs(llm.generate(["a"], sampling), 9.0)
+        assert scope == "whole_call" and completions[0].latency_s == 9.0
 
 
 def test_backend_drives_the_engine_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,10 +109,15 @@ def test_backend_drives_the_engine_once_per_run(monkeypatch: pytest.MonkeyPatch)
     backend = get_backend("vllm")
     assert isinstance(backend, VllmBackend)
     backend.load(spec(max_num_seqs=4))
-    completions = backend.run(["one two three"] * 5)
+    long_prompt = " ".join(["word"] * 40)
+    completions = backend.run([long_prompt, "one two three", long_prompt, "x", "y z"])
     engine = module.engines[0]
     assert len(engine.calls) == 1 and engine.kwargs["max_num_seqs"] == 4
+    sent, _ = engine.calls[0]
+    assert sent[1] == {"prompt_token_ids": [BOS, 10, 11, 12]}
+    assert [c.input_tokens for c in completions] == [16, 4, 16, 2, 3]  # max_input_tokens is 16
     assert [c.output_tokens for c in completions] == [32] * 5
+    assert backend.latency_scope == "per_request"
     assert backend.warmup_batch_size() == 4
     backend.release()
     assert backend.llm is None
@@ -120,3 +156,14 @@ def test_combinations_vllm_rejects_are_rejected_with_the_reason(params: dict, re
 
 def test_gpus_needed_is_the_tensor_parallel_size() -> None:
     assert VllmParams(tensor_parallel_size=4).gpus_needed() == 4
+
+
+def test_a_quantization_method_outside_the_list_goes_through_extra_unchecked() -> None:
+    with pytest.raises(ValidationError, match=r"pass a newer one as extra: \{quantization: \.\.\.\}"):
+        VllmParams(quantization="fp8_per_block")
+    params = VllmParams(extra={"quantization": "fp8_per_block"})
+    assert engine_kwargs(spec(), params)["quantization"] == "fp8_per_block"
+
+
+def test_documented_kv_cache_dtypes_are_accepted() -> None:
+    assert VllmParams(kv_cache_dtype="fp8_e5m2").kv_cache_dtype == "fp8_e5m2"

@@ -1,10 +1,22 @@
-"""TensorRT-LLM backend: the ``tensorrt_llm.LLM`` API (written against TensorRT-LLM 0.19–1.x).
+"""TensorRT-LLM backend: the ``tensorrt_llm.LLM`` API.
+
+Targets TensorRT-LLM 1.0 (the image's pin), where ``tensorrt_llm.LLM`` runs the PyTorch backend
+by default, and keeps to what 0.19 shares with it: ``LLM(model, tensor_parallel_size, dtype,
+max_batch_size, max_num_tokens, kv_cache_config, quant_config)``, ``SamplingParams``,
+``generate``, ``shutdown``.
 
 One ``LLM.generate`` call for all prompts; the runtime batches them in flight up to
-``max_batch_size`` / ``max_num_tokens``. Greedy decoding (temperature 0); with
-``fixed_output_length`` every request yields exactly ``max_output_tokens`` tokens (``ignore_eos``
-+ ``min_tokens``). Latency is the whole call's duration for every request (the LLM API's
-per-request perf metrics are opt-in and version-dependent).
+``max_batch_size`` / ``max_num_tokens``. Greedy decoding: ``top_k=1`` (the LLM API's own test for
+greedy; its ``temperature`` must be > 0, so none is sent). With ``fixed_output_length`` every
+request yields exactly ``max_output_tokens`` tokens (``ignore_eos`` + ``min_tokens``). Prompts go
+in as token ids from the LLM's tokenizer, cut to ``max_input_tokens`` as the PyTorch backend cuts
+them (``token_prompts``; the LLM API's ``truncate_prompt_tokens`` would keep the *last* tokens).
+Latency is the whole call's duration for every request (the LLM API's per-request perf metrics
+are opt-in and version-dependent).
+
+``quantization`` builds a ``QuantConfig``, which the TensorRT engine backend applies while it
+builds the engine; the PyTorch backend (the default from 1.0) instead reads the quantization of a
+pre-quantized checkpoint (e.g. a ModelOpt FP8 model), so there leave it unset and name that model.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ import time
 from typing import Any
 
 from harness.backends.base import Completion
+from harness.backends.token_prompts import token_prompts
 from harness.contract import RunSpec
 from harness.params import TensorRTParams
 
@@ -43,8 +56,7 @@ def sampling_kwargs(spec: RunSpec) -> dict[str, Any]:
     limit = spec.workload.max_output_tokens
     kwargs: dict[str, Any] = {
         "max_tokens": limit,
-        "temperature": 0.0,
-        "truncate_prompt_tokens": spec.workload.max_input_tokens,
+        "top_k": 1,
     }
     if spec.workload.fixed_output_length:
         kwargs.update(ignore_eos=True, min_tokens=limit)
@@ -80,9 +92,11 @@ class TensorRTBackend:
         self.sampling = tensorrt_llm.SamplingParams(**sampling_kwargs(spec))
 
     def run(self, prompts: list[str]) -> list[Completion]:
-        assert self.llm is not None, "load() first"
+        assert self.llm is not None and self.spec is not None, "load() first"
+        limit = self.spec.workload.max_input_tokens
+        requests = token_prompts(self.llm.tokenizer, prompts, limit)
         started = time.perf_counter()
-        outputs = self.llm.generate(prompts, self.sampling)
+        outputs = self.llm.generate(requests, self.sampling)
         return parse_outputs(list(outputs), time.perf_counter() - started)
 
     def warmup_batch_size(self) -> int:

@@ -1,14 +1,23 @@
-"""vLLM backend: the offline ``vllm.LLM`` engine (written against vLLM 0.8–0.11's documented API).
+"""vLLM backend: the offline ``vllm.LLM`` engine.
+
+Targets vLLM 0.11 (the image's pin; the first release with only the V1 engine) and stays within
+the API that 0.8 through 0.19 share: ``LLM(**engine args)``, ``LLM.get_tokenizer()``,
+``LLM.generate(prompts, SamplingParams)`` with token-id prompts, ``RequestOutput``.
 
 All prompts go to one ``LLM.generate`` call and vLLM's scheduler batches them (continuous
 batching, bounded by ``max_num_seqs`` / ``max_num_batched_tokens``). Greedy decoding; with
 ``fixed_output_length`` every request yields exactly ``max_output_tokens`` tokens
-(``ignore_eos`` + ``min_tokens``). Prompts longer than ``max_input_tokens`` are cut from the left
-(``truncate_prompt_tokens``).
+(``ignore_eos`` + ``min_tokens``).
 
-Latency: where the engine reports per-request timings (``RequestOutput.metrics`` with
-``arrival_time`` and ``finished_time``, the V0 engine) each request gets its own; otherwise (the V1
-engine leaves ``metrics`` empty) every request gets the whole call's duration; the result's
+Prompts go in as token ids from the engine's own tokenizer, cut to ``max_input_tokens`` as the
+PyTorch backend cuts them (``token_prompts``): the same input on every backend, and no reliance on
+``SamplingParams.truncate_prompt_tokens``, which vLLM 0.17 removed.
+
+Latency: the engine's per-request timings where it records them. ``LLM`` switches its stats off
+by default, so the engine is built with ``disable_log_stats=False``; the V1 engine then reports
+``RequestOutput.metrics.queued_ts`` and ``last_token_ts`` (one monotonic clock in the engine core:
+queueing + prefill + decode), the old V0 engine ``arrival_time`` and ``finished_time``. Where
+neither is there every request gets the whole call's duration. The result's
 ``environment.latency_scope`` says which.
 """
 
@@ -21,6 +30,7 @@ import time
 from typing import Any
 
 from harness.backends.base import Completion
+from harness.backends.token_prompts import token_prompts
 from harness.contract import RunSpec
 from harness.params import VllmParams
 
@@ -28,10 +38,17 @@ DEFAULT_WARMUP_BATCH = 8
 
 
 def engine_kwargs(spec: RunSpec, params: VllmParams) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM``: unset options are left out, so vLLM's defaults hold."""
+    """Keyword arguments for ``vllm.LLM``: unset options are left out, so vLLM's defaults hold.
+    Stats stay on (``LLM`` turns them off) so requests carry their timings; ``extra`` wins."""
     chosen = params.model_dump(exclude={"extra"})
     kwargs = {k: v for k, v in chosen.items() if v is not None}
-    return {"model": spec.model, "seed": spec.seed, **kwargs, **params.extra}
+    return {
+        "model": spec.model,
+        "seed": spec.seed,
+        "disable_log_stats": False,
+        **kwargs,
+        **params.extra,
+    }
 
 
 def sampling_kwargs(spec: RunSpec) -> dict[str, Any]:
@@ -41,7 +58,6 @@ def sampling_kwargs(spec: RunSpec) -> dict[str, Any]:
         "max_tokens": limit,
         "temperature": 0.0,
         "seed": spec.seed,
-        "truncate_prompt_tokens": spec.workload.max_input_tokens,
     }
     if spec.workload.fixed_output_length:
         kwargs.update(ignore_eos=True, min_tokens=limit)
@@ -49,10 +65,17 @@ def sampling_kwargs(spec: RunSpec) -> dict[str, Any]:
 
 
 def request_latency(output: Any) -> float | None:
+    """Seconds the engine spent on one request, or None where it recorded no timings. Each
+    difference is taken on one clock only (V1 mixes a wall-clock arrival with monotonic engine
+    timestamps)."""
     metrics = getattr(output, "metrics", None)
+    queued = getattr(metrics, "queued_ts", None)
+    last_token = getattr(metrics, "last_token_ts", None)
+    if queued and last_token and last_token >= queued:  # V1: zero until recorded
+        return float(last_token - queued)
     arrival = getattr(metrics, "arrival_time", None)
     finished = getattr(metrics, "finished_time", None)
-    if arrival is None or finished is None:
+    if arrival is None or finished is None:  # V0 sets finished_time when the request ends
         return None
     return float(finished - arrival)
 
@@ -90,9 +113,11 @@ class VllmBackend:
         self.sampling = vllm.SamplingParams(**sampling_kwargs(spec))
 
     def run(self, prompts: list[str]) -> list[Completion]:
-        assert self.llm is not None, "load() first"
+        assert self.llm is not None and self.spec is not None, "load() first"
+        limit = self.spec.workload.max_input_tokens
+        requests = token_prompts(self.llm.get_tokenizer(), prompts, limit)
         started = time.perf_counter()
-        outputs = self.llm.generate(prompts, self.sampling, use_tqdm=False)
+        outputs = self.llm.generate(requests, self.sampling, use_tqdm=False)
         completions, self.latency_scope = parse_outputs(list(outputs), time.perf_counter() - started)
         return completions
 
