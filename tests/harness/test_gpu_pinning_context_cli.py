@@ -1,0 +1,203 @@
+"""The GPUs the backend computes on are the GPUs that are metered; the cuda_context baseline;
+the CLI's one-line reasons; the sampler-rate warning."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from harness.atomic import atomic_write_text
+from harness.contract import BaselineSettings, MeasurementSettings, RunSpec, Workload
+from harness.measurement import nvml
+from harness.measurement.baseline import idle_baseline
+from harness.measurement.cuda_context import CudaContextError, cuda_context_held
+from harness.measurement.energy import sampling_warnings
+from harness.measurement.nvml import NvmlPower
+from harness.measurement.power import DeviceReading, Reading
+from harness.run import open_power_source
+from tests.harness.fake_nvml import FakeGpu, FakeNvml
+
+# NVML enumerates these in an order that is NOT their PCI bus order (it promises none):
+# index 0 sits on bus 0x3b, index 1 on bus 0x18 — so CUDA's PCI-order device 0 is NVML's index 1.
+SWAPPED = [
+    FakeGpu(uuid="GPU-on-bus-3b", pci_bus_id="00000000:3B:00.0", power_w=100.0),
+    FakeGpu(uuid="GPU-on-bus-18", pci_bus_id="00000000:18:00.0", power_w=200.0),
+    FakeGpu(uuid="GPU-on-bus-86", pci_bus_id="00000000:86:00.0", power_w=300.0),
+]
+NVML_SPEC = RunSpec(campaign="t", exp_id="e", cycle=0, backend="stub", model="m")
+
+
+@pytest.fixture
+def swapped(monkeypatch: pytest.MonkeyPatch) -> FakeNvml:
+    fake = FakeNvml([FakeGpu(**vars(g)) for g in SWAPPED])
+    monkeypatch.setattr(nvml, "pynvml", fake)
+    for variable in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"):
+        monkeypatch.delenv(variable, raising=False)
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "metered", "cuda_visible"),
+    [
+        # an index counts in PCI bus order, as CUDA does under CUDA_DEVICE_ORDER=PCI_BUS_ID
+        ("CUDA_VISIBLE_DEVICES", "0", ["GPU-on-bus-18"], "0"),
+        ("CUDA_VISIBLE_DEVICES", "2,1", ["GPU-on-bus-86", "GPU-on-bus-3b"], "2,1"),
+        # a UUID is rewritten to its position: vLLM parses the variable as integers
+        ("CUDA_VISIBLE_DEVICES", "GPU-on-bus-3b", ["GPU-on-bus-3b"], "1"),
+        # outside a container CUDA ignores NVIDIA_VISIBLE_DEVICES: it must be pinned for CUDA too
+        ("NVIDIA_VISIBLE_DEVICES", "GPU-on-bus-86", ["GPU-on-bus-86"], "2"),
+        ("NVIDIA_VISIBLE_DEVICES", "all", ["GPU-on-bus-18", "GPU-on-bus-3b", "GPU-on-bus-86"], "0,1,2"),
+    ],
+)
+def test_cuda_is_pinned_to_exactly_the_metered_gpus(
+    swapped: FakeNvml,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    metered: list[str],
+    cuda_visible: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST")  # would make CUDA count differently
+    source = open_power_source(NVML_SPEC)
+    try:
+        assert [d.uuid for d in source.devices()] == metered
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == cuda_visible
+        assert os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+        # and the watts read are those of the metered GPUs, found by UUID — not by NVML index
+        watts = {g.uuid: g.power_w for g in SWAPPED}
+        assert [d.power_w for d in source.read().devices] == [watts[u] for u in metered]
+    finally:
+        source.close()
+
+
+@contextmanager
+def raised_power(fake: FakeNvml, watts: float) -> Iterator[None]:
+    """Stands in for the CUDA context holder: a context puts the GPU in a higher power state."""
+    before = [g.power_w for g in fake.gpus]
+    for gpu in fake.gpus:
+        gpu.power_w = watts
+    try:
+        yield
+    finally:
+        for gpu, power in zip(fake.gpus, before, strict=True):
+            gpu.power_w = power
+
+
+def test_cuda_context_baseline_is_measured_while_the_context_is_held_and_cached_apart(
+    swapped: FakeNvml, tmp_path: Path
+) -> None:
+    source = NvmlPower({"CUDA_VISIBLE_DEVICES": "0"})  # GPU-on-bus-18, 200 W bare idle
+    try:
+        bare = idle_baseline(source, BaselineSettings(duration_s=0.05), hz=100, cache_dir=tmp_path)
+        settings = BaselineSettings(duration_s=0.05, method="cuda_context")
+        held = idle_baseline(
+            source, settings, hz=100, cache_dir=tmp_path, hold_context=lambda: raised_power(swapped, 260.0)
+        )
+        assert (bare.method, bare.power_w) == ("bare_idle", 200.0)
+        assert (held.method, held.power_w, held.cached) == ("cuda_context", 260.0, False)
+        # each method has its own cache entry: neither is served the other's value
+        again = idle_baseline(source, settings, hz=100, cache_dir=tmp_path)
+        assert again.cached and again.power_w == 260.0
+        assert (
+            idle_baseline(source, BaselineSettings(duration_s=0.05), hz=100, cache_dir=tmp_path).power_w
+            == 200.0
+        )
+        assert len(list(tmp_path.iterdir())) == 2
+    finally:
+        source.close()
+
+
+def test_the_context_holder_is_alive_inside_the_block_and_gone_after(tmp_path: Path) -> None:
+    marker = tmp_path / "alive"
+    holder = [
+        sys.executable,
+        "-c",
+        f"import pathlib, sys; p = pathlib.Path({str(marker)!r}); p.touch(); print('ready', flush=True); "
+        "sys.stdin.read(); p.unlink()",
+    ]
+    with cuda_context_held(holder):
+        assert marker.exists()
+    assert not marker.exists()  # it ended when the block did
+
+
+def test_a_context_that_cannot_open_is_one_clear_reason() -> None:
+    failing = [sys.executable, "-c", "import sys; sys.exit('RuntimeError: Found no NVIDIA driver')"]
+    reason = "could not open a CUDA context: RuntimeError: Found no NVIDIA"
+    with pytest.raises(CudaContextError, match=reason), cuda_context_held(failing):
+        pass
+    hung = [sys.executable, "-c", "import time; time.sleep(60)"]
+    started = time.monotonic()
+    with pytest.raises(CudaContextError, match=r"no context after 0\.5 s"), cuda_context_held(hung, 0.5):
+        pass
+    assert time.monotonic() - started < 10
+
+
+def test_the_default_holder_without_a_gpu_fails_clearly() -> None:
+    """The real holder script, here where torch sees no CUDA device (CPU-only torch)."""
+    with pytest.raises(CudaContextError, match="could not open a CUDA context"), cuda_context_held():
+        pass
+
+
+def test_a_sampler_that_fell_behind_is_a_warning() -> None:
+    def readings(n: int, seconds: float) -> list[Reading]:
+        return [
+            Reading(seconds * k / (n - 1), (DeviceReading(power_w=1.0, energy_j=None),)) for k in range(n)
+        ]
+
+    slow = readings(12, 2.0)  # 10 samples + 2 edge marks over 2 s, where 10 Hz asks for 20
+    assert "the sampler reached 5.0 Hz of the 10 Hz asked" in " ".join(sampling_warnings(slow, 0.0, 2.0, 10))
+    assert sampling_warnings(readings(22, 2.0), 0.0, 2.0, 10) == []
+
+
+def harness(spec_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "run", str(spec_path)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_bad_backend_params_exit_2_naming_the_field_on_one_line(tmp_path: Path) -> None:
+    spec = RunSpec(
+        campaign="t",
+        exp_id="e",
+        cycle=0,
+        backend="stub",
+        model="m",
+        params={"batch_size": 0, "work_ms_per_tokn": 1},
+        measurement=MeasurementSettings(power_source="synthetic"),
+    )
+    path = tmp_path / "t" / "e" / "c0" / "spec.json"
+    atomic_write_text(path, spec.model_dump_json())
+    done = harness(path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "is not a valid spec (params.batch_size: Input should be greater than or equal to 1" in done.stderr
+    assert "(and 1 more)" in done.stderr
+    assert not (path.parent / "result.json").exists()
+
+
+def test_the_result_records_the_resolved_spec(tmp_path: Path) -> None:
+    spec = RunSpec(
+        campaign="t",
+        exp_id="e",
+        cycle=0,
+        backend="stub",
+        model="m",
+        params={"work_ms_per_token": 0.5},
+        workload=Workload(n_requests=2, max_output_tokens=4),
+        measurement=MeasurementSettings(power_source="synthetic", baseline=BaselineSettings(enabled=False)),
+    )
+    path = tmp_path / "t" / "e" / "c0" / "spec.json"
+    atomic_write_text(path, spec.model_dump_json())
+    done = harness(path)
+    assert done.returncode == 0, done.stderr
+    from harness.contract import RunResult
+
+    result = RunResult.model_validate_json((path.parent / "result.json").read_text())
+    assert RunSpec.model_validate(result.environment["spec"]) == spec
