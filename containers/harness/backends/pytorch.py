@@ -9,12 +9,14 @@ like with like across configurations. Prompts are left-padded and truncated to
 from __future__ import annotations
 
 import gc
+import tempfile
 import time
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 from harness.backends.base import Completion
-from harness.backends.tiny_model import build_tiny, is_tiny
+from harness.backends.tiny_model import is_tiny, save_tiny
 from harness.contract import RunSpec
 from harness.params import PyTorchParams
 from harness.workload import batches
@@ -70,16 +72,15 @@ class PyTorchBackend:
             "cuda" if self.params.device == "cuda" or (self.params.device == "auto" and cuda) else "cpu"
         )
         dtype = getattr(torch, TORCH_DTYPES[self.params.dtype]) if self.params.dtype != "auto" else "auto"
-        if is_tiny(spec.model):
-            self.model, self.tokenizer = build_tiny(spec.model, spec.seed)
-            if dtype != "auto":
-                self.model = self.model.to(dtype)
-        else:
-            options: dict[str, Any] = {"dtype": dtype, **self.params.extra}
-            if self.params.attn_implementation:
-                options["attn_implementation"] = self.params.attn_implementation
-            self.tokenizer = AutoTokenizer.from_pretrained(spec.model)
-            self.model = AutoModelForCausalLM.from_pretrained(spec.model, **options)
+        options: dict[str, Any] = {"dtype": dtype, **self.params.extra}
+        if self.params.attn_implementation:
+            options["attn_implementation"] = self.params.attn_implementation
+        # The tiny model is written to a temp dir first, so it loads through the very same
+        # from_pretrained path (dtype, attention, extra) as a real checkpoint.
+        with tempfile.TemporaryDirectory(prefix="camp-tiny-") as scratch:
+            source = save_tiny(spec.model, spec.seed, Path(scratch)) if is_tiny(spec.model) else spec.model
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            self.model = AutoModelForCausalLM.from_pretrained(source, **options)
         self.tokenizer.padding_side = "left"  # decoder-only: new tokens follow the real ones
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

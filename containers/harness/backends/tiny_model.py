@@ -7,6 +7,7 @@ Energy figures from it mean nothing; it exists to test camp, not to be measured.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from harness.workload import VOCABULARY
@@ -52,3 +53,11 @@ def build_tiny(model: str, seed: int) -> tuple[Any, Any]:
     )
     torch.manual_seed(seed)
     return GPT2LMHeadModel(config).eval(), tokenizer
+
+
+def save_tiny(model: str, seed: int, directory: Path) -> str:
+    """Write ``tiny-random:<arch>`` as a checkpoint into ``directory``; returns the path to load."""
+    network, tokenizer = build_tiny(model, seed)
+    network.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
