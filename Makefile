@@ -17,10 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 provision: venv
-	bash scripts/provision-docker.sh
+	@bash scripts/provision-docker.sh
 
 smoke: setup
-	$(VENV)/bin/camp run campaigns/smoke.yaml
+	$(VENV)/bin/camp run campaigns/smoke.yaml $(SMOKE_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -31,4 +31,4 @@ test: setup lint
 	$(VENV)/bin/pytest -q
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .camp-build

