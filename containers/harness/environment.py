@@ -53,10 +53,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def cuda_runtime() -> dict[str, Any]:
+    """The CUDA runtime and cuDNN the backend's torch was built with (the driver's CUDA version
+    comes from NVML). Only read when the backend already imported torch: never imported here."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"cuda_runtime_version": torch.version.cuda, "cudnn_version": cudnn}
+
+
 def snapshot(gpus: list[dict[str, Any]], driver: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "gpus": gpus,
         **driver,
+        **cuda_runtime(),
         "cpu": {"model": _cpu_model(), "logical_cores": os.cpu_count()},
         "platform": platform.platform(),
         "python": sys.version.split()[0],

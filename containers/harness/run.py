@@ -28,7 +28,7 @@ from harness.contract import (
 )
 from harness.environment import snapshot
 from harness.errors import first_error
-from harness.measurement.baseline import idle_baseline
+from harness.measurement.baseline import baseline_warnings, idle_baseline
 from harness.measurement.energy import (
     counter_delta,
     energy_info,
@@ -164,6 +164,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     load_j = load_j if load_j is not None else integrate(readings, load_start, load_end)
     warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
     warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
+    warnings += baseline_warnings(baseline)
     if not warmup.converged:
         warnings.append(f"warmup did not converge: CV {warmup.final_cv} after {warmup.n_requests} requests")
     origin = readings[0].t_s

@@ -16,11 +16,12 @@ import pytest
 from harness.atomic import atomic_write_text
 from harness.contract import BaselineSettings, MeasurementSettings, RunSpec, Workload
 from harness.measurement import nvml
-from harness.measurement.baseline import idle_baseline
+from harness.measurement.baseline import baseline_warnings, idle_baseline
 from harness.measurement.cuda_context import CudaContextError, cuda_context_held
 from harness.measurement.energy import sampling_warnings
 from harness.measurement.nvml import NvmlPower
 from harness.measurement.power import DeviceReading, Reading
+from harness.measurement.synthetic import SyntheticPower
 from harness.run import open_power_source
 from tests.harness.fake_nvml import FakeGpu, FakeNvml
 
@@ -201,3 +202,22 @@ def test_the_result_records_the_resolved_spec(tmp_path: Path) -> None:
 
     result = RunResult.model_validate_json((path.parent / "result.json").read_text())
     assert RunSpec.model_validate(result.environment["spec"]) == spec
+
+
+def test_an_unsteady_idle_baseline_is_a_warning() -> None:
+    class Settling(SyntheticPower):
+        """A GPU still cooling down from the previous run: idle power falls 90 → 50 W."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def read(self) -> Reading:
+            self.calls += 1
+            watts = max(50.0, 90.0 - 4.0 * self.calls)
+            return Reading(time.monotonic(), (DeviceReading(power_w=watts, energy_j=None),))
+
+    settling = idle_baseline(Settling(), BaselineSettings(duration_s=0.1), hz=100, cache_dir=None)
+    assert "idle power was unsteady during the baseline" in " ".join(baseline_warnings(settling))
+    steady = idle_baseline(SyntheticPower(), BaselineSettings(duration_s=0.1), hz=100, cache_dir=None)
+    assert baseline_warnings(steady) == []

@@ -25,6 +25,7 @@ from harness.measurement.cuda_context import cuda_context_held
 from harness.measurement.power import PowerSource
 
 BaselineMethod = Literal["bare_idle", "cuda_context", "synthetic"]
+UNSTEADY_SPREAD = 0.10  # IQR as a share of the median idle power
 
 
 def _method(source: PowerSource, settings: BaselineSettings) -> BaselineMethod:
@@ -105,3 +106,15 @@ def idle_baseline(
         with contextlib.suppress(OSError):  # the cache is an optimisation: a read-only volume is fine
             atomic_write_text(path, info.model_dump_json())
     return info
+
+
+def baseline_warnings(info: BaselineInfo) -> list[str]:
+    """An idle GPU draws a steady power; a wide spread means it was not idle (still cooling down
+    from the previous run, or another process on it), so the subtracted figure is suspect."""
+    if info.power_w > 0 and info.spread_w > UNSTEADY_SPREAD * info.power_w:
+        return [
+            f"idle power was unsteady during the baseline (IQR {info.spread_w:.1f} W around "
+            f"{info.power_w:.1f} W): the GPU was still settling or in use; add gaps.between_runs_s "
+            "or lower baseline.ttl_s so it is measured again"
+        ]
+    return []
