@@ -23,7 +23,7 @@ from harness.measurement.nvml import NvmlPower
 from harness.measurement.power import DeviceReading, Reading
 from harness.measurement.synthetic import SyntheticPower
 from harness.run import open_power_source
-from tests.harness.fake_nvml import FakeGpu, FakeNvml
+from tests.harness.fake_nvml import FakeGpu, FakeNvml, SimulatedClock
 
 # NVML enumerates these in an order that is NOT their PCI bus order (it promises none):
 # index 0 sits on bus 0x3b, index 1 on bus 0x18 — so CUDA's PCI-order device 0 is NVML's index 1.
@@ -221,3 +221,21 @@ def test_an_unsteady_idle_baseline_is_a_warning() -> None:
     assert "idle power was unsteady during the baseline" in " ".join(baseline_warnings(settling))
     steady = idle_baseline(SyntheticPower(), BaselineSettings(duration_s=0.1), hz=100, cache_dir=None)
     assert baseline_warnings(steady) == []
+
+
+def test_at_100_hz_power_and_energy_every_sample_the_slow_facts_at_10_hz(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = SimulatedClock()
+    monkeypatch.setattr(nvml, "pynvml", FakeNvml([FakeGpu(uuid="GPU-a")], clock=clock))
+    monkeypatch.setattr(nvml, "time", clock)
+    source = NvmlPower({})
+    readings = []
+    for _ in range(100):  # one second at 100 Hz
+        readings.append(source.read())
+        clock.advance(0.01)
+    devices = [r.devices[0] for r in readings]
+    assert all(d.power_w == 300.0 and d.energy_j is not None for d in devices)
+    with_temperature = [d for d in devices if d.temperature_c is not None]
+    assert 9 <= len(with_temperature) <= 11 and devices[0].temperature_c == 45
+    assert all(d.gpu_util_pct is not None and d.sm_clock_mhz is not None for d in with_temperature)

@@ -25,6 +25,7 @@ import pynvml
 from harness.measurement.power import DeviceInfo, DeviceReading, Reading, no_op
 
 DISABLED = {"", "none", "void"}
+AUX_PERIOD_S = 0.1  # utilisation, memory, temperature, clocks: 10 Hz is plenty
 
 
 class GpuSelectionError(RuntimeError):
@@ -115,6 +116,7 @@ class NvmlPower:
                 self._supports(pynvml.nvmlDeviceGetTotalEnergyConsumption, h) for h in self._handles
             ]
             self._has_fields = [self._field_power(h) is not None for h in self._handles]
+            self._aux_at = float("-inf")
         except BaseException:
             pynvml.nvmlShutdown()
             raise
@@ -155,28 +157,52 @@ class NvmlPower:
         return list(self._everything)
 
     def read(self) -> Reading:
+        """Power and energy of every GPU first (they are what the window is cut on, so they are
+        read as close to the timestamp as possible); the slower-moving facts (utilisation,
+        memory, temperature, clock, throttle reasons) at most every ``AUX_PERIOD_S``, so a
+        100 Hz sampler makes two NVML calls per GPU per sample, not eight."""
         now = time.monotonic()
-        readings = []
-        for handle, counter, fields in zip(self._handles, self._has_counter, self._has_fields, strict=True):
-            field_power = self._field_power(handle) if fields else None
-            power_w = field_power[0] if field_power else pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
-            util = self._optional(pynvml.nvmlDeviceGetUtilizationRates, handle)
-            memory = self._optional(pynvml.nvmlDeviceGetMemoryInfo, handle)
-            readings.append(
-                DeviceReading(
-                    power_w=power_w,
-                    energy_j=pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0 if counter else None,
-                    power_avg_1s_w=field_power[1] if field_power else None,
-                    gpu_util_pct=float(util.gpu) if util is not None else None,
-                    mem_used_bytes=float(memory.used) if memory is not None else None,
-                    temperature_c=self._optional(
-                        pynvml.nvmlDeviceGetTemperature, handle, pynvml.NVML_TEMPERATURE_GPU
-                    ),
-                    sm_clock_mhz=self._optional(pynvml.nvmlDeviceGetClockInfo, handle, pynvml.NVML_CLOCK_SM),
-                    throttle_reasons=self._optional(pynvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle),
-                )
+        power = [
+            self._power(handle, fields)
+            for handle, fields in zip(self._handles, self._has_fields, strict=True)
+        ]
+        energy = [
+            pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0 if counter else None
+            for handle, counter in zip(self._handles, self._has_counter, strict=True)
+        ]
+        with_aux = now - self._aux_at >= AUX_PERIOD_S * 0.9  # 0.9: a 10 Hz sampler's jitter
+        if with_aux:
+            self._aux_at = now
+        readings = [
+            DeviceReading(
+                power_w=watts,
+                energy_j=joules,
+                power_avg_1s_w=average,
+                **(self._aux(handle) if with_aux else {}),
             )
+            for handle, (watts, average), joules in zip(self._handles, power, energy, strict=True)
+        ]
         return Reading(now, tuple(readings))
+
+    def _power(self, handle: Any, fields: bool) -> tuple[float, float | None]:
+        """(power W, 1 s average W or None): the instant field where the GPU has it."""
+        field_power = self._field_power(handle) if fields else None
+        if field_power is not None:
+            return field_power
+        return pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0, None
+
+    def _aux(self, handle: Any) -> dict[str, Any]:
+        util = self._optional(pynvml.nvmlDeviceGetUtilizationRates, handle)
+        memory = self._optional(pynvml.nvmlDeviceGetMemoryInfo, handle)
+        return {
+            "gpu_util_pct": float(util.gpu) if util is not None else None,
+            "mem_used_bytes": float(memory.used) if memory is not None else None,
+            "temperature_c": self._optional(
+                pynvml.nvmlDeviceGetTemperature, handle, pynvml.NVML_TEMPERATURE_GPU
+            ),
+            "sm_clock_mhz": self._optional(pynvml.nvmlDeviceGetClockInfo, handle, pynvml.NVML_CLOCK_SM),
+            "throttle_reasons": self._optional(pynvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle),
+        }
 
     def busy(self) -> contextlib.AbstractContextManager[None]:
         return no_op()
