@@ -37,7 +37,7 @@ from harness.measurement.energy import (
     warnings_for,
     window_stats,
 )
-from harness.measurement.power import PowerSource
+from harness.measurement.power import PowerSource, Reading
 from harness.measurement.sampler import Sampler
 from harness.measurement.warmup import warm_up
 from harness.params import parse_params
@@ -121,7 +121,10 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     backend = get_backend(spec.backend)
     try:
         cache = results_root / CACHE_DIRNAME if results_root is not None else None
-        baseline = idle_baseline(source, spec.measurement.baseline, spec.measurement.sample_hz, cache)
+        idle_trace: list[Reading] = []  # empty when the baseline came from the cache
+        baseline = idle_baseline(
+            source, spec.measurement.baseline, spec.measurement.sample_hz, cache, trace=idle_trace
+        )
         gpus = source.describe()
         prompts = prompts_for(spec.workload, spec.seed)
         with Sampler(source, spec.measurement.sample_hz) as sampler:
@@ -144,7 +147,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
                 start = sampler.mark()
                 completions = backend.run(prompts)
                 end = sampler.mark()
-        readings = sampler.snapshot()
+        readings = idle_trace + sampler.snapshot()
         extra = {
             "power_source": source.kind,
             "latency_scope": backend.latency_scope,
@@ -198,6 +201,8 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         warnings=tuple(warnings),
     )
     phases = [("load", load_start, load_end), ("warmup", load_end, start), ("measured", start, end)]
+    if idle_trace:
+        phases.insert(0, ("baseline", idle_trace[0].t_s, idle_trace[-1].t_s))
     write_timeseries(out_dir / TIMESERIES_FILENAME, readings, [g["uuid"] for g in gpus], origin, phases)
     atomic_write_text(out_dir / RESULT_FILENAME, result.model_dump_json(indent=2))
     return result

@@ -1,8 +1,9 @@
 """The sampled trace of a run as ``timeseries.parquet``: one row per (sample, device).
 
 ``t_s`` counts from the first sample, on the same clock as the result's ``window``; ``phase``
-says which part of the run a sample belongs to (load, warmup, measured), so a plot or a
-re-analysis can cut the trace without re-deriving the marks.
+says which part of the run a sample belongs to (baseline, load, warmup, measured), so a plot or a
+re-analysis can cut the trace without re-deriving the marks. Baseline rows exist only when the
+idle baseline was measured in this run rather than taken from the cache.
 """
 
 from __future__ import annotations

@@ -239,3 +239,34 @@ def test_at_100_hz_power_and_energy_every_sample_the_slow_facts_at_10_hz(
     with_temperature = [d for d in devices if d.temperature_c is not None]
     assert 9 <= len(with_temperature) <= 11 and devices[0].temperature_c == 45
     assert all(d.gpu_util_pct is not None and d.sm_clock_mhz is not None for d in with_temperature)
+
+
+def test_a_freshly_measured_baseline_is_in_the_timeseries_on_the_same_clock(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from harness.run import run_experiment
+
+    spec = RunSpec(
+        campaign="t",
+        exp_id="e",
+        cycle=0,
+        backend="stub",
+        model="m",
+        params={"work_ms_per_token": 1.0},
+        workload=Workload(n_requests=4, max_output_tokens=10),
+        measurement=MeasurementSettings(
+            power_source="synthetic", sample_hz=100, baseline=BaselineSettings(duration_s=0.2)
+        ),
+    )
+    run_dir = tmp_path / "t" / "e" / "c0"
+    fresh = run_experiment(spec, run_dir, results_root=tmp_path)
+    table = pq.read_table(run_dir / "timeseries.parquet").to_pylist()
+    baseline = [row for row in table if row["phase"] == "baseline"]
+    assert len(baseline) == fresh.baseline.n_samples and {r["power_w"] for r in baseline} == {40.0}
+    assert table[0]["t_s"] == 0.0 and table[0]["phase"] == "baseline"
+    measured = [row["t_s"] for row in table if row["phase"] == "measured"]
+    assert min(measured) == pytest.approx(fresh.window[0]) and max(measured) == pytest.approx(fresh.window[1])
+    cached = run_experiment(spec, run_dir, results_root=tmp_path)
+    assert cached.baseline.cached
+    phases = {row["phase"] for row in pq.read_table(run_dir / "timeseries.parquet").to_pylist()}
+    assert "baseline" not in phases and "measured" in phases

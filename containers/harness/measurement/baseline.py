@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from harness.atomic import atomic_write_text
 from harness.contract import BaselineInfo, BaselineSettings
 from harness.measurement.cuda_context import cuda_context_held
-from harness.measurement.power import PowerSource
+from harness.measurement.power import PowerSource, Reading
 
 BaselineMethod = Literal["bare_idle", "cuda_context", "synthetic"]
 UNSTEADY_SPREAD = 0.10  # IQR as a share of the median idle power
@@ -48,17 +48,17 @@ def _fresh(info: BaselineInfo, ttl_s: float, now: datetime) -> bool:
 
 def measure_idle(
     source: PowerSource, duration_s: float, hz: float, sleep: Callable[[float], None] = time.sleep
-) -> tuple[list[float], float]:
-    """Sample total power for ``duration_s`` at ``hz``; returns the samples and the time taken."""
+) -> tuple[list[Reading], float]:
+    """Read the source for ``duration_s`` at ``hz``; returns the readings and the time taken."""
     start = time.monotonic()
-    samples = []
+    readings = []
     period = 1.0 / hz
     while True:
-        samples.append(source.read().power_w)
+        readings.append(source.read())
         if time.monotonic() - start >= duration_s:
             break
         sleep(period)
-    return samples, time.monotonic() - start
+    return readings, time.monotonic() - start
 
 
 def idle_baseline(
@@ -67,9 +67,11 @@ def idle_baseline(
     hz: float,
     cache_dir: Path | None,
     hold_context: Callable[[], contextlib.AbstractContextManager[None]] = cuda_context_held,
+    trace: list[Reading] | None = None,
 ) -> BaselineInfo:
     """The idle baseline: from the cache when fresh, else measured now (and cached).
-    ``hold_context`` opens the CUDA context the ``cuda_context`` method measures under."""
+    ``hold_context`` opens the CUDA context the ``cuda_context`` method measures under; the
+    readings of a fresh measurement are appended to ``trace`` (for the run's timeseries)."""
     now = datetime.now(timezone.utc)
     if not settings.enabled:
         return BaselineInfo(
@@ -91,7 +93,10 @@ def idle_baseline(
         except (ValidationError, OSError):
             pass  # a damaged cache entry is simply measured again
     with hold_context() if method == "cuda_context" else contextlib.nullcontext():
-        samples, took = measure_idle(source, settings.duration_s, hz)
+        readings, took = measure_idle(source, settings.duration_s, hz)
+    if trace is not None:
+        trace.extend(readings)
+    samples = [r.power_w for r in readings]
     quartiles = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3
     info = BaselineInfo(
         power_w=statistics.median(samples),
