@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -270,3 +271,19 @@ def test_a_freshly_measured_baseline_is_in_the_timeseries_on_the_same_clock(tmp_
     assert cached.baseline.cached
     phases = {row["phase"] for row in pq.read_table(run_dir / "timeseries.parquet").to_pylist()}
     assert "baseline" not in phases and "measured" in phases
+
+
+def test_a_power_field_that_answers_zero_is_not_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    class ZeroInstant(FakeNvml):
+        """A driver that lists the instant-power field but fills it with 0."""
+
+        def nvmlDeviceGetFieldValues(self, gpu: FakeGpu, field_ids: list[int]) -> list[Any]:
+            values = super().nvmlDeviceGetFieldValues(gpu, field_ids)
+            for value in values:
+                value.value.uiVal = 0
+            return values
+
+    monkeypatch.setattr(nvml, "pynvml", ZeroInstant([FakeGpu(uuid="GPU-a", power_w=250.0)]))
+    source = NvmlPower({})
+    reading = source.read().devices[0]
+    assert reading.power_w == 250.0 and reading.power_avg_1s_w is None  # from nvmlDeviceGetPowerUsage

@@ -115,7 +115,8 @@ class NvmlPower:
             self._has_counter = [
                 self._supports(pynvml.nvmlDeviceGetTotalEnergyConsumption, h) for h in self._handles
             ]
-            self._has_fields = [self._field_power(h) is not None for h in self._handles]
+            # A powered GPU never draws 0 W: a driver answering the field with 0 does not really have it
+            self._has_fields = [(self._field_power(h) or (0.0, None))[0] > 0 for h in self._handles]
             self._aux_at = float("-inf")
         except BaseException:
             pynvml.nvmlShutdown()
