@@ -41,6 +41,7 @@ from harness.measurement.power import PowerSource, Reading
 from harness.measurement.sampler import Sampler
 from harness.measurement.warmup import warm_up
 from harness.params import parse_params
+from harness.preflight import find_problems
 from harness.timeseries import write_timeseries
 from harness.workload import prompts_for
 
@@ -64,6 +65,23 @@ def open_power_source(spec: RunSpec) -> PowerSource:
     except Exception as err:  # no driver, no GPU, a bad device list: one clear reason
         raise RunError(f"NVML power source unavailable: {err}") from err
     pin_cuda_devices(source.devices(), source.all_devices(), os.environ)  # compute where we meter
+    return source
+
+
+def preflight(spec: RunSpec, out_dir: Path) -> PowerSource:
+    """Find every problem at once (see preflight.py), the power source's included; the opened
+    source when there is none."""
+    problems = find_problems(spec, out_dir)
+    source: PowerSource | None = None
+    try:
+        source = open_power_source(spec)
+    except RunError as err:
+        problems.append(str(err))
+    if problems:
+        if source is not None:
+            source.close()
+        raise RunError("preflight: " + "; ".join(problems))
+    assert source is not None
     return source
 
 
@@ -117,7 +135,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         ) from err
     visible_as_given = {k: os.environ[k] for k in VISIBLE_DEVICE_VARIABLES if k in os.environ}
     started_at = datetime.now(timezone.utc).isoformat()
-    source = open_power_source(spec)
+    source = preflight(spec, out_dir)
     backend = get_backend(spec.backend)
     try:
         cache = results_root / CACHE_DIRNAME if results_root is not None else None
