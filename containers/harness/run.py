@@ -139,6 +139,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     backend = get_backend(spec.backend)
     try:
         cache = results_root / CACHE_DIRNAME if results_root is not None else None
+        others = source.other_processes()  # before any context of ours exists
         idle_trace: list[Reading] = []  # empty when the baseline came from the cache
         baseline = idle_baseline(
             source, spec.measurement.baseline, spec.measurement.sample_hz, cache, trace=idle_trace
@@ -186,6 +187,11 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
     warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
     warnings += baseline_warnings(baseline)
+    warnings += [
+        f"{n} other compute process(es) held GPU {uuid} when the run started: their draw is in the "
+        "baseline and in the measured energy"
+        for uuid, n in others.items()
+    ]
     if not warmup.converged:
         warnings.append(f"warmup did not converge: CV {warmup.final_cv} after {warmup.n_requests} requests")
     origin = readings[0].t_s

@@ -58,6 +58,7 @@ class FakeGpu:
     power_usage_is_average: bool = True  # Ampere and newer: nvmlDeviceGetPowerUsage is a 1 s mean
     temperature_c: int = 45
     throttle_reasons: int = 0
+    compute_pids: tuple[int, ...] = ()  # other processes holding a CUDA context on this GPU
     power_limit_mw: int = 700_000
     pci_bus_id: str = ""  # given by FakeNvml in enumeration (PCI bus) order when left empty
     energy_mj: float = 0.0
@@ -223,6 +224,10 @@ class FakeNvml:
     def nvmlDeviceGetMaxClockInfo(self, gpu: FakeGpu, clock_type: int) -> int:
         self._check()
         return 1980 if clock_type == NVML_CLOCK_SM else 2619
+
+    def nvmlDeviceGetComputeRunningProcesses(self, gpu: FakeGpu) -> list[Any]:
+        self._check()
+        return [SimpleNamespace(pid=pid, usedGpuMemory=512 * 2**20) for pid in gpu.compute_pids]
 
     def nvmlDeviceGetCurrentClocksThrottleReasons(self, gpu: FakeGpu) -> int:
         self._check()

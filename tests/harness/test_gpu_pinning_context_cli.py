@@ -287,3 +287,30 @@ def test_a_power_field_that_answers_zero_is_not_trusted(monkeypatch: pytest.Monk
     source = NvmlPower({})
     reading = source.read().devices[0]
     assert reading.power_w == 250.0 and reading.power_avg_1s_w is None  # from nvmlDeviceGetPowerUsage
+
+
+def test_another_process_on_the_run_gpu_is_a_warning(
+    swapped: FakeNvml, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from harness.run import run_experiment
+
+    swapped.gpus[1].compute_pids = (4242, 4343)  # GPU-on-bus-18: PCI position 0
+    swapped.gpus[0].compute_pids = (99,)  # GPU-on-bus-3b: not this run's, so none of its business
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    spec = RunSpec(
+        campaign="t",
+        exp_id="e",
+        cycle=0,
+        backend="stub",
+        model="m",
+        params={"work_ms_per_token": 0.1},
+        workload=Workload(n_requests=2, max_output_tokens=4),
+        measurement=MeasurementSettings(power_source="nvml", baseline=BaselineSettings(duration_s=0.05)),
+    )
+    result = run_experiment(spec, tmp_path / "run", results_root=None)
+    others = [w for w in result.warnings if "other compute process" in w]
+    assert others == [
+        "2 other compute process(es) held GPU GPU-on-bus-18 when the run started: their draw is in "
+        "the baseline and in the measured energy"
+    ]
+    assert [g["uuid"] for g in result.environment["gpus"]] == ["GPU-on-bus-18"]

@@ -205,6 +205,14 @@ class NvmlPower:
             "throttle_reasons": self._optional(pynvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle),
         }
 
+    def other_processes(self) -> dict[str, int]:
+        counts = {}
+        for device, handle in zip(self._devices, self._handles, strict=True):
+            processes = self._optional(pynvml.nvmlDeviceGetComputeRunningProcesses, handle)
+            if processes:
+                counts[device.uuid] = len(processes)
+        return counts
+
     def busy(self) -> contextlib.AbstractContextManager[None]:
         return no_op()
 

@@ -60,6 +60,11 @@ class PowerSource(Protocol):
         synthetic source raises its power while inside, which is how its trace is known."""
         ...
 
+    def other_processes(self) -> dict[str, int]:
+        """Per device UUID, how many compute processes hold it — asked before the harness opens
+        a context of its own, so any count is someone else's draw in the baseline and the run."""
+        ...
+
     def describe(self) -> list[dict[str, Any]]:
         """Per-device facts for the environment snapshot (uuid, name, limits, clocks…)."""
         ...

@@ -66,6 +66,9 @@ class SyntheticPower:
                 self._advance(self._clock())
                 self._depth -= 1
 
+    def other_processes(self) -> dict[str, int]:
+        return {}
+
     def describe(self) -> list[dict[str, Any]]:
         return [
             {
