@@ -80,7 +80,7 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
     runner = CampaignRunner(campaign, results_dir, chosen, _echo)
     try:
         outcome = runner.run()
-    except CampaignLocked as err:
+    except (CampaignLocked, ExecutorUnavailable) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     except KeyboardInterrupt:

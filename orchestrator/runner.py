@@ -147,6 +147,7 @@ class CampaignRunner:
         if total == 0:
             self.echo(f"nothing to do: all {outcome.already_done} runs of {self.campaign.name!r} are done")
             return outcome
+        self.executor.prepare({self.experiments[r.exp_id].backend for r in todo})
         pool = GpuPool(self.campaign.gpus)
         parallel = f", up to {pool.size} at a time on GPUs {','.join(pool.gpus)}" if pool.size > 1 else ""
         self.echo(

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from harness import __version__
 from harness.contract import RunSpec
 from harness.errors import first_error
-from harness.params import parse_params
+from harness.params import contract_fingerprint, parse_params
 
 EXIT_RUN_FAILED, EXIT_BAD_SPEC = 1, 2
 
@@ -54,6 +54,12 @@ def run(spec_path: Path) -> None:
     )
     for warning in result.warnings:
         click.echo(f"camp-harness: warning: {warning}")
+
+
+@main.command()
+def contract() -> None:
+    """Print the fingerprint of the spec/result/params schemas this image was built with."""
+    click.echo(contract_fingerprint())
 
 
 def _fail(reason: str, code: int) -> NoReturn:

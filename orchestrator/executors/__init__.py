@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from orchestrator.executors.base import ExecOutcome, Executor, RunRequest
+from orchestrator.executors.base import ExecOutcome, Executor, ExecutorUnavailable, RunRequest
 from orchestrator.executors.local import LocalExecutor
 
 ExecutorChoice = Literal["auto", "docker", "local"]
-
-
-class ExecutorUnavailable(RuntimeError):
-    """The executor the campaign asks for cannot run here."""
 
 
 def make_executor(choice: ExecutorChoice, compose_file: Path) -> tuple[Executor, str | None]:

@@ -6,6 +6,7 @@ Executors only dispatch; deciding whether a run succeeded is the runner's job (i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -63,3 +64,12 @@ class Executor(Protocol):
     def cleanup(self, campaign: str) -> list[str]:
         """Remove anything a previous, killed ``camp run`` of ``campaign`` left running."""
         ...
+
+    def prepare(self, backends: Collection[BackendName]) -> None:
+        """Check, once before the first run, that ``backends`` can run here; raise
+        ExecutorUnavailable with the fix if not."""
+        ...
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor cannot run (these backends) here; the message says how to fix it."""

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from orchestrator.executors.base import ExecOutcome, RunRequest
+from harness.contract import BackendName
+from harness.params import contract_fingerprint
+from orchestrator.executors.base import ExecOutcome, ExecutorUnavailable, RunRequest
 from orchestrator.secrets import redact, run_env_files
 
 CONTAINER_RESULTS = PurePosixPath("/results")
@@ -58,15 +61,52 @@ class DockerExecutor:
             compose_env_files=[compose_env],
         )
 
-    def execute(self, request: RunRequest) -> ExecOutcome:
-        variables = {
-            "CAMP_RESULTS_DIR": str(request.results_root.resolve()),
+    @staticmethod
+    def _variables(results_root: Path, gpus: tuple[str, ...] = ()) -> dict[str, str]:
+        return {
+            "CAMP_RESULTS_DIR": str(results_root.resolve()),
             "CAMP_UID": str(os.getuid()),
             "CAMP_GID": str(os.getgid()),
-            "CAMP_GPU_IDS": ",".join(request.gpus) or "all",
+            "CAMP_GPU_IDS": ",".join(gpus) or "all",
         }
-        with run_env_files(variables) as files:
+
+    def execute(self, request: RunRequest) -> ExecOutcome:
+        with run_env_files(self._variables(request.results_root, request.gpus)) as files:
             return self._execute(request, self.client_factory(files.compose_env))
+
+    def prepare(self, backends: Collection[BackendName]) -> None:
+        """Each backend's image must speak this checkout's contract (same schemas), or every run
+        would fail on an invalid spec or result; and the Hugging Face cache must exist before
+        Docker bind-mounts it (else Docker creates it, owned by root)."""
+        hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+        hf_home.mkdir(parents=True, exist_ok=True)
+        expected = contract_fingerprint()
+        for backend in sorted(backends):
+            build = f"docker compose {'' if backend == 'stub' else '--profile gpu '}build {backend}"
+            with (
+                tempfile.TemporaryDirectory() as scratch,
+                run_env_files(self._variables(Path(scratch))) as files,
+            ):
+                try:
+                    output = self.client_factory(files.compose_env).compose.run(
+                        backend,
+                        ["camp-harness", "contract"],
+                        remove=True,
+                        tty=False,
+                        dependencies=False,
+                        user=f"{os.getuid()}:{os.getgid()}",
+                    )
+                except DockerException as err:
+                    reason = (str(err.stderr or "").strip().splitlines() or ["no output"])[-1]
+                    raise ExecutorUnavailable(
+                        f"the {backend} image cannot run camp-harness ({reason}); build it: `{build}`"
+                    ) from None
+            found = str(output).strip().splitlines()[-1] if str(output).strip() else "nothing"
+            if found != expected:
+                raise ExecutorUnavailable(
+                    f"the {backend} image was built from other camp code (its contract {found}, this "
+                    f"checkout's {expected}); rebuild it: `{build}`"
+                )
 
     def stop(self, request: RunRequest) -> None:
         self._remove(request.container_name)

@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Collection
 
+from harness.contract import BackendName
 from orchestrator.executors.base import ExecOutcome, RunRequest
 from orchestrator.secrets import redact
 
@@ -67,6 +69,9 @@ class LocalExecutor:
         process = self._running.get(request.container_name)
         if process is not None:
             _kill_group(process)
+
+    def prepare(self, backends: Collection[BackendName]) -> None:
+        pass  # the harness is this checkout's own code: nothing to check
 
     def cleanup(self, campaign: str) -> list[str]:
         return []  # subprocesses die with their session; nothing outlives camp here

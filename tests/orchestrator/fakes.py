@@ -48,6 +48,7 @@ class FakeExecutor:
     requests: list[RunRequest] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    prepared: list[set[str]] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def ctrl_c(self, request: RunRequest, spec: RunSpec) -> ExecOutcome:
@@ -61,6 +62,9 @@ class FakeExecutor:
         behaviour = self.behaviours[min(len(self.requests), len(self.behaviours) - 1)]
         self.requests.append(request)
         return behaviour(request, spec)
+
+    def prepare(self, backends: object) -> None:
+        self.prepared.append(set(backends))  # type: ignore[call-overload]
 
     def stop(self, request: RunRequest) -> None:
         self.stopped.append(request.container_name)

@@ -166,3 +166,40 @@ def test_secrets_go_through_a_private_env_file_that_is_removed(
     assert not seen["path"].exists()
     assert "hf_secret_value_123" not in outcome.output and "<HF_TOKEN redacted>" in outcome.output
     assert "hf_secret_value_123" not in str(client.calls)  # never on the command line
+
+
+def test_prepare_accepts_an_image_with_this_checkouts_contract(tmp_path: Path, monkeypatch) -> None:
+    from harness.params import contract_fingerprint
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    client = FakeClient(exits_with(0))
+    client.compose.run = lambda service, command, **kw: (
+        client.calls.append({"service": service, "command": command}) or f"{contract_fingerprint()}\n"
+    )
+    DockerExecutor(tmp_path / "compose.yaml", client).prepare({"stub", "vllm"})
+    assert [c["command"] for c in client.calls] == [["camp-harness", "contract"]] * 2
+    assert [c["service"] for c in client.calls] == ["stub", "vllm"]
+    assert (tmp_path / "hf").is_dir()  # created as the user before Docker could create it as root
+
+
+def test_prepare_refuses_an_image_built_from_other_code(tmp_path: Path, monkeypatch) -> None:
+    from orchestrator.executors.base import ExecutorUnavailable
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    client = FakeClient(exits_with(0))
+    client.compose.run = lambda service, command, **kw: "0123456789abcdef\n"
+    with pytest.raises(
+        ExecutorUnavailable,
+        match=r"built from other camp code.*docker compose --profile gpu "
+        r"build vllm",
+    ):
+        DockerExecutor(tmp_path / "compose.yaml", client).prepare({"vllm"})
+
+    def missing(service, command, **kw):
+        raise DockerException(["docker", "compose", "run"], 1, stderr=b"pull access denied for camp-stub")
+
+    client.compose.run = missing
+    with pytest.raises(
+        ExecutorUnavailable, match=r"cannot run camp-harness .*build it: `docker compose build stub`"
+    ):
+        DockerExecutor(tmp_path / "compose.yaml", client).prepare({"stub"})
