@@ -96,7 +96,7 @@ class TensorRTBackend:
         limit = self.spec.workload.max_input_tokens
         requests = token_prompts(self.llm.tokenizer, prompts, limit)
         started = time.perf_counter()
-        outputs = self.llm.generate(requests, self.sampling)
+        outputs = self.llm.generate(requests, self.sampling, use_tqdm=False)  # no progress bar in the window
         return parse_outputs(list(outputs), time.perf_counter() - started)
 
     def warmup_batch_size(self) -> int:
