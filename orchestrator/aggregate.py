@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from harness.atomic import atomic_write_with
 from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RunResult, RunSpec
+from harness.errors import first_error
 from orchestrator import stats
 
 AGGREGATE_DIRNAME = "aggregate"
@@ -79,11 +80,8 @@ def _read_model(path: Path, model: type[RunSpec] | type[RunResult]) -> Any:
             f"{path}: missing; the run is not done — `camp run` again to redo it"
         ) from None
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise AggregationError(
-            f"{path}: invalid {model.__name__} at {where}: {first['msg']} "
-            f"({err.error_count()} problem(s)); delete it and re-run that cycle"
+            f"{path}: invalid {model.__name__} ({first_error(err)}); delete it and re-run that cycle"
         ) from None
 
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from harness.atomic import atomic_write_text
 from harness.contract import RESULT_FILENAME, SPEC_FILENAME, TIMESERIES_FILENAME, RunResult
+from harness.errors import first_error
 from harness.params import parse_params
 from orchestrator.campaign import Campaign
 from orchestrator.executors import ExecOutcome, Executor, RunRequest
@@ -74,11 +75,7 @@ def check_result(path: Path, exp_id: str, cycle: int) -> AttemptResult:
     try:
         result = RunResult.model_validate_json(path.read_bytes())
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return AttemptResult(
-            False, f"result.json is invalid ({err.error_count()} errors; {where}: {first['msg']})"
-        )
+        return AttemptResult(False, f"result.json is invalid ({first_error(err)})")
     except OSError as err:
         return AttemptResult(False, f"result.json cannot be read: {err}")
     if (result.exp_id, result.cycle) != (exp_id, cycle):
