@@ -46,7 +46,8 @@ start_engine() {
     systemctl start docker
   else
     log "starting dockerd (log: /var/log/camp-dockerd.log)"
-    nohup dockerd >/var/log/camp-dockerd.log 2>&1 &
+    # 9>&-: the daemon outlives this script and must not inherit (and so hold forever) its lock.
+    nohup dockerd >/var/log/camp-dockerd.log 2>&1 9>&- &
   fi
   for _ in $(seq 60); do engine_answers && return 0; sleep 1; done
   log "the Docker engine did not answer within 60 s; see /var/log/camp-dockerd.log"
@@ -123,7 +124,11 @@ stub_image_current() {
 # One provisioning at a time per checkout (parallel `make` runs would debootstrap twice).
 mkdir -p "$(dirname "$STAMP")"
 exec 9>"$(dirname "$STAMP")/provision.lock"
-flock 9
+if ! flock -w 900 9; then
+  log "another provisioning of this checkout has held $(dirname "$STAMP")/provision.lock for 15 min;"
+  log "find it with: fuser -v $(dirname "$STAMP")/provision.lock"
+  exit 1
+fi
 
 if ! start_engine; then
   [ "${CAMP_REQUIRE_DOCKER:-}" = 1 ] && exit 1
