@@ -39,19 +39,36 @@ target_argument = click.argument("target", type=click.Path(path_type=Path, exist
 @click.command()
 @target_argument
 @results_option
-def report(target: Path, results_dir: Path) -> None:
+@click.option(
+    "--by",
+    "fields",
+    multiple=True,
+    metavar="FIELD",
+    help="Also summarise per value of this config field (repeatable): backend, model, "
+    "params.batch_size or just batch_size, workload.max_output_tokens, …",
+)
+def report(target: Path, results_dir: Path, fields: tuple[str, ...]) -> None:
     """Aggregate the done runs of TARGET (results dir or campaign file) and write the HTML report."""
-    from orchestrator import aggregate
-    from orchestrator.report import format_summary, write_report
+    from orchestrator import aggregate, grouping
+    from orchestrator.report import format_grouped, format_summary, write_report
 
     campaign_dir = resolve_campaign_dir(target, results_dir)
     try:
         tables = aggregate.aggregate_campaign(campaign_dir)
+        grouped = grouping.grouped_summary(tables.runs, fields) if fields else None
         index = write_report(campaign_dir, tables)
     except aggregate.AggregationError as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
+    except grouping.UnknownField as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     click.echo(format_summary(tables.experiments))
+    if grouped is not None:
+        name = "by_" + "+".join(grouped.by)
+        aggregate.write_table(grouped.table, campaign_dir / aggregate.AGGREGATE_DIRNAME, name)
+        click.echo(f"\nby {', '.join(grouped.by)}:")
+        click.echo(format_grouped(grouped))
     click.echo(f"tables: {campaign_dir / aggregate.AGGREGATE_DIRNAME}")
     click.echo(f"report: {index}")
 

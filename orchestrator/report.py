@@ -22,7 +22,7 @@ import pandas as pd
 
 from harness.atomic import atomic_write_text, atomic_write_with
 from harness.contract import TIMESERIES_FILENAME
-from orchestrator import aggregate, stats
+from orchestrator import aggregate, grouping, stats
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -129,6 +129,31 @@ def _sorted_by_config(experiments: pd.DataFrame, columns: Sequence[str]) -> pd.D
 # ---------------------------------------------------------------- terminal summary
 
 
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: set[int],
+    shrinking: int,
+    width: int = SUMMARY_WIDTH,
+) -> list[str]:
+    """Aligned lines, header and rule first; column ``shrinking`` gives way (cut with …) when a
+    line would pass ``width``."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    others = sum(w for i, w in enumerate(widths) if i != shrinking) + 2 * (len(headers) - 1)
+    widths[shrinking] = max(len(headers[shrinking]), min(widths[shrinking], width - others))
+
+    def line(cells: Sequence[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            if len(cell) > widths[i]:
+                cell = cell[: widths[i] - 1] + "…"
+            out.append(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
 def format_summary(
     experiments: pd.DataFrame, *, width: int = SUMMARY_WIDTH, max_rows: int = SUMMARY_MAX_ROWS
 ) -> str:
@@ -157,28 +182,44 @@ def format_summary(
             )
         )
     headers = ("exp_id", "config", energy_header, "tok/s (95% CI)", "n", "CI")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    # The config column gives way when the line would pass ``width``.
-    others = sum(w for i, w in enumerate(widths) if i != 1) + 2 * (len(headers) - 1)
-    widths[1] = max(len(headers[1]), min(widths[1], width - others))
-    right = {2, 3, 4}
-
-    def line(cells: Sequence[str]) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            if len(cell) > widths[i]:
-                cell = cell[: widths[i] - 1] + "…"
-            out.append(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
-        return "  ".join(out).rstrip()
-
-    lines = [line(headers), line(["-" * w for w in widths])]
-    lines.extend(line(r) for r in rows)
+    lines = text_table(headers, rows, right={2, 3, 4}, shrinking=1, width=width)
     if len(table) > max_rows:
         lines.append(f"… {len(table) - max_rows} more experiments: see the report")
     legend = (
         "CI: 95% interval of the mean over cycles; t = Student-t, BCa = bootstrap (n ≥ "
         f"{stats.BOOTSTRAP_MIN_N}), sd=0 = zero variance, n=1 = no interval"
     )
+    lines.extend(textwrap.wrap(legend, width))
+    return "\n".join(lines)
+
+
+def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WIDTH) -> str:
+    """``camp report --by``: one line per group, with what its n counts said underneath."""
+    table = grouped.table
+    if table.empty or f"{ENERGY}_mean" not in table.columns:
+        return "no finished runs to summarise"
+    unit = energy_unit(table[f"{ENERGY}_mean"])
+    rows = [
+        (
+            *("—" if pd.isna(row[c]) else str(row[c]) for c in grouped.by),
+            str(row["experiments"]),
+            format_interval(row[f"{ENERGY}_mean"], row[f"{ENERGY}_low"], row[f"{ENERGY}_high"], unit.scale),
+            format_interval(row[f"{THROUGHPUT}_mean"], row[f"{THROUGHPUT}_low"], row[f"{THROUGHPUT}_high"]),
+            str(row[f"{ENERGY}_n"]),
+            short_method(str(row[f"{ENERGY}_method"])),
+        )
+        for _, row in table.iterrows()
+    ]
+    headers = (*grouped.by, "exps", f"{unit.name}/tok (95% CI)", "tok/s (95% CI)", "n", "CI")
+    k = len(grouped.by)
+    lines = text_table(headers, rows, right={k, k + 1, k + 2, k + 3}, shrinking=0, width=width)
+    if grouped.unit == grouping.UNIT_EXPERIMENTS:
+        legend = (
+            "groups pool several experiments: n counts experiments, and the 95% interval is over "
+            "their per-experiment means (the spread of the pooled configurations, not repeatability)"
+        )
+    else:
+        legend = "one experiment per group: n counts cycles; 95% interval of the mean over cycles"
     lines.extend(textwrap.wrap(legend, width))
     return "\n".join(lines)
 
