@@ -156,8 +156,15 @@ class VllmParams(BackendParams):
 
 
 class TensorRTParams(BackendParams):
-    """TensorRT-LLM ``LLM`` API; unset arguments keep its defaults; ``extra`` goes to ``LLM()``."""
+    """TensorRT-LLM ``LLM`` API; unset arguments keep its defaults; ``extra`` goes to ``LLM()``.
 
+    ``engine``: ``pytorch`` is TensorRT-LLM's default runtime from 1.0 (``tensorrt_llm.LLM``);
+    ``tensorrt`` builds a TensorRT engine first (``tensorrt_llm._tensorrt_engine.LLM``), the only
+    one that applies ``quantization`` to a plain checkpoint. On ``pytorch`` the quantization is
+    the checkpoint's own (name a pre-quantized one, e.g. a ModelOpt FP8 export, under ``models``).
+    """
+
+    engine: Literal["pytorch", "tensorrt"] = "pytorch"
     dtype: Dtype = "auto"
     max_batch_size: int | None = Field(default=None, ge=1)
     max_num_tokens: int | None = Field(default=None, ge=1)
@@ -172,6 +179,12 @@ class TensorRTParams(BackendParams):
             raise ValueError(
                 f"max_num_tokens ({tokens}) < max_batch_size ({batch}): a step could not give "
                 "every request in the batch a token"
+            )
+        if self.quantization is not None and self.engine == "pytorch":
+            raise ValueError(
+                f"quantization {self.quantization} is applied only when a TensorRT engine is built "
+                "(engine: tensorrt); the pytorch engine would run the checkpoint unquantised: name "
+                "a pre-quantized checkpoint under models instead"
             )
         if self.quantization in ("FP8", "FP8_BLOCK_SCALES", "NVFP4") and self.dtype == "float32":
             raise ValueError(f"{self.quantization} quantization needs dtype float16, bfloat16 or auto")

@@ -149,4 +149,7 @@ def fake_tensorrt_llm() -> tuple[types.ModuleType, types.ModuleType]:
     llmapi.QuantAlgo = types.SimpleNamespace(  # type: ignore[attr-defined]
         FP8="QuantAlgo.FP8", W4A16_AWQ="QuantAlgo.W4A16_AWQ"
     )
+    # The TensorRT-engine runtime: its own LLM class, its engines kept apart from the default's.
+    trt_engine = _engine_module("tensorrt_llm._tensorrt_engine", "none", TRT_SAMPLING_FIELDS)
+    module._tensorrt_engine = trt_engine  # type: ignore[attr-defined]
     return module, llmapi

@@ -30,6 +30,7 @@ def test_llm_kwargs_build_kv_cache_and_quant_configs() -> None:
         max_batch_size=32,
         max_num_tokens=4096,
         tensor_parallel_size=2,
+        engine="tensorrt",
         quantization="FP8",
         kv_cache_free_gpu_memory_fraction=0.8,
         extra={"max_seq_len": 2048},
@@ -76,14 +77,37 @@ def test_backend_runs_and_shuts_the_engine_down(monkeypatch: pytest.MonkeyPatch)
     engine = module.engines[0]
     backend.release()
     assert engine.shut_down and backend.llm is None
+    assert module._tensorrt_engine.engines == []  # the default runtime is the PyTorch one
+
+
+def test_engine_tensorrt_builds_through_the_tensorrt_engine_llm_with_its_quantization(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module, llmapi = fake_tensorrt_llm()
+    monkeypatch.setitem(sys.modules, "tensorrt_llm", module)
+    monkeypatch.setitem(sys.modules, "tensorrt_llm.llmapi", llmapi)
+    monkeypatch.setitem(sys.modules, "tensorrt_llm._tensorrt_engine", module._tensorrt_engine)
+    backend = get_backend("tensorrt")
+    backend.load(spec(engine="tensorrt", quantization="FP8"))
+    assert module.engines == []
+    (engine,) = module._tensorrt_engine.engines
+    assert engine.kwargs["quant_config"] == ("QuantConfig", {"quant_algo": "QuantAlgo.FP8"})
+    assert [c.output_tokens for c in backend.run(["a b"])] == [16]
+    backend.release()
+    assert engine.shut_down
 
 
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
         ({"max_batch_size": 64, "max_num_tokens": 32}, r"max_num_tokens \(32\) < max_batch_size \(64\)"),
-        ({"quantization": "FP8", "dtype": "float32"}, "FP8 quantization needs dtype"),
-        ({"quantization": "INT3"}, "quantization"),
+        (
+            {"engine": "tensorrt", "quantization": "FP8", "dtype": "float32"},
+            "FP8 quantization needs dtype",
+        ),
+        ({"engine": "tensorrt", "quantization": "INT3"}, "quantization"),
+        ({"quantization": "FP8"}, "applied only when a TensorRT engine is built"),
+        ({"engine": "trt"}, "engine"),
     ],
 )
 def test_combinations_tensorrt_rejects(params: dict, reason: str) -> None:

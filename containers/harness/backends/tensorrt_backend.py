@@ -14,9 +14,11 @@ them (``token_prompts``; the LLM API's ``truncate_prompt_tokens`` would keep the
 Latency is the whole call's duration for every request (the LLM API's per-request perf metrics
 are opt-in and version-dependent).
 
-``quantization`` builds a ``QuantConfig``, which the TensorRT engine backend applies while it
-builds the engine; the PyTorch backend (the default from 1.0) instead reads the quantization of a
-pre-quantized checkpoint (e.g. a ModelOpt FP8 model), so there leave it unset and name that model.
+``engine`` picks the runtime: ``pytorch`` (``tensorrt_llm.LLM``, the default from 1.0) or
+``tensorrt`` (``tensorrt_llm._tensorrt_engine.LLM``, which builds a TensorRT engine at load, so
+its load time and energy include the build). ``quantization`` builds a ``QuantConfig``, applied
+while the TensorRT engine is built; the params reject it on ``pytorch``, which takes the
+quantization of a pre-quantized checkpoint instead and would otherwise run unquantised.
 """
 
 from __future__ import annotations
@@ -88,7 +90,11 @@ class TensorRTBackend:
 
         self.spec = spec
         self.params = TensorRTParams.model_validate(spec.params)
-        self.llm = tensorrt_llm.LLM(**llm_kwargs(spec, self.params, llmapi))
+        if self.params.engine == "tensorrt":
+            from tensorrt_llm._tensorrt_engine import LLM
+        else:
+            LLM = tensorrt_llm.LLM
+        self.llm = LLM(**llm_kwargs(spec, self.params, llmapi))
         self.sampling = tensorrt_llm.SamplingParams(**sampling_kwargs(spec))
 
     def run(self, prompts: list[str]) -> list[Completion]:
