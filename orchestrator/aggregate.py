@@ -124,6 +124,7 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         window_end_s=result.window[1],
         started_at=result.started_at,
         finished_at=result.finished_at,
+        model_revision=(result.environment.get("model") or {}).get("revision"),
         n_warnings=len(result.warnings),
         warnings="; ".join(result.warnings),
     )
@@ -217,6 +218,20 @@ def swept_columns(frame: pd.DataFrame) -> list[str]:
         return []
     per_exp = frame.drop_duplicates("exp_id")[columns].astype("string").fillna("—")
     return [c for c in columns if per_exp[c].nunique() > 1]
+
+
+def mixed_revision_warnings(runs: pd.DataFrame) -> list[str]:
+    """Experiments whose cycles loaded different Hub commits of their model (an unpinned model
+    updated mid-campaign): their cycles are not repeats of one measurement."""
+    if runs.empty or "model_revision" not in runs.columns:
+        return []
+    revisions = runs.dropna(subset=["model_revision"]).groupby("exp_id")["model_revision"].unique()
+    return [
+        f"experiment {exp_id} ran on {len(found)} revisions of its model ({', '.join(sorted(found))}): "
+        "pin it in the campaign as org/name@<commit> and re-run it"
+        for exp_id, found in revisions.items()
+        if len(found) > 1
+    ]
 
 
 def experiments_frame(runs: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:

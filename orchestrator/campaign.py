@@ -7,12 +7,22 @@ path and (for a misspelt key) a did-you-mean, so a researcher fixes the file in 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from harness.contract import BackendName, MeasurementSettings, Workload
+from harness.model_files import ModelFetchError, split_revision
 from harness.params import PARAMS_BY_BACKEND
+from harness.preflight import looks_like_path
 from orchestrator.config_errors import (
     ConfigError,
     ConfigProblem,
@@ -22,6 +32,21 @@ from orchestrator.config_errors import (
 )
 
 WORKLOAD_PREFIX = "workload."
+
+
+def _model_name(model: str) -> str:
+    """A Hub id (``org/name``, pinned as ``org/name@rev``), a local path or a built-in model."""
+    if not model.strip():
+        raise ValueError("empty model name")
+    if not looks_like_path(model):
+        try:
+            split_revision(model)
+        except ModelFetchError as err:
+            raise ValueError(str(err)) from None
+    return model
+
+
+ModelName = Annotated[str, AfterValidator(_model_name)]
 
 
 class _Strict(BaseModel):
@@ -38,7 +63,7 @@ class BackendSection(_Strict):
 
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
-    models: list[str] | None = None
+    models: list[ModelName] | None = None
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -65,7 +90,7 @@ class Gaps(_Strict):
 class Campaign(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     description: str = ""
-    models: list[str] = Field(default_factory=list)
+    models: list[ModelName] = Field(default_factory=list)
     backends: dict[BackendName, BackendSection] = Field(min_length=1)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     workload: Workload = Workload()

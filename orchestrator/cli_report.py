@@ -64,6 +64,8 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...]) -> None:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_BAD_CONFIG) from None
     click.echo(format_summary(tables.experiments))
+    for warning in aggregate.mixed_revision_warnings(tables.runs):
+        click.echo(f"warning: {warning}")
     if grouped is not None:
         name = "by_" + "+".join(grouped.by)
         aggregate.write_table(grouped.table, campaign_dir / aggregate.AGGREGATE_DIRNAME, name)

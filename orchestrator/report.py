@@ -233,7 +233,8 @@ def summary_text(campaign_dir: Path) -> str:
         tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
     except aggregate.AggregationError as err:
         return f"cannot summarise: {err}"
-    return format_summary(tables.experiments)
+    warnings = [f"warning: {w}" for w in aggregate.mixed_revision_warnings(tables.runs)]
+    return "\n".join([format_summary(tables.experiments), *warnings])
 
 
 # ---------------------------------------------------------------- plots

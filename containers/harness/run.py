@@ -1,7 +1,8 @@
 """One run of one experiment, in the order the measurement needs:
 
-preflight → environment snapshot → idle baseline → load (timed, metered) → warmup → measured
-window → energy → result.json + timeseries.parquet, both written atomically beside the spec.
+preflight → model files fetched (pinned, outside every metered phase) → idle baseline → load
+(timed, metered) → warmup → measured window → environment snapshot → energy → result.json +
+timeseries.parquet, both written atomically beside the spec.
 ``result.json`` is written last: its presence means the run is complete.
 """
 
@@ -40,6 +41,7 @@ from harness.measurement.energy import (
 from harness.measurement.power import PowerSource, Reading
 from harness.measurement.sampler import Sampler
 from harness.measurement.warmup import warm_up
+from harness.model_files import fetch_model
 from harness.params import parse_params
 from harness.preflight import find_problems
 from harness.timeseries import write_timeseries
@@ -139,6 +141,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     backend = get_backend(spec.backend)
     try:
         cache = results_root / CACHE_DIRNAME if results_root is not None else None
+        model = fetch_model(spec)  # a download here is in no metered phase
         others = source.other_processes()  # before any context of ours exists
         idle_trace: list[Reading] = []  # empty when the baseline came from the cache
         baseline = idle_baseline(
@@ -151,7 +154,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
             # the busy level; for NVML busy() changes nothing.
             with source.busy():
                 load_start = sampler.mark()
-                backend.load(spec)
+                backend.load(spec.model_copy(update={"model": model.load_from}))
                 load_end = sampler.mark()
             warm = max(1, min(backend.warmup_batch_size(), len(prompts)))
 
@@ -171,6 +174,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
             "power_source": source.kind,
             "latency_scope": backend.latency_scope,
             "backend_params": params.model_dump(mode="json"),
+            "model": model.as_environment(),
             "visible_devices_as_given": visible_as_given,  # before pin_cuda_devices rewrote them
             "spec": spec.model_dump(mode="json"),
         }

@@ -10,7 +10,7 @@ import pytest
 from statsmodels.stats.weightstats import DescrStatsW
 
 from harness.contract import RESULT_FILENAME
-from orchestrator import aggregate, stats
+from orchestrator import aggregate, report, stats
 from tests.aggregate.helpers import make_spec, write_experiment, write_run
 from tests.factories import make_result
 
@@ -157,3 +157,25 @@ def test_aggregate_campaign_writes_every_table(tmp_path: Path) -> None:
         "runs.csv",
         "runs.parquet",
     ]
+
+
+def _run_on_revision(campaign: Path, exp_id: str, cycle: int, revision: str | None) -> None:
+    spec = make_spec(exp_id, cycle)
+    model = {"requested": "org/m", "load_from": "/x", "source": "hub", "revision": revision}
+    write_run(campaign, spec, make_result(spec, environment={"model": model}))
+
+
+def test_the_model_commit_of_each_run_is_a_column_and_a_change_mid_experiment_is_flagged(
+    tmp_path: Path,
+) -> None:
+    _run_on_revision(tmp_path, "steady", 0, "aaa")
+    _run_on_revision(tmp_path, "steady", 1, "aaa")
+    _run_on_revision(tmp_path, "drifted", 0, "aaa")
+    _run_on_revision(tmp_path, "drifted", 1, "bbb")
+    _run_on_revision(tmp_path, "local", 0, None)
+    runs = aggregate.runs_table(aggregate.done_run_dirs(tmp_path))
+    assert runs.set_index(["exp_id", "cycle"]).loc[("drifted", 1), "model_revision"] == "bbb"
+    (warning,) = aggregate.mixed_revision_warnings(runs)
+    assert warning.startswith("experiment drifted ran on 2 revisions of its model (aaa, bbb)")
+    assert "org/name@<commit>" in warning
+    assert f"warning: {warning}" in report.summary_text(tmp_path)  # printed after `camp run`

@@ -75,6 +75,14 @@ def test_backend_without_model_is_an_error() -> None:
     assert "backend 'stub' has no model" in str(err)
 
 
+def test_models_may_be_pinned_and_a_broken_pin_is_named_with_its_line() -> None:
+    pinned = "name: t\nmodels: [org/m@v1, ./ckpt@2]\nbackends:\n  stub: {}\n"
+    assert parse_campaign(pinned, Path("c.yaml")).models == ["org/m@v1", "./ckpt@2"]  # a path is a path
+    err = str(problems("name: t\nmodels: [org/m@]\nbackends:\n  stub: {models: ['@main']}\n"))
+    assert "c.yaml:2: models.0: model 'org/m@': write a pinned model as org/name@<" in err
+    assert "c.yaml:4: backends.stub.models.0: model '@main'" in err
+
+
 def test_not_a_mapping_and_unreadable_file(tmp_path: Path) -> None:
     assert "is a mapping" in str(problems("- a\n- b\n"))
     with pytest.raises(ConfigError) as caught:
