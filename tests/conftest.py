@@ -4,8 +4,15 @@ CAMP_REQUIRE_DOCKER=1, as in CI, so the real container path can never silently g
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+# No test may reach the Hub (CI has no route to it): set before huggingface_hub reads it.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import huggingface_hub
 import pytest
+
+from tests.fake_hub import FakeHub
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -23,3 +30,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(
             pytest.mark.skip(reason=f"{problem} (set CAMP_REQUIRE_DOCKER=1 to make this an error)")
         )
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
+    """The Hub replaced by tests/fake_hub.py: no test downloads, or waits on a network."""
+    fake = FakeHub(tmp_path / "hf-cache")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake.snapshot_download)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # restored after the test, whatever fetch_model sets
+    return fake

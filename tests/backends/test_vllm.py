@@ -20,6 +20,7 @@ from harness.contract import (
 from harness.params import VllmParams
 from harness.run import run_experiment
 from tests.backends.fakes import BOS, FakeTokenizer, fake_vllm
+from tests.fake_hub import COMMIT, FakeHub
 
 
 def spec(fixed: bool = True, **params: object) -> RunSpec:
@@ -123,14 +124,19 @@ def test_backend_drives_the_engine_once_per_run(monkeypatch: pytest.MonkeyPatch)
     assert backend.llm is None
 
 
-def test_a_whole_harness_run_with_the_vllm_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "vllm", fake_vllm())
+def test_a_whole_harness_run_with_the_vllm_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: FakeHub
+) -> None:
+    vllm = fake_vllm()
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
     run_dir = tmp_path / "t" / "v1" / "c0"
     run_dir.mkdir(parents=True)
     run_experiment(spec(max_num_seqs=2), run_dir, results_root=tmp_path)
     result = RunResult.model_validate_json((run_dir / "result.json").read_text())
     assert result.metrics.output_tokens == 5 * 32
     assert result.environment["latency_scope"] == "per_request"
+    assert vllm.engines[0].kwargs["model"].endswith(f"snapshots/{COMMIT}")  # the fetched snapshot
+    assert result.environment["model"]["revision"] == COMMIT
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,9 @@
-"""Model files fetched before anything is metered and pinned to a Hub commit, with a fake
-``huggingface_hub.snapshot_download`` that lays files out as the real cache does
-(``<cache>/models--org--name/snapshots/<commit>/``)."""
+"""Model files fetched before anything is metered and pinned to a Hub commit (fake Hub:
+tests/fake_hub.py)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,39 +14,8 @@ from harness.backends.tiny_model import save_tiny
 from harness.contract import RunSpec
 from harness.model_files import NEVER_NEEDED, OTHER_WEIGHT_FORMATS, ModelFetchError, fetch_model
 from harness.run import run_experiment
+from tests.fake_hub import COMMIT, FakeHub
 from tests.harness.test_pytorch_backend import spec as pytorch_spec
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-@dataclass
-class FakeHub:
-    """Answers snapshot_download from a cache it fills itself; remembers every call."""
-
-    cache: Path
-    weights: str = "model.safetensors"
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    fail: Exception | None = None
-
-    def snapshot_download(self, repo_id: str, **kwargs: Any) -> str:
-        self.calls.append({"repo_id": repo_id, **kwargs})
-        if self.fail is not None:
-            raise self.fail
-        folder = self.cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / COMMIT
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text("{}")
-        ignored = kwargs.get("ignore_patterns") or []
-        if not any(Path(self.weights).match(p) for p in ignored):
-            (folder / self.weights).write_bytes(b"w")
-        return str(folder)
-
-
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
-    fake = FakeHub(tmp_path / "hf-cache")
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake.snapshot_download)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # restored after the test: fetch_model sets it
-    return fake
 
 
 def hub_spec(model: str) -> RunSpec:
