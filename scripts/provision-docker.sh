@@ -47,7 +47,7 @@ start_engine() {
   else
     log "starting dockerd (log: /var/log/camp-dockerd.log)"
     # 9>&-: the daemon outlives this script and must not inherit (and so hold forever) its lock.
-    nohup dockerd >/var/log/camp-dockerd.log 2>&1 9>&- &
+    nohup dockerd >>/var/log/camp-dockerd.log 2>&1 9>&- &
   fi
   for _ in $(seq 60); do engine_answers && return 0; sleep 1; done
   log "the Docker engine did not answer within 60 s; see /var/log/camp-dockerd.log"
