@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from harness.contract import BackendName, MeasurementSettings, Workload
-from harness.model_files import ModelFetchError, split_revision
+from harness.model_files import split_revision
 from harness.params import PARAMS_BY_BACKEND
 from harness.preflight import looks_like_path
 from orchestrator.config_errors import (
@@ -39,10 +39,7 @@ def _model_name(model: str) -> str:
     if not model.strip():
         raise ValueError("empty model name")
     if not looks_like_path(model):
-        try:
-            split_revision(model)
-        except ModelFetchError as err:
-            raise ValueError(str(err)) from None
+        split_revision(model)
     return model
 
 

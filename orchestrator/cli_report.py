@@ -50,7 +50,7 @@ target_argument = click.argument("target", type=click.Path(path_type=Path, exist
 def report(target: Path, results_dir: Path, fields: tuple[str, ...]) -> None:
     """Aggregate the done runs of TARGET (results dir or campaign file) and write the HTML report."""
     from orchestrator import aggregate, grouping
-    from orchestrator.report import format_grouped, format_summary, write_report
+    from orchestrator.report import format_campaign_summary, format_grouped, write_report
 
     campaign_dir = resolve_campaign_dir(target, results_dir)
     try:
@@ -63,9 +63,7 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...]) -> None:
     except grouping.UnknownField as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_BAD_CONFIG) from None
-    click.echo(format_summary(tables.experiments))
-    for warning in aggregate.mixed_revision_warnings(tables.runs):
-        click.echo(f"warning: {warning}")
+    click.echo(format_campaign_summary(tables))
     if grouped is not None:
         name = "by_" + "+".join(grouped.by)
         aggregate.write_table(grouped.table, campaign_dir / aggregate.AGGREGATE_DIRNAME, name)

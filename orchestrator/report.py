@@ -154,6 +154,17 @@ def text_table(
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
+def _interval_cells(row: pd.Series, unit: EnergyUnit) -> tuple[str, str, str, str]:
+    """J/token and tokens/s with their intervals, n and the short method: the columns every
+    terminal table shares."""
+    return (
+        format_interval(row[f"{ENERGY}_mean"], row[f"{ENERGY}_low"], row[f"{ENERGY}_high"], unit.scale),
+        format_interval(row[f"{THROUGHPUT}_mean"], row[f"{THROUGHPUT}_low"], row[f"{THROUGHPUT}_high"]),
+        str(row[f"{ENERGY}_n"]),
+        short_method(str(row[f"{ENERGY}_method"])),
+    )
+
+
 def format_summary(
     experiments: pd.DataFrame, *, width: int = SUMMARY_WIDTH, max_rows: int = SUMMARY_MAX_ROWS
 ) -> str:
@@ -165,22 +176,10 @@ def format_summary(
     table = _sorted_by_config(experiments, columns)
     unit = energy_unit(table[f"{ENERGY}_mean"])
     energy_header = f"{unit.name}/tok (95% CI)"
-    rows = []
-    for _, row in table.head(max_rows).iterrows():
-        rows.append(
-            (
-                str(row["exp_id"]),
-                config_label(row, columns),
-                format_interval(
-                    row[f"{ENERGY}_mean"], row[f"{ENERGY}_low"], row[f"{ENERGY}_high"], unit.scale
-                ),
-                format_interval(
-                    row[f"{THROUGHPUT}_mean"], row[f"{THROUGHPUT}_low"], row[f"{THROUGHPUT}_high"]
-                ),
-                str(row[f"{ENERGY}_n"]),
-                short_method(str(row[f"{ENERGY}_method"])),
-            )
-        )
+    rows = [
+        (str(row["exp_id"]), config_label(row, columns), *_interval_cells(row, unit))
+        for _, row in table.head(max_rows).iterrows()
+    ]
     headers = ("exp_id", "config", energy_header, "tok/s (95% CI)", "n", "CI")
     lines = text_table(headers, rows, right={2, 3, 4}, shrinking=1, width=width)
     if len(table) > max_rows:
@@ -203,10 +202,7 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
         (
             *("—" if pd.isna(row[c]) else str(row[c]) for c in grouped.by),
             str(row["experiments"]),
-            format_interval(row[f"{ENERGY}_mean"], row[f"{ENERGY}_low"], row[f"{ENERGY}_high"], unit.scale),
-            format_interval(row[f"{THROUGHPUT}_mean"], row[f"{THROUGHPUT}_low"], row[f"{THROUGHPUT}_high"]),
-            str(row[f"{ENERGY}_n"]),
-            short_method(str(row[f"{ENERGY}_method"])),
+            *_interval_cells(row, unit),
         )
         for _, row in table.iterrows()
     ]
@@ -224,6 +220,13 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
     return "\n".join(lines)
 
 
+def format_campaign_summary(tables: aggregate.CampaignTables) -> str:
+    """The per-experiment table, then a warning for each experiment whose cycles loaded
+    different model commits."""
+    warnings = [f"warning: {w}" for w in aggregate.mixed_revision_warnings(tables.runs)]
+    return "\n".join([format_summary(tables.experiments), *warnings])
+
+
 def summary_text(campaign_dir: Path) -> str:
     """The terminal summary of a campaign's done runs (writes the aggregate tables too).
 
@@ -233,8 +236,7 @@ def summary_text(campaign_dir: Path) -> str:
         tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
     except aggregate.AggregationError as err:
         return f"cannot summarise: {err}"
-    warnings = [f"warning: {w}" for w in aggregate.mixed_revision_warnings(tables.runs)]
-    return "\n".join([format_summary(tables.experiments), *warnings])
+    return format_campaign_summary(tables)
 
 
 # ---------------------------------------------------------------- plots

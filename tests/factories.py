@@ -15,6 +15,11 @@ from harness.contract import (
 )
 
 
+def run_spec(**fields: Any) -> RunSpec:
+    """A valid spec: run t/e/c0 of the stub with model "m"; ``fields`` replace any of these."""
+    return RunSpec(**{"campaign": "t", "exp_id": "e", "cycle": 0, "backend": "stub", "model": "m", **fields})
+
+
 def make_result(
     spec: RunSpec, energy_j: float = 10.0, duration_s: float = 2.0, **overrides: Any
 ) -> RunResult:

@@ -44,10 +44,11 @@ class ModelFiles:
 
 
 def split_revision(model: str) -> tuple[str, str | None]:
-    """``org/name@rev`` → (``org/name``, ``rev``); Hub repo ids cannot contain ``@``."""
+    """``org/name@rev`` → (``org/name``, ``rev``); Hub repo ids cannot contain ``@``.
+    ValueError names the fix (the campaign schema validates with this too)."""
     repo_id, sep, revision = model.partition(REVISION_SEPARATOR)
     if sep and not (repo_id and revision):
-        raise ModelFetchError(f"model {model!r}: write a pinned model as org/name@<branch, tag or commit>")
+        raise ValueError(f"model {model!r}: write a pinned model as org/name@<branch, tag or commit>")
     return repo_id, revision or None
 
 

@@ -24,6 +24,7 @@ from harness.measurement.nvml import NvmlPower
 from harness.measurement.power import DeviceReading, Reading
 from harness.measurement.synthetic import SyntheticPower
 from harness.run import open_power_source
+from tests.factories import run_spec
 from tests.harness.fake_nvml import FakeGpu, FakeNvml, SimulatedClock
 
 # NVML enumerates these in an order that is NOT their PCI bus order (it promises none):
@@ -33,7 +34,7 @@ SWAPPED = [
     FakeGpu(uuid="GPU-on-bus-18", pci_bus_id="00000000:18:00.0", power_w=200.0),
     FakeGpu(uuid="GPU-on-bus-86", pci_bus_id="00000000:86:00.0", power_w=300.0),
 ]
-NVML_SPEC = RunSpec(campaign="t", exp_id="e", cycle=0, backend="stub", model="m")
+NVML_SPEC = run_spec()
 
 
 @pytest.fixture
@@ -166,12 +167,7 @@ def harness(spec_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_bad_backend_params_exit_2_naming_the_field_on_one_line(tmp_path: Path) -> None:
-    spec = RunSpec(
-        campaign="t",
-        exp_id="e",
-        cycle=0,
-        backend="stub",
-        model="m",
+    spec = run_spec(
         params={"batch_size": 0, "work_ms_per_tokn": 1},
         measurement=MeasurementSettings(power_source="synthetic"),
     )
@@ -185,12 +181,7 @@ def test_bad_backend_params_exit_2_naming_the_field_on_one_line(tmp_path: Path) 
 
 
 def test_the_result_records_the_resolved_spec(tmp_path: Path) -> None:
-    spec = RunSpec(
-        campaign="t",
-        exp_id="e",
-        cycle=0,
-        backend="stub",
-        model="m",
+    spec = run_spec(
         params={"work_ms_per_token": 0.5},
         workload=Workload(n_requests=2, max_output_tokens=4),
         measurement=MeasurementSettings(power_source="synthetic", baseline=BaselineSettings(enabled=False)),
@@ -247,12 +238,7 @@ def test_a_freshly_measured_baseline_is_in_the_timeseries_on_the_same_clock(tmp_
 
     from harness.run import run_experiment
 
-    spec = RunSpec(
-        campaign="t",
-        exp_id="e",
-        cycle=0,
-        backend="stub",
-        model="m",
+    spec = run_spec(
         params={"work_ms_per_token": 1.0},
         workload=Workload(n_requests=4, max_output_tokens=10),
         measurement=MeasurementSettings(
@@ -297,12 +283,7 @@ def test_another_process_on_the_run_gpu_is_a_warning(
     swapped.gpus[1].compute_pids = (4242, 4343)  # GPU-on-bus-18: PCI position 0
     swapped.gpus[0].compute_pids = (99,)  # GPU-on-bus-3b: not this run's, so none of its business
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    spec = RunSpec(
-        campaign="t",
-        exp_id="e",
-        cycle=0,
-        backend="stub",
-        model="m",
+    spec = run_spec(
         params={"work_ms_per_token": 0.1},
         workload=Workload(n_requests=2, max_output_tokens=4),
         measurement=MeasurementSettings(power_source="nvml", baseline=BaselineSettings(duration_s=0.05)),

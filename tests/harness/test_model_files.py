@@ -53,7 +53,7 @@ def test_builtin_and_local_models_are_not_fetched(hub: FakeHub, tmp_path: Path) 
 
 @pytest.mark.parametrize("model", ["org/model@", "@main"])
 def test_a_malformed_pin_is_named(hub: FakeHub, model: str) -> None:
-    with pytest.raises(ModelFetchError, match="org/name@<branch, tag or commit>"):
+    with pytest.raises(ValueError, match="org/name@<branch, tag or commit>"):
         fetch_model(hub_spec(model))
 
 

@@ -15,6 +15,7 @@ from harness.measurement.energy import (
 from harness.measurement.nvml import GpuSelectionError, NvmlPower, select_devices
 from harness.measurement.power import DeviceInfo, Reading
 from harness.measurement.sampler import Sampler
+from tests.factories import run_spec
 from tests.harness.fake_nvml import COUNTER_UPDATE_S, FakeGpu, FakeNvml, SimulatedClock
 
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-cccc3333-0000", "GPU-dddd4444-0000"]
@@ -189,7 +190,6 @@ def test_the_fake_refuses_calls_before_init_like_real_nvml() -> None:
 
 
 def test_nvml_init_failure_is_a_run_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.contract import RunSpec
     from harness.run import RunError, open_power_source
 
     class NoDriver(FakeNvml):
@@ -197,6 +197,6 @@ def test_nvml_init_failure_is_a_run_error(monkeypatch: pytest.MonkeyPatch) -> No
             raise self.NVMLError("Driver Not Loaded")
 
     monkeypatch.setattr(nvml, "pynvml", NoDriver([]))
-    spec = RunSpec(campaign="t", exp_id="e", cycle=0, backend="stub", model="m")
+    spec = run_spec()
     with pytest.raises(RunError, match="NVML power source unavailable: Driver Not Loaded"):
         open_power_source(spec)

@@ -7,18 +7,15 @@ import time
 from pathlib import Path
 
 from harness.atomic import atomic_write_text
-from harness.contract import MeasurementSettings, RunResult, RunSpec, Workload
+from harness.contract import MeasurementSettings, RunResult, Workload
 from orchestrator.executors.base import RunRequest
 from orchestrator.executors.local import LocalExecutor
+from tests.factories import run_spec
 
 
 def request(tmp_path: Path, fault: str, timeout_s: float) -> RunRequest:
-    spec = RunSpec(
-        campaign="t",
+    spec = run_spec(
         exp_id="e1",
-        cycle=0,
-        backend="stub",
-        model="m",
         params={"batch_size": 2, "work_ms_per_token": 0.1, "fault": fault},
         workload=Workload(n_requests=4, max_output_tokens=4),
         measurement=MeasurementSettings(
