@@ -126,7 +126,8 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         finished_at=result.finished_at,
         model_revision=(result.environment.get("model") or {}).get("revision"),
         n_warnings=len(result.warnings),
-        warnings="; ".join(result.warnings),
+        warnings="; ".join(w.message for w in result.warnings),
+        warning_kinds=",".join(sorted({w.kind for w in result.warnings})),
     )
     return row
 

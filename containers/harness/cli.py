@@ -53,7 +53,7 @@ def run(spec_path: Path) -> None:
         f"{m.energy_per_output_token_j:.4g} J/token"
     )
     for warning in result.warnings:
-        click.echo(f"camp-harness: warning: {warning}")
+        click.echo(f"camp-harness: warning [{warning.kind}]: {warning.message}")
 
 
 @main.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SPEC_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1
@@ -138,6 +138,18 @@ class WarmupInfo(_Strict):
     final_cv: float | None
 
 
+class RunWarning(_Strict):
+    """Something a researcher must know before citing a run's number. ``kind`` is a stable
+    snake_case name (``short_window``, ``throttled``, …: see docs/measurement.md) that the host
+    counts per experiment and that ``camp report --exclude-warned KIND`` filters on."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class RunResult(_Strict):
     """What happened in one run. The host validates it before marking the run done."""
 
@@ -156,4 +168,12 @@ class RunResult(_Strict):
     window: tuple[float, float]  # start and end of the measured window on the sampler clock
     requests: tuple[RequestRecord, ...]
     environment: dict[str, Any]
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[RunWarning, ...] = ()
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _plain_strings_are_unclassified(cls, value: Any) -> Any:
+        """Results written before warnings had kinds stay readable."""
+        if isinstance(value, list | tuple):
+            return [{"kind": "unclassified", "message": w} if isinstance(w, str) else w for w in value]
+        return value

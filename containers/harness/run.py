@@ -26,6 +26,7 @@ from harness.contract import (
     RequestRecord,
     RunResult,
     RunSpec,
+    RunWarning,
 )
 from harness.environment import snapshot
 from harness.errors import first_error
@@ -192,12 +193,20 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
     warnings += baseline_warnings(baseline)
     warnings += [
-        f"{n} other compute process(es) held GPU {uuid} when the run started: their draw is in the "
-        "baseline and in the measured energy"
+        RunWarning(
+            kind="other_processes",
+            message=f"{n} other compute process(es) held GPU {uuid} when the run started: their draw "
+            "is in the baseline and in the measured energy",
+        )
         for uuid, n in others.items()
     ]
     if not warmup.converged:
-        warnings.append(f"warmup did not converge: CV {warmup.final_cv} after {warmup.n_requests} requests")
+        warnings.append(
+            RunWarning(
+                kind="warmup_not_converged",
+                message=f"warmup did not converge: CV {warmup.final_cv} after {warmup.n_requests} requests",
+            )
+        )
     origin = readings[0].t_s
     result = RunResult(
         campaign=spec.campaign,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,13 @@ def test_the_model_commit_of_each_run_is_a_column_and_a_change_mid_experiment_is
     assert warning.startswith("experiment drifted ran on 2 revisions of its model (aaa, bbb)")
     assert "org/name@<commit>" in warning
     assert f"warning: {warning}" in report.summary_text(tmp_path)  # printed after `camp run`
+
+
+def test_results_from_before_warning_kinds_still_validate() -> None:
+    """result.json files written when warnings were plain strings load as kind 'unclassified'."""
+    from harness.contract import RunResult
+
+    dumped = json.loads(make_result(make_spec("aaa", 0)).model_dump_json())
+    dumped["warnings"] = ["an old warning"]
+    (warning,) = RunResult.model_validate(dumped).warnings
+    assert (warning.kind, warning.message) == ("unclassified", "an old warning")

@@ -59,11 +59,13 @@ def test_multi_gpu_power_is_summed() -> None:
 def test_warnings_a_researcher_must_see() -> None:
     readings = trace([(0, 100), (0.05, 100), (0.1, 100)], temps=[40, 44, 52], throttle=0x20)
     info = energy_info(readings, 0, 0.1, baseline_w=150)
-    warnings = " | ".join(warnings_for(readings, 0, 0.1, info, sample_period_s=0.1))
+    warnings = " | ".join(w.message for w in warnings_for(readings, 0, 0.1, info, sample_period_s=0.1))
     assert "shorter than 10 sampling periods" in warnings
     assert "software thermal slowdown" in warnings
     assert "temperature drifted +12.0 °C" in warnings
     assert "adjusted energy is negative" in warnings
+    kinds = {w.kind for w in warnings_for(readings, 0, 0.1, info, sample_period_s=0.1)}
+    assert kinds == {"short_window", "throttled", "temperature_drift", "negative_energy"}
 
 
 def test_disagreement_warning_when_counter_and_integration_differ() -> None:
@@ -72,6 +74,6 @@ def test_disagreement_warning_when_counter_and_integration_differ() -> None:
         Reading(r.t_s, (DeviceReading(power_w=100, energy_j=(r.energy_j or 0.0) * 1.05),)) for r in readings
     ]
     info = energy_info(skewed, 0, 10, baseline_w=0)
-    assert "disagree by 4.8%" in " ".join(warnings_for(skewed, 0, 10, info, 0.1))
+    assert "disagree by 4.8%" in " ".join(w.message for w in warnings_for(skewed, 0, 10, info, 0.1))
     clean = energy_info(readings, 0, 10, baseline_w=0)
     assert warnings_for(readings, 0, 10, clean, 0.1) == []

@@ -156,7 +156,9 @@ def test_a_sampler_that_fell_behind_is_a_warning() -> None:
         ]
 
     slow = readings(12, 2.0)  # 10 samples + 2 edge marks over 2 s, where 10 Hz asks for 20
-    assert "the sampler reached 5.0 Hz of the 10 Hz asked" in " ".join(sampling_warnings(slow, 0.0, 2.0, 10))
+    assert "the sampler reached 5.0 Hz of the 10 Hz asked" in " ".join(
+        w.message for w in sampling_warnings(slow, 0.0, 2.0, 10)
+    )
     assert sampling_warnings(readings(22, 2.0), 0.0, 2.0, 10) == []
 
 
@@ -210,7 +212,9 @@ def test_an_unsteady_idle_baseline_is_a_warning() -> None:
             return Reading(time.monotonic(), (DeviceReading(power_w=watts, energy_j=None),))
 
     settling = idle_baseline(Settling(), BaselineSettings(duration_s=0.1), hz=100, cache_dir=None)
-    assert "idle power was unsteady during the baseline" in " ".join(baseline_warnings(settling))
+    assert "idle power was unsteady during the baseline" in " ".join(
+        w.message for w in baseline_warnings(settling)
+    )
     steady = idle_baseline(SyntheticPower(), BaselineSettings(duration_s=0.1), hz=100, cache_dir=None)
     assert baseline_warnings(steady) == []
 
@@ -289,7 +293,7 @@ def test_another_process_on_the_run_gpu_is_a_warning(
         measurement=MeasurementSettings(power_source="nvml", baseline=BaselineSettings(duration_s=0.05)),
     )
     result = run_experiment(spec, tmp_path / "run", results_root=None)
-    others = [w for w in result.warnings if "other compute process" in w]
+    others = [w.message for w in result.warnings if w.kind == "other_processes"]
     assert others == [
         "2 other compute process(es) held GPU GPU-on-bus-18 when the run started: their draw is in "
         "the baseline and in the measured energy"

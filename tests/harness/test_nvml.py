@@ -140,7 +140,7 @@ def test_power_that_changes_faster_than_the_sampling_raises_the_disagreement_war
     info = energy_info(readings, start, end, baseline_w=0.0)
     assert info.total_j == info.counter_j == pytest.approx(108.0 * (end - start), rel=0.01)
     assert info.integrated_j == pytest.approx(300.0 * (end - start), rel=0.01)
-    assert any("disagree by" in w for w in warnings_for(readings, start, end, info, 0.1))
+    assert any("disagree by" in w.message for w in warnings_for(readings, start, end, info, 0.1))
 
 
 def test_units_are_watts_and_joules(monkeypatch: pytest.MonkeyPatch) -> None:

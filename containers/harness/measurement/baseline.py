@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from harness.atomic import atomic_write_text
-from harness.contract import BaselineInfo, BaselineSettings
+from harness.contract import BaselineInfo, BaselineSettings, RunWarning
 from harness.measurement.cuda_context import cuda_context_held
 from harness.measurement.power import PowerSource, Reading
 
@@ -113,13 +113,16 @@ def idle_baseline(
     return info
 
 
-def baseline_warnings(info: BaselineInfo) -> list[str]:
+def baseline_warnings(info: BaselineInfo) -> list[RunWarning]:
     """An idle GPU draws a steady power; a wide spread means it was not idle (still cooling down
     from the previous run, or another process on it), so the subtracted figure is suspect."""
     if info.power_w > 0 and info.spread_w > UNSTEADY_SPREAD * info.power_w:
         return [
-            f"idle power was unsteady during the baseline (IQR {info.spread_w:.1f} W around "
-            f"{info.power_w:.1f} W): the GPU was still settling or in use; add gaps.between_runs_s "
-            "or lower baseline.ttl_s so it is measured again"
+            RunWarning(
+                kind="unsteady_baseline",
+                message=f"idle power was unsteady during the baseline (IQR {info.spread_w:.1f} W around "
+                f"{info.power_w:.1f} W): the GPU was still settling or in use; add gaps.between_runs_s "
+                "or lower baseline.ttl_s so it is measured again",
+            )
         ]
     return []

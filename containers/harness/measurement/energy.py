@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.contract import EnergyInfo
+from harness.contract import EnergyInfo, RunWarning
 from harness.measurement.power import Reading
 
 DISAGREEMENT_WARN = 0.02  # counter vs integration
@@ -76,20 +76,26 @@ def window_stats(readings: Sequence[Reading], start: float, end: float, energy_j
 
 def warnings_for(
     readings: Sequence[Reading], start: float, end: float, info: EnergyInfo, sample_period_s: float
-) -> list[str]:
+) -> list[RunWarning]:
     """What a researcher must know before citing this run's number."""
-    out: list[str] = []
+    out: list[RunWarning] = []
     points = window(readings, start, end)
     duration = end - start
     if duration < MIN_SAMPLES_IN_WINDOW * sample_period_s:
         out.append(
-            f"measured window ({duration:.3f} s) is shorter than {MIN_SAMPLES_IN_WINDOW} sampling periods "
-            f"({sample_period_s:.3f} s): raise n_requests or sample_hz"
+            RunWarning(
+                kind="short_window",
+                message=f"measured window ({duration:.3f} s) is shorter than {MIN_SAMPLES_IN_WINDOW} "
+                f"sampling periods ({sample_period_s:.3f} s): raise n_requests or sample_hz",
+            )
         )
     if info.disagreement is not None and info.disagreement > DISAGREEMENT_WARN:
         out.append(
-            f"energy counter and integrated power disagree by {info.disagreement:.1%} "
-            f"(counter {info.counter_j:.2f} J, integrated {info.integrated_j:.2f} J)"
+            RunWarning(
+                kind="counter_disagreement",
+                message=f"energy counter and integrated power disagree by {info.disagreement:.1%} "
+                f"(counter {info.counter_j:.2f} J, integrated {info.integrated_j:.2f} J)",
+            )
         )
     seen = 0
     for reading in points:
@@ -97,7 +103,11 @@ def warnings_for(
             seen |= device.throttle_reasons or 0
     reasons = [name for bit, name in THROTTLE_BITS.items() if seen & bit]
     if reasons:
-        out.append("GPU throttled during the measured window: " + ", ".join(reasons))
+        out.append(
+            RunWarning(
+                kind="throttled", message="GPU throttled during the measured window: " + ", ".join(reasons)
+            )
+        )
     temperatures = [
         statistics.fmean(t)
         for t in ([d.temperature_c for d in r.devices if d.temperature_c is not None] for r in points)
@@ -105,18 +115,26 @@ def warnings_for(
     ]
     if len(temperatures) >= 2 and abs(temperatures[-1] - temperatures[0]) > TEMPERATURE_DRIFT_WARN_C:
         out.append(
-            f"GPU temperature drifted {temperatures[-1] - temperatures[0]:+.1f} °C during the window: "
-            "consider a longer warmup or gaps between runs"
+            RunWarning(
+                kind="temperature_drift",
+                message=f"GPU temperature drifted {temperatures[-1] - temperatures[0]:+.1f} °C during "
+                "the window: consider a longer warmup or gaps between runs",
+            )
         )
     if info.adjusted_j < 0:
         out.append(
-            "adjusted energy is negative: the idle baseline is above the measured power "
-            "(stale cached baseline, or another process on the GPU during the baseline)"
+            RunWarning(
+                kind="negative_energy",
+                message="adjusted energy is negative: the idle baseline is above the measured power "
+                "(stale cached baseline, or another process on the GPU during the baseline)",
+            )
         )
     return out
 
 
-def sampling_warnings(readings: Sequence[Reading], start: float, end: float, sample_hz: float) -> list[str]:
+def sampling_warnings(
+    readings: Sequence[Reading], start: float, end: float, sample_hz: float
+) -> list[RunWarning]:
     """The sampler fell behind (a slow driver, a starved CPU): the trace is coarser than asked."""
     duration = end - start
     # the window's two edge marks are extra samples, not the sampler's
@@ -124,7 +142,10 @@ def sampling_warnings(readings: Sequence[Reading], start: float, end: float, sam
     expected = duration * sample_hz
     if expected >= MIN_SAMPLES_IN_WINDOW and sampled < ACHIEVED_RATE_WARN * expected:
         return [
-            f"the sampler reached {sampled / duration:.1f} Hz of the {sample_hz:g} Hz asked "
-            "(slow power reads or a busy CPU): the power trace is coarser than configured"
+            RunWarning(
+                kind="sampler_rate",
+                message=f"the sampler reached {sampled / duration:.1f} Hz of the {sample_hz:g} Hz asked "
+                "(slow power reads or a busy CPU): the power trace is coarser than configured",
+            )
         ]
     return []
