@@ -97,7 +97,12 @@ TRT_QUANT_ALGOS = (
 
 class VllmParams(BackendParams):
     """vLLM offline ``LLM``; unset engine arguments keep vLLM's defaults; ``extra`` goes to the
-    engine arguments as well."""
+    engine arguments as well.
+
+    ``enable_prefix_caching`` is off unless a campaign turns it on (vLLM's V1 engine has it on by
+    default): with it on, a request whose prompt starts like an earlier one skips part of its
+    prefill, so the figures depend on how the workload repeats itself. It is always sent, so the
+    resolved spec says what the engine did."""
 
     dtype: Dtype = "auto"
     max_num_seqs: int | None = Field(default=None, ge=1)
@@ -105,7 +110,7 @@ class VllmParams(BackendParams):
     max_model_len: int | None = Field(default=None, ge=1)
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     tensor_parallel_size: int = Field(default=1, ge=1)
-    enable_prefix_caching: bool | None = None
+    enable_prefix_caching: bool = False
     enable_chunked_prefill: bool | None = None
     kv_cache_dtype: str = "auto"
     quantization: str | None = None
@@ -128,6 +133,16 @@ class VllmParams(BackendParams):
             raise ValueError(
                 f"quantization {value!r} is not a method vLLM documents; choose one of "
                 f"{', '.join(VLLM_QUANTIZATIONS)}, or pass a newer one as extra: {{quantization: ...}}"
+            )
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _caching_is_a_parameter(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "enable_prefix_caching" in value:
+            raise ValueError(
+                "enable_prefix_caching belongs in params, not extra (the resolved spec records "
+                "it): set params.enable_prefix_caching"
             )
         return value
 
@@ -155,6 +170,13 @@ class VllmParams(BackendParams):
         return self.tensor_parallel_size
 
 
+# The KvCacheConfig fields camp sets from TensorRTParams (field: parameter).
+TRT_KV_CACHE_FIELDS = {
+    "enable_block_reuse": "enable_block_reuse",
+    "free_gpu_memory_fraction": "kv_cache_free_gpu_memory_fraction",
+}
+
+
 class TensorRTParams(BackendParams):
     """TensorRT-LLM ``LLM`` API; unset arguments keep its defaults; ``extra`` goes to ``LLM()``.
 
@@ -162,6 +184,11 @@ class TensorRTParams(BackendParams):
     ``tensorrt`` builds a TensorRT engine first (``tensorrt_llm._tensorrt_engine.LLM``), the only
     one that applies ``quantization`` to a plain checkpoint. On ``pytorch`` the quantization is
     the checkpoint's own (name a pre-quantized one, e.g. a ModelOpt FP8 export, under ``models``).
+
+    ``enable_block_reuse`` (``KvCacheConfig.enable_block_reuse``, on by default in TensorRT-LLM) is
+    off unless a campaign turns it on: with it on, a request whose prompt starts like an earlier
+    one reuses its KV blocks and skips part of its prefill. Other ``KvCacheConfig`` fields can be
+    given as ``extra: {kv_cache_config: {...}}``; camp adds its own two to them.
     """
 
     engine: Literal["pytorch", "tensorrt"] = "pytorch"
@@ -171,6 +198,25 @@ class TensorRTParams(BackendParams):
     tensor_parallel_size: int = Field(default=1, ge=1)
     quantization: Literal[TRT_QUANT_ALGOS] | None = None  # type: ignore[valid-type]
     kv_cache_free_gpu_memory_fraction: float | None = Field(default=None, gt=0, le=1)
+    enable_block_reuse: bool = False
+
+    @field_validator("extra")
+    @classmethod
+    def _kv_cache_config_is_a_mapping_without_camps_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        kv_cache = value.get("kv_cache_config")
+        if kv_cache is None:
+            return value
+        if not isinstance(kv_cache, dict):
+            raise ValueError(
+                "extra.kv_cache_config must be a mapping of KvCacheConfig fields, e.g. {tokens_per_block: 64}"
+            )
+        for field, param in TRT_KV_CACHE_FIELDS.items():
+            if field in kv_cache:
+                raise ValueError(
+                    f"extra.kv_cache_config.{field} belongs in params (the resolved spec records "
+                    f"it): set params.{param}"
+                )
+        return value
 
     @model_validator(mode="after")
     def _step_fits_the_batch(self) -> TensorRTParams:

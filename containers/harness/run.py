@@ -46,7 +46,7 @@ from harness.model_files import fetch_model
 from harness.params import parse_params
 from harness.preflight import find_problems
 from harness.timeseries import write_timeseries
-from harness.workload import prompts_for
+from harness.workload import WarmupPrompts, prompt_warnings, prompts_for
 
 CACHE_DIRNAME = ".cache"
 VISIBLE_DEVICE_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
@@ -158,14 +158,18 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
                 backend.load(spec.model_copy(update={"model": model.load_from}))
                 load_end = sampler.mark()
             warm = max(1, min(backend.warmup_batch_size(), len(prompts)))
+            # Never the measured prompts: a prefix cache would serve them from what warmup left.
+            warmup_pool = WarmupPrompts(spec.workload, spec.seed, prompts)
 
             def warmup_step() -> tuple[float, int]:
+                batch = warmup_pool.take(warm)
                 began = time.perf_counter()
                 with source.busy():
-                    backend.run(prompts[:warm])
-                return time.perf_counter() - began, warm
+                    backend.run(batch)
+                return time.perf_counter() - began, len(batch)
 
             warmup = warm_up(warmup_step, spec.measurement.warmup)
+            cache_reset = backend.reset_cache()
             with source.busy():
                 start = sampler.mark()
                 completions = backend.run(prompts)
@@ -175,6 +179,8 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
             "power_source": source.kind,
             "latency_scope": backend.latency_scope,
             "backend_params": params.model_dump(mode="json"),
+            "warmup_prompts": warmup_pool.as_environment(),
+            "cache_reset": cache_reset,
             "model": model.as_environment(),
             "visible_devices_as_given": visible_as_given,  # before pin_cuda_devices rewrote them
             "spec": spec.model_dump(mode="json"),
@@ -192,6 +198,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
     warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
     warnings += baseline_warnings(baseline)
+    warnings += prompt_warnings(prompts, warmup_pool)
     warnings += [
         RunWarning(
             kind="other_processes",

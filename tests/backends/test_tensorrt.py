@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from harness.backends import get_backend
 from harness.backends.tensorrt_backend import TensorRTBackend, llm_kwargs, sampling_kwargs
-from harness.contract import RunSpec, Workload
+from harness.contract import (
+    BaselineSettings,
+    MeasurementSettings,
+    RunSpec,
+    WarmupSettings,
+    Workload,
+)
 from harness.params import TensorRTParams
-from tests.backends.fakes import BOS, fake_tensorrt_llm
+from harness.run import run_experiment
+from tests.backends.fakes import BOS, FakeKvCacheConfig, fake_tensorrt_llm, token_ids, word_id
+from tests.fake_hub import FakeHub
 
 
 def spec(**params: object) -> RunSpec:
@@ -41,7 +50,7 @@ def test_llm_kwargs_build_kv_cache_and_quant_configs() -> None:
         "dtype": "auto",
         "max_batch_size": 32,
         "max_num_tokens": 4096,
-        "kv_cache_config": ("KvCacheConfig", {"free_gpu_memory_fraction": 0.8}),
+        "kv_cache_config": FakeKvCacheConfig(enable_block_reuse=False, free_gpu_memory_fraction=0.8),
         "quant_config": ("QuantConfig", {"quant_algo": "QuantAlgo.FP8"}),
         "max_seq_len": 2048,
     }
@@ -49,6 +58,7 @@ def test_llm_kwargs_build_kv_cache_and_quant_configs() -> None:
         "model": "meta-llama/Llama-3.1-8B-Instruct",
         "tensor_parallel_size": 1,
         "dtype": "auto",
+        "kv_cache_config": FakeKvCacheConfig(enable_block_reuse=False),  # never the engine's default
     }
 
 
@@ -71,8 +81,8 @@ def test_backend_runs_and_shuts_the_engine_down(monkeypatch: pytest.MonkeyPatch)
     assert [c.output_tokens for c in completions] == [16, 16, 16]
     assert [c.input_tokens for c in completions] == [3, 64, 2]  # BOS counted; max_input_tokens 64
     sent, _ = module.engines[0].calls[0]
-    assert sent[0] == {"prompt_token_ids": [BOS, 10, 11]}
-    assert sent[1]["prompt_token_ids"][:2] == [BOS, 10]  # the first tokens kept, as on PyTorch
+    assert sent[0] == {"prompt_token_ids": token_ids("a b")}
+    assert sent[1]["prompt_token_ids"][:2] == [BOS, word_id("word")]  # the first tokens kept, as on PyTorch
     assert len({c.latency_s for c in completions}) == 1
     engine = module.engines[0]
     backend.release()
@@ -113,3 +123,50 @@ def test_engine_tensorrt_builds_through_the_tensorrt_engine_llm_with_its_quantiz
 def test_combinations_tensorrt_rejects(params: dict, reason: str) -> None:
     with pytest.raises(ValidationError, match=reason):
         TensorRTParams.model_validate(params)
+
+
+def test_kv_cache_config_from_extra_gains_camps_fields_and_cannot_override_them() -> None:
+    _, llmapi = fake_tensorrt_llm()
+    params = TensorRTParams(enable_block_reuse=True, extra={"kv_cache_config": {"tokens_per_block": 64}})
+    kwargs = llm_kwargs(spec(), params, llmapi)
+    assert kwargs["kv_cache_config"] == FakeKvCacheConfig(enable_block_reuse=True, tokens_per_block=64)
+    for extra, reason in [
+        ({"kv_cache_config": {"enable_block_reuse": True}}, "set params.enable_block_reuse"),
+        (
+            {"kv_cache_config": {"free_gpu_memory_fraction": 0.5}},
+            "set params.kv_cache_free_gpu_memory_fraction",
+        ),
+        ({"kv_cache_config": 0.5}, "must be a mapping of KvCacheConfig fields"),
+    ]:
+        with pytest.raises(ValidationError, match=reason):
+            TensorRTParams(extra=extra)
+
+
+@pytest.mark.parametrize("with_reset", [False, True])
+def test_with_block_reuse_on_the_window_reuses_no_warmup_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: FakeHub, with_reset: bool
+) -> None:
+    # TensorRT-LLM 1.0 cannot empty its cache: only prompts kept apart protect the window.
+    module, llmapi = fake_tensorrt_llm(with_reset=with_reset)
+    monkeypatch.setitem(sys.modules, "tensorrt_llm", module)
+    monkeypatch.setitem(sys.modules, "tensorrt_llm.llmapi", llmapi)
+    run_spec = spec(max_batch_size=2, enable_block_reuse=True).model_copy(
+        update={
+            "workload": Workload(n_requests=6, max_input_tokens=40, max_output_tokens=8),
+            "measurement": MeasurementSettings(
+                power_source="synthetic",
+                sample_hz=50,
+                baseline=BaselineSettings(duration_s=0.05),
+                warmup=WarmupSettings(min_requests=1, max_requests=6, window=3, cv_threshold=10),
+            ),
+        }
+    )
+    run_dir = tmp_path / "t" / "r1" / "c0"
+    run_dir.mkdir(parents=True)
+    result = run_experiment(run_spec, run_dir, results_root=tmp_path)
+    (engine,) = module.engines
+    assert engine.kwargs["kv_cache_config"].enable_block_reuse is True
+    assert len(engine.calls) == 4  # three warmup batches, then the window
+    assert engine.cached_tokens[-1] == [0] * 6
+    assert result.environment["cache_reset"] == ("reset" if with_reset else "not_offered")
+    assert result.environment["backend_params"]["enable_block_reuse"] is True

@@ -149,3 +149,18 @@ def test_prompts_are_deterministic_per_seed() -> None:
     assert all(len(p.split()) == 5 for p in prompts_for(workload, 1))
     given = Workload(n_requests=5, prompts=("a b", "c"))
     assert prompts_for(given, 0) == ["a b", "c", "a b", "c", "a b"]
+
+
+def test_a_run_records_its_warmup_prompts_and_warns_of_a_window_that_repeats_itself(tmp_path: Path) -> None:
+    workload = Workload(n_requests=6, max_input_tokens=10, max_output_tokens=20, prompts=("a b c", "d e f"))
+    spec = make_spec().model_copy(update={"workload": workload})
+    path = write_spec(tmp_path, spec)
+    result = run_experiment(spec, path.parent, results_root=tmp_path)
+    assert result.environment["warmup_prompts"] == {
+        "seed": 1_000_003,  # the run's seed 0, offset: another stream than the measured prompts
+        "source": "shuffled_workload_prompts",
+        "sent": result.warmup.n_requests,
+    }
+    assert result.environment["cache_reset"] == "nothing_cached"
+    (repeats,) = [w for w in result.warnings if w.kind == "duplicate_prompts"]
+    assert repeats.message.startswith("4 of the 6 measured prompts repeat an earlier one")

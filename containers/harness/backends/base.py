@@ -7,9 +7,14 @@ host and the stub image stay light.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from harness.contract import RunSpec
+
+# What emptying the engine's cross-request cache between warmup and the window did: "reset";
+# "nothing_cached" (the backend keeps nothing between requests); "not_offered" (the engine may
+# keep a cache but has no call to empty it); "refused" (the engine declined, e.g. blocks in use).
+CacheReset = Literal["reset", "nothing_cached", "not_offered", "refused"]
 
 
 @dataclass(frozen=True)
@@ -34,5 +39,18 @@ class Backend(Protocol):
     def warmup_batch_size(self) -> int:
         """How many prompts one warmup step sends: one batch as the backend forms them."""
 
+    def reset_cache(self) -> CacheReset:
+        """Empty any cache that would let a later request skip work (prefix cache, reusable KV
+        blocks), so the measured window starts as cold as its first request would in service."""
+
     def release(self) -> None:
         """Free the model and any device memory."""
+
+
+def reset_prefix_cache(engine: Any) -> CacheReset:
+    """``engine.reset_prefix_cache()`` where the engine has it (vLLM from 0.7; TensorRT-LLM only
+    in releases after the image's pin); it answers False when it could not empty the cache."""
+    reset = getattr(engine, "reset_prefix_cache", None)
+    if reset is None:
+        return "not_offered"
+    return "refused" if reset() is False else "reset"

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Completion
+from harness.backends.base import CacheReset, Completion
 from harness.backends.tiny_model import is_tiny, save_tiny
 from harness.contract import RunSpec
 from harness.params import PyTorchParams
@@ -118,6 +118,9 @@ class PyTorchBackend:
 
     def warmup_batch_size(self) -> int:
         return self.params.batch_size
+
+    def reset_cache(self) -> CacheReset:
+        return "nothing_cached"  # every run() call starts from an empty KV cache
 
     def release(self) -> None:
         self.model = None

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 
-from harness.backends.base import Completion
+from harness.backends.base import CacheReset, Completion
 from harness.contract import RunSpec
 from harness.params import StubParams
 from harness.workload import batches
@@ -57,6 +57,9 @@ class StubBackend:
 
     def warmup_batch_size(self) -> int:
         return self.params.batch_size
+
+    def reset_cache(self) -> CacheReset:
+        return "nothing_cached"  # every run() call starts from an empty KV cache
 
     def release(self) -> None:
         self.spec = None

@@ -19,6 +19,12 @@ are opt-in and version-dependent).
 its load time and energy include the build). ``quantization`` builds a ``QuantConfig``, applied
 while the TensorRT engine is built; the params reject it on ``pytorch``, which takes the
 quantization of a pre-quantized checkpoint instead and would otherwise run unquantised.
+
+KV block reuse (``KvCacheConfig.enable_block_reuse``, on by default in TensorRT-LLM) is always
+set, off unless the params turn it on. TensorRT-LLM 1.0's ``LLM`` has no call to empty the cache
+between warmup and the window (``environment.cache_reset: not_offered``); a later release's
+``reset_prefix_cache()`` is used where it exists. Without it, reuse on is still safe for the
+window's first requests: no warmup prompt is a measured one, nor starts like one but by chance.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.backends.base import Completion
+from harness.backends.base import CacheReset, Completion, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
 from harness.contract import RunSpec
 from harness.params import TensorRTParams
@@ -35,7 +41,9 @@ DEFAULT_WARMUP_BATCH = 8
 
 
 def llm_kwargs(spec: RunSpec, params: TensorRTParams, llmapi: Any) -> dict[str, Any]:
-    """Keyword arguments for ``tensorrt_llm.LLM``; ``llmapi`` is ``tensorrt_llm.llmapi`` (or a fake)."""
+    """Keyword arguments for ``tensorrt_llm.LLM``; ``llmapi`` is ``tensorrt_llm.llmapi`` (or a fake).
+    A ``KvCacheConfig`` is always built, so block reuse is what the params say, never the
+    engine's default; ``extra.kv_cache_config`` adds its fields to it."""
     kwargs: dict[str, Any] = {
         "model": spec.model,
         "tensor_parallel_size": params.tensor_parallel_size,
@@ -45,13 +53,14 @@ def llm_kwargs(spec: RunSpec, params: TensorRTParams, llmapi: Any) -> dict[str, 
         kwargs["max_batch_size"] = params.max_batch_size
     if params.max_num_tokens is not None:
         kwargs["max_num_tokens"] = params.max_num_tokens
+    kv_cache = {**params.extra.get("kv_cache_config", {}), "enable_block_reuse": params.enable_block_reuse}
     if params.kv_cache_free_gpu_memory_fraction is not None:
-        kwargs["kv_cache_config"] = llmapi.KvCacheConfig(
-            free_gpu_memory_fraction=params.kv_cache_free_gpu_memory_fraction
-        )
+        kv_cache["free_gpu_memory_fraction"] = params.kv_cache_free_gpu_memory_fraction
+    kwargs["kv_cache_config"] = llmapi.KvCacheConfig(**kv_cache)
     if params.quantization is not None:
         kwargs["quant_config"] = llmapi.QuantConfig(quant_algo=getattr(llmapi.QuantAlgo, params.quantization))
-    return {**kwargs, **params.extra}
+    extra = {k: v for k, v in params.extra.items() if k != "kv_cache_config"}
+    return {**kwargs, **extra}
 
 
 def sampling_kwargs(spec: RunSpec) -> dict[str, Any]:
@@ -107,6 +116,9 @@ class TensorRTBackend:
 
     def warmup_batch_size(self) -> int:
         return self.params.max_batch_size or DEFAULT_WARMUP_BATCH
+
+    def reset_cache(self) -> CacheReset:
+        return reset_prefix_cache(self.llm)
 
     def release(self) -> None:
         if self.llm is not None:

@@ -19,6 +19,10 @@ by default, so the engine is built with ``disable_log_stats=False``; the V1 engi
 queueing + prefill + decode), the old V0 engine ``arrival_time`` and ``finished_time``. Where
 neither is there every request gets the whole call's duration. The result's
 ``environment.latency_scope`` says which.
+
+Prefix caching: ``enable_prefix_caching`` is always sent, off unless the params turn it on (V1's
+default is on). Between warmup and the window ``LLM.reset_prefix_cache()`` empties the cache
+(vLLM 0.7 and later), so even with caching on no measured request starts from warmup's blocks.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import importlib
 import time
 from typing import Any
 
-from harness.backends.base import Completion
+from harness.backends.base import CacheReset, Completion, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
 from harness.contract import RunSpec
 from harness.params import VllmParams
@@ -38,8 +42,9 @@ DEFAULT_WARMUP_BATCH = 8
 
 
 def engine_kwargs(spec: RunSpec, params: VllmParams) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM``: unset options are left out, so vLLM's defaults hold.
-    Stats stay on (``LLM`` turns them off) so requests carry their timings; ``extra`` wins."""
+    """Keyword arguments for ``vllm.LLM``: unset options are left out, so vLLM's defaults hold
+    (``enable_prefix_caching`` is never unset: camp's default, off, is sent). Stats stay on
+    (``LLM`` turns them off) so requests carry their timings; ``extra`` wins."""
     chosen = params.model_dump(exclude={"extra"})
     kwargs = {k: v for k, v in chosen.items() if v is not None}
     return {
@@ -123,6 +128,9 @@ class VllmBackend:
 
     def warmup_batch_size(self) -> int:
         return self.params.max_num_seqs or DEFAULT_WARMUP_BATCH
+
+    def reset_cache(self) -> CacheReset:
+        return reset_prefix_cache(self.llm)
 
     def release(self) -> None:
         self.llm = None
