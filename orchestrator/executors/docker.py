@@ -97,7 +97,7 @@ class DockerExecutor:
             if reference is None:
                 return {}
             image = self.client.image.inspect(reference)
-        except DockerException:
+        except Exception:  # no such image, compose config unreadable: a run never fails for this
             return {}
         facts = {IMAGE_ID_VARIABLE: str(image.id)}
         if image.repo_digests:

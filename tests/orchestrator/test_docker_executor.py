@@ -243,6 +243,17 @@ def test_an_image_that_cannot_be_inspected_still_runs_and_records_no_id(tmp_path
     assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
 
 
+def test_a_compose_config_that_cannot_be_read_still_runs(tmp_path: Path) -> None:
+    client = FakeClient(exits_with(0))
+
+    def unreadable(return_json: bool = False) -> dict[str, Any]:
+        raise DockerException(["docker", "compose", "config"], 15, stderr=b"invalid compose project")
+
+    client.compose.config = unreadable
+    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
+
+
 def test_the_compose_client_sees_the_gpu_services(tmp_path: Path) -> None:
     executor = DockerExecutor(tmp_path / "compose.yaml")
     assert executor.client.client_config.compose_profiles == ["gpu"]
