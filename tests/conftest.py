@@ -14,6 +14,13 @@ import pytest
 
 from tests.fake_hub import FakeHub
 
+# Subprocesses (`python -m harness`, the local executor) run this checkout's code as well, not
+# the checkout the interpreter's environment was installed from (they differ in a git worktree).
+_REPO = Path(__file__).resolve().parents[1]
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(_REPO / "containers"), str(_REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     docker_items = [item for item in items if "docker" in item.keywords]

@@ -150,6 +150,37 @@ class RunWarning(_Strict):
         return self.message
 
 
+class Provenance(_Strict):
+    """Which camp code, in which image, produced a result: enough to rebuild what measured it.
+    Defaults describe results written before provenance was recorded."""
+
+    camp_version: str = "unknown"
+    # git commit of camp's checkout ("<sha>-dirty" when its code had uncommitted changes): baked
+    # into each image at build time, read from the checkout under the local executor; "unknown"
+    # where neither knows (an installed wheel, an image built without the revision)
+    source_revision: str = "unknown"
+    image: str | None = None  # the camp image the harness ran in (None: not in one)
+    image_id: str | None = None  # its ID (sha256:…) as the docker executor started it
+    image_digest: str | None = None  # its registry digest (repo@sha256:…), where it was pushed or pulled
+    base_image: str | None = None  # the image it was built FROM, as named at build time
+
+
+# How a GPU's power samples were read: the NVML_FI_DEV_POWER_INSTANT field; nvmlDeviceGetPowerUsage,
+# a 1 s average on Ampere and newer, instantaneous before; "usage" where the architecture was not
+# known; the synthetic trace.
+PowerReading = Literal["instant", "average_1s", "instant_usage", "usage", "synthetic"]
+
+
+class SamplingInfo(_Strict):
+    """How densely the measured window was sampled: the trace a cited integral rests on."""
+
+    asked_hz: float
+    achieved_hz: float  # the sampler's own samples per second (the window's edge marks excluded)
+    n_samples_window: int  # every reading in the window, its two edge marks included
+    max_interval_s: float  # the longest gap between two readings in the window
+    power_readings: dict[str, PowerReading]  # per GPU UUID
+
+
 class RunResult(_Strict):
     """What happened in one run. The host validates it before marking the run done."""
 
@@ -169,6 +200,8 @@ class RunResult(_Strict):
     requests: tuple[RequestRecord, ...]
     environment: dict[str, Any]
     warnings: tuple[RunWarning, ...] = ()
+    provenance: Provenance = Provenance()
+    sampling: SamplingInfo | None = None  # None in results written before it was recorded
 
     @field_validator("warnings", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""The environment snapshot stored with every result: what could change a measurement.
+"""The environment snapshot stored with every result: what could change a measurement. (Which
+camp code and image produced it is ``RunResult.provenance``: harness/provenance.py.)
 
 Never the process environment wholesale: it may hold secrets (HF_TOKEN). Only named facts.
 """
@@ -28,7 +29,6 @@ RECORDED_VARIABLES = (
     "CUDA_VISIBLE_DEVICES",
     "NVIDIA_VISIBLE_DEVICES",
     "CUDA_DEVICE_ORDER",
-    "CAMP_IMAGE",
     "OMP_NUM_THREADS",
 )
 
@@ -72,7 +72,6 @@ def snapshot(gpus: list[dict[str, Any]], driver: dict[str, Any], extra: dict[str
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "in_container": Path("/.dockerenv").exists(),
-        "image": os.environ.get("CAMP_IMAGE"),
         "variables": {k: os.environ[k] for k in RECORDED_VARIABLES if k in os.environ},
         "packages": package_versions(),
         **extra,

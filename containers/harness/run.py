@@ -41,10 +41,12 @@ from harness.measurement.energy import (
 )
 from harness.measurement.power import PowerSource, Reading
 from harness.measurement.sampler import Sampler
+from harness.measurement.sampling import sampling_info
 from harness.measurement.warmup import warm_up
 from harness.model_files import fetch_model
 from harness.params import parse_params
 from harness.preflight import find_problems
+from harness.provenance import current_provenance
 from harness.timeseries import write_timeseries
 from harness.workload import WarmupPrompts, prompt_warnings, prompts_for
 
@@ -243,6 +245,10 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         ),
         environment=environment,
         warnings=tuple(warnings),
+        provenance=current_provenance(os.environ),
+        sampling=sampling_info(
+            readings, start, end, spec.measurement.sample_hz, {g["uuid"]: g["power_reading"] for g in gpus}
+        ),
     )
     phases = [("load", load_start, load_end), ("warmup", load_end, start), ("measured", start, end)]
     if idle_trace:

@@ -2,7 +2,9 @@
 
 The container is named ``camp-<exp_id>-c<cycle>`` and labelled with its campaign, so a timeout
 or Ctrl-C can kill it by name (killing the compose client alone leaves the container running)
-and the next ``camp run`` can remove anything a killed predecessor left behind.
+and the next ``camp run`` can remove anything a killed predecessor left behind. Each run is told
+the ID (and registry digest) of the image it starts from, which only the host can know, so its
+result records exactly what measured it.
 """
 
 from __future__ import annotations
@@ -20,13 +22,20 @@ from python_on_whales.exceptions import DockerException
 
 from harness.contract import BackendName
 from harness.params import contract_fingerprint
+from harness.provenance import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
 from orchestrator.executors.base import ExecOutcome, ExecutorUnavailable, RunRequest
 from orchestrator.secrets import redact, run_env_files
 
 CONTAINER_RESULTS = PurePosixPath("/results")
 LABEL_CAMPAIGN = "camp.campaign"
+COMPOSE_PROFILES = ["gpu"]  # so that the compose config lists the GPU services as well
 STOP_GRACE_S = 30.0
 TIMEOUT_EXIT_CODE = 124  # as coreutils `timeout` reports it
+
+
+def build_command(service: str) -> str:
+    """How to (re)build a service's image so that it knows the camp revision it holds."""
+    return "make provision" if service == "stub" else f"make images IMAGES={service}"
 
 
 def engine_answers(client: DockerClient | None = None) -> str | None:
@@ -53,12 +62,15 @@ class DockerExecutor:
         self.compose_file = compose_file
         self.client_factory: ClientFactory = client_factory or self._client
         self.client: Any = self.client_factory(Path(os.devnull))  # for container housekeeping
+        self._images: dict[str, str | None] | None = None  # service → image reference, from compose
+        self._images_lock = threading.Lock()
 
     def _client(self, compose_env: Path) -> DockerClient:
         return DockerClient(
             compose_files=[self.compose_file],
             compose_project_directory=self.compose_file.parent,
             compose_env_files=[compose_env],
+            compose_profiles=COMPOSE_PROFILES,
         )
 
     @staticmethod
@@ -71,8 +83,33 @@ class DockerExecutor:
         }
 
     def execute(self, request: RunRequest) -> ExecOutcome:
+        image = self.image_facts(request.backend)
         with run_env_files(self._variables(request.results_root, request.gpus)) as files:
-            return self._execute(request, self.client_factory(files.compose_env))
+            return self._execute(request, self.client_factory(files.compose_env), image)
+
+    def image_facts(self, backend: BackendName) -> dict[str, str]:
+        """The ID (``sha256:…``) and, where it came from a registry, the digest of the image a run
+        of ``backend`` starts from, as variables for the container; {} when it cannot be
+        inspected (the result then records none). Asked just before each run, so a rebuild
+        between runs is seen."""
+        try:
+            reference = self._image_reference(backend)
+            if reference is None:
+                return {}
+            image = self.client.image.inspect(reference)
+        except Exception:  # no such image, compose config unreadable: a run never fails for this
+            return {}
+        facts = {IMAGE_ID_VARIABLE: str(image.id)}
+        if image.repo_digests:
+            facts[IMAGE_DIGEST_VARIABLE] = str(image.repo_digests[0])
+        return facts
+
+    def _image_reference(self, backend: BackendName) -> str | None:
+        with self._images_lock:
+            if self._images is None:
+                services = self.client.compose.config(return_json=True)["services"]
+                self._images = {name: service.get("image") for name, service in services.items()}
+        return self._images.get(backend)
 
     def prepare(self, backends: Collection[BackendName]) -> None:
         """Each backend's image must speak this checkout's contract (same schemas), or every run
@@ -82,7 +119,7 @@ class DockerExecutor:
         hf_home.mkdir(parents=True, exist_ok=True)
         expected = contract_fingerprint()
         for backend in sorted(backends):
-            build = f"docker compose {'' if backend == 'stub' else '--profile gpu '}build {backend}"
+            build = build_command(backend)
             with (
                 tempfile.TemporaryDirectory() as scratch,
                 run_env_files(self._variables(Path(scratch))) as files,
@@ -111,7 +148,7 @@ class DockerExecutor:
     def stop(self, request: RunRequest) -> None:
         self._remove(request.container_name)
 
-    def _execute(self, request: RunRequest, client: Any) -> ExecOutcome:
+    def _execute(self, request: RunRequest, client: Any, image: dict[str, str]) -> ExecOutcome:
         self._remove(request.container_name)
         spec_in_container = CONTAINER_RESULTS / request.spec_path.relative_to(request.results_root).as_posix()
         chunks: list[str] = []
@@ -129,6 +166,7 @@ class DockerExecutor:
                         "camp.cycle": str(request.cycle),
                     },
                     user=f"{os.getuid()}:{os.getgid()}",
+                    envs=image,
                     dependencies=False,
                     tty=False,
                     remove=True,

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Collection
 
 from harness.contract import BackendName
+from harness.provenance import without_image_variables
 from orchestrator.executors.base import ExecOutcome, RunRequest
 from orchestrator.secrets import redact
 
@@ -38,7 +39,9 @@ class LocalExecutor:
         self._running: dict[str, subprocess.Popen[bytes]] = {}
 
     def execute(self, request: RunRequest) -> ExecOutcome:
-        env = dict(os.environ)
+        # The harness finds its own revision from its checkout; image facts a shell exported
+        # (CAMP_SOURCE_REVISION for a build) would be false here.
+        env = without_image_variables(os.environ)
         if request.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(request.gpus)
         harness = [self.python, "-m", "harness", "run", str(request.spec_path)]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.weightstats import DescrStatsW
 
-from harness.contract import RESULT_FILENAME
+from harness.contract import RESULT_FILENAME, Provenance, SamplingInfo
 from orchestrator import aggregate, report, stats
 from tests.aggregate.helpers import make_spec, write_experiment, write_run
 from tests.factories import make_result
@@ -190,3 +190,59 @@ def test_results_from_before_warning_kinds_still_validate() -> None:
     dumped["warnings"] = ["an old warning"]
     (warning,) = RunResult.model_validate(dumped).warnings
     assert (warning.kind, warning.message) == ("unclassified", "an old warning")
+
+
+def _run_on_build(campaign: Path, exp_id: str, cycle: int, revision: str, image_id: str | None) -> None:
+    spec = make_spec(exp_id, cycle)
+    provenance = Provenance(camp_version="0.1.0", source_revision=revision, image_id=image_id)
+    sampling = SamplingInfo(
+        asked_hz=10,
+        achieved_hz=9.5,
+        n_samples_window=21,
+        max_interval_s=0.12,
+        power_readings={"GPU-a": "instant", "GPU-b": "average_1s"},
+    )
+    write_run(campaign, spec, make_result(spec, provenance=provenance, sampling=sampling))
+
+
+def test_provenance_and_sampling_are_columns_and_missing_ones_stay_empty(tmp_path: Path) -> None:
+    _run_on_build(tmp_path, "built", 0, "a" * 40, "sha256:" + "1" * 64)
+    spec = make_spec("older", 0)
+    write_run(tmp_path, spec, make_result(spec))  # written before provenance and sampling existed
+    runs = aggregate.runs_table(aggregate.done_run_dirs(tmp_path)).set_index("exp_id")
+    built, older = runs.loc["built"], runs.loc["older"]
+    assert (built["camp_version"], built["source_revision"]) == ("0.1.0", "a" * 40)
+    assert built["image_id"] == "sha256:" + "1" * 64 and pd.isna(built["image_digest"])
+    assert (built["achieved_hz"], built["n_samples_window"], built["max_sample_interval_s"]) == (
+        9.5,
+        21,
+        0.12,
+    )
+    assert built["power_readings"] == "average_1s,instant"
+    assert older["source_revision"] == "unknown" and pd.isna(older["power_readings"])
+    assert pd.isna(older["achieved_hz"]) and pd.isna(older["n_samples_window"])
+    assert runs["achieved_hz"].dtype == "float64" and runs["n_samples_window"].dtype == "Int64"
+    aggregate.write_tables(runs.reset_index(), tmp_path / "out")  # parquet takes the typed columns
+
+
+def test_an_experiment_whose_cycles_ran_on_different_builds_is_flagged(tmp_path: Path) -> None:
+    image_a, image_b = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    _run_on_build(tmp_path, "steady", 0, "a" * 40, image_a)
+    _run_on_build(tmp_path, "steady", 1, "a" * 40, image_a)
+    _run_on_build(tmp_path, "recoded", 0, "a" * 40, image_a)
+    _run_on_build(tmp_path, "recoded", 1, "b" * 40 + "-dirty", image_b)
+    _run_on_build(tmp_path, "rebuilt", 0, "a" * 40, image_a)  # same code, another image (new base)
+    _run_on_build(tmp_path, "rebuilt", 1, "a" * 40, image_b)
+    _run_on_build(tmp_path, "untold", 0, "a" * 40, None)  # unknown builds neither confirm nor contradict
+    _run_on_build(tmp_path, "untold", 1, "unknown", None)
+    runs = aggregate.runs_table(aggregate.done_run_dirs(tmp_path))
+    revisions, images = (
+        [w for w in aggregate.mixed_build_warnings(runs) if what in w] for what in ("revisions", "images")
+    )
+    assert revisions == [
+        "experiment recoded ran on 2 camp revisions (aaaaaaaaaaaa, bbbbbbbbbbbb-dirty): its cycles are not "
+        "repeats of one measurement; compare them per build (runs table), or re-run them on one build"
+    ]
+    assert [w.split(" ran on")[0] for w in images] == ["experiment rebuilt", "experiment recoded"]
+    assert "(111111111111, 222222222222)" in images[0]
+    assert f"warning: {revisions[0]}" in report.summary_text(tmp_path)  # printed after `camp run`

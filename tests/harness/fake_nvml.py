@@ -5,7 +5,8 @@ Like real NVML: module-level functions over opaque handles, failing with ``NVMLE
 only every ~100 ms as the driver updates it; ``nvmlDeviceGetPowerUsage`` a 1 s average on Ampere
 and newer (instantaneous before); ``NVMLError_NotSupported`` where an older GPU lacks a feature
 (no energy counter before Volta) and per-field ``NVML_ERROR_NOT_SUPPORTED`` in field values (no
-power fields before Ampere); strings returned as ``str`` (nvidia-ml-py ≥ 11.5).
+power fields before Ampere; ECC mode on most GeForce cards, MIG mode before Ampere); modes as
+NVML's ``[current, pending]`` pair; strings returned as ``str`` (nvidia-ml-py ≥ 11.5).
 
 Install it with ``monkeypatch.setattr(harness.measurement.nvml, "pynvml", FakeNvml([...]))``.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +25,11 @@ NVML_ERROR_NOT_SUPPORTED = 3
 NVML_TEMPERATURE_GPU = 0
 NVML_CLOCK_SM = 1
 NVML_CLOCK_MEM = 2
+NVML_CLOCK_ID_CURRENT = 0
+NVML_CLOCK_ID_APP_CLOCK_TARGET = 1
+NVML_CLOCK_ID_APP_CLOCK_DEFAULT = 2
+NVML_FEATURE_DISABLED = 0
+NVML_FEATURE_ENABLED = 1
 NVML_FI_DEV_POWER_AVERAGE = 185
 NVML_FI_DEV_POWER_INSTANT = 186
 COUNTER_UPDATE_S = 0.1  # how often the driver refreshes the total-energy counter
@@ -60,6 +66,17 @@ class FakeGpu:
     throttle_reasons: int = 0
     compute_pids: tuple[int, ...] = ()  # other processes holding a CUDA context on this GPU
     power_limit_mw: int = 700_000
+    compute_capability: tuple[int, int] = (9, 0)  # Hopper
+    persistence_mode: int = NVML_FEATURE_ENABLED
+    ecc_mode: tuple[int, int] | None = (1, 1)  # (current, pending); None: the GPU has no ECC mode
+    mig_mode: tuple[int, int] | None = (0, 0)  # (current, pending); None: no MIG (before Ampere)
+    clocks_mhz: dict[int, int] = field(default_factory=lambda: {NVML_CLOCK_SM: 1755, NVML_CLOCK_MEM: 2619})
+    app_clocks_mhz: dict[int, int] = field(
+        default_factory=lambda: {NVML_CLOCK_SM: 1755, NVML_CLOCK_MEM: 2619}
+    )
+    default_app_clocks_mhz: dict[int, int] = field(
+        default_factory=lambda: {NVML_CLOCK_SM: 1755, NVML_CLOCK_MEM: 2619}
+    )
     pci_bus_id: str = ""  # given by FakeNvml in enumeration (PCI bus) order when left empty
     energy_mj: float = 0.0
     last_update: float = 0.0
@@ -75,6 +92,23 @@ class FakeGpu:
             has_power_fields=False,
             power_usage_is_average=False,
             power_limit_mw=250_000,
+            compute_capability=(6, 0),
+            mig_mode=None,
+        )
+
+    @classmethod
+    def geforce(cls, uuid: str, power_w: float = 200.0) -> FakeGpu:
+        """An Ampere GeForce card: an energy counter and power usage as a 1 s average, but no
+        instant power field, no ECC and no MIG."""
+        return cls(
+            uuid=uuid,
+            name="NVIDIA GeForce RTX 3090",
+            power_w=power_w,
+            has_power_fields=False,
+            compute_capability=(8, 6),
+            ecc_mode=None,
+            mig_mode=None,
+            power_limit_mw=350_000,
         )
 
 
@@ -90,6 +124,11 @@ class FakeNvml:
     NVML_TEMPERATURE_GPU = NVML_TEMPERATURE_GPU
     NVML_CLOCK_SM = NVML_CLOCK_SM
     NVML_CLOCK_MEM = NVML_CLOCK_MEM
+    NVML_CLOCK_ID_CURRENT = NVML_CLOCK_ID_CURRENT
+    NVML_CLOCK_ID_APP_CLOCK_TARGET = NVML_CLOCK_ID_APP_CLOCK_TARGET
+    NVML_CLOCK_ID_APP_CLOCK_DEFAULT = NVML_CLOCK_ID_APP_CLOCK_DEFAULT
+    NVML_FEATURE_DISABLED = NVML_FEATURE_DISABLED
+    NVML_FEATURE_ENABLED = NVML_FEATURE_ENABLED
     NVML_FI_DEV_POWER_AVERAGE = NVML_FI_DEV_POWER_AVERAGE
     NVML_FI_DEV_POWER_INSTANT = NVML_FI_DEV_POWER_INSTANT
 
@@ -219,7 +258,34 @@ class FakeNvml:
 
     def nvmlDeviceGetClockInfo(self, gpu: FakeGpu, clock_type: int) -> int:
         self._check()
-        return 1755 if clock_type == NVML_CLOCK_SM else 2619
+        return gpu.clocks_mhz[clock_type]
+
+    def nvmlDeviceGetClock(self, gpu: FakeGpu, clock_type: int, clock_id: int) -> int:
+        self._check()
+        by_id = {
+            NVML_CLOCK_ID_CURRENT: gpu.clocks_mhz,
+            NVML_CLOCK_ID_APP_CLOCK_TARGET: gpu.app_clocks_mhz,
+            NVML_CLOCK_ID_APP_CLOCK_DEFAULT: gpu.default_app_clocks_mhz,
+        }
+        if clock_id not in by_id:
+            raise NVMLError_InvalidArgument("Invalid Argument")
+        return by_id[clock_id][clock_type]
+
+    def nvmlDeviceGetCudaComputeCapability(self, gpu: FakeGpu) -> tuple[int, int]:
+        self._check()
+        return gpu.compute_capability
+
+    def nvmlDeviceGetEccMode(self, gpu: FakeGpu) -> list[int]:
+        self._check()
+        if gpu.ecc_mode is None:
+            raise NVMLError_NotSupported("Not Supported")
+        return list(gpu.ecc_mode)
+
+    def nvmlDeviceGetMigMode(self, gpu: FakeGpu) -> list[int]:
+        self._check()
+        if gpu.mig_mode is None:
+            raise NVMLError_NotSupported("Not Supported")
+        return list(gpu.mig_mode)
 
     def nvmlDeviceGetMaxClockInfo(self, gpu: FakeGpu, clock_type: int) -> int:
         self._check()
@@ -243,7 +309,7 @@ class FakeNvml:
 
     def nvmlDeviceGetPersistenceMode(self, gpu: FakeGpu) -> int:
         self._check()
-        return 1
+        return gpu.persistence_mode
 
     def nvmlSystemGetDriverVersion(self) -> str:
         self._check()

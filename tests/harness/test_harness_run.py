@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from harness import __version__ as camp_version
 from harness.atomic import atomic_write_text
 from harness.backends.stub import StubBackend
 from harness.contract import (
@@ -78,12 +79,19 @@ def test_a_run_writes_a_valid_result_whose_joules_match_the_known_trace(tmp_path
     measured = table[table.phase == "measured"]
     assert measured.t_s.min() == pytest.approx(result.window[0]) and measured.power_w.eq(160.0).all()
     assert "HF_TOKEN" not in str(result.environment)
+    assert result.provenance.camp_version == camp_version
+    assert result.provenance.source_revision != "unknown"  # run from this checkout
+    assert result.sampling is not None and result.sampling.asked_hz == 100
+    assert result.sampling.n_samples_window == len(measured)
+    assert result.sampling.power_readings == {"SYNTHETIC-0": "synthetic"}
 
 
 def test_a_whole_run_on_fake_nvml_meters_the_selected_gpu_by_uuid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = FakeNvml([FakeGpu(uuid="GPU-aaaa", power_w=90.0), FakeGpu(uuid="GPU-bbbb", power_w=210.0)])
+    fake = FakeNvml(
+        [FakeGpu(uuid="GPU-aaaa", power_w=90.0), FakeGpu(uuid="GPU-bbbb", power_w=210.0, ecc_mode=(1, 0))]
+    )
     monkeypatch.setattr(nvml, "pynvml", fake)
     monkeypatch.delenv("NVIDIA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbbb")  # the harness rewrites it: restored after
@@ -102,6 +110,10 @@ def test_a_whole_run_on_fake_nvml_meters_the_selected_gpu_by_uuid(
     assert [g["uuid"] for g in result.environment["gpus"]] == ["GPU-bbbb"]
     table = pq.read_table(path.parent / "timeseries.parquet").to_pandas()
     assert set(table.device) == {"GPU-bbbb"} and table.power_w.eq(210.0).all()
+    assert result.sampling is not None and result.sampling.power_readings == {"GPU-bbbb": "instant"}
+    assert result.sampling.n_samples_window == len(table[table.phase == "measured"])
+    (gpu,) = result.environment["gpus"]
+    assert gpu["ecc_mode"] == {"current": True, "pending": False} and gpu["sm_app_clock_mhz"] == 1755
     assert fake.initialised == 0  # NVML shut down after the run
 
 

@@ -16,6 +16,7 @@ from harness.measurement.nvml import GpuSelectionError, NvmlPower, select_device
 from harness.measurement.power import DeviceInfo, Reading
 from harness.measurement.sampler import Sampler
 from tests.factories import run_spec
+from tests.harness import fake_nvml
 from tests.harness.fake_nvml import COUNTER_UPDATE_S, FakeGpu, FakeNvml, SimulatedClock
 
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-cccc3333-0000", "GPU-dddd4444-0000"]
@@ -200,3 +201,52 @@ def test_nvml_init_failure_is_a_run_error(monkeypatch: pytest.MonkeyPatch) -> No
     spec = run_spec()
     with pytest.raises(RunError, match="NVML power source unavailable: Driver Not Loaded"):
         open_power_source(spec)
+
+
+def test_the_snapshot_records_modes_clocks_temperature_and_how_power_was_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hopper = FakeGpu(uuid=UUIDS[0], temperature_c=38, mig_mode=(0, 1), persistence_mode=0)
+    hopper.app_clocks_mhz = {fake_nvml.NVML_CLOCK_SM: 1410, fake_nvml.NVML_CLOCK_MEM: 2619}  # lowered
+    gpus = [hopper, FakeGpu.geforce(UUIDS[1]), FakeGpu.pre_volta(UUIDS[2])]
+    simulated(monkeypatch, gpus)
+    h100, rtx, p100 = NvmlPower({}).describe()
+    assert h100["power_reading"] == "instant" and h100["compute_capability"] == "9.0"
+    assert h100["ecc_mode"] == {"current": True, "pending": True}
+    assert h100["mig_mode"] == {"current": False, "pending": True}  # MIG on at the next reset
+    assert h100["persistence_mode"] is False and h100["temperature_c"] == 38
+    assert (h100["sm_clock_mhz"], h100["mem_clock_mhz"]) == (1755, 2619)
+    assert (h100["sm_app_clock_mhz"], h100["sm_app_clock_default_mhz"]) == (1410, 1755)
+    assert (h100["sm_clock_max_mhz"], h100["mem_clock_max_mhz"]) == (1980, 2619)
+    # Ampere without the power field: nvmlDeviceGetPowerUsage, a 1 s average; no ECC, no MIG
+    assert rtx["power_reading"] == "average_1s" and rtx["compute_capability"] == "8.6"
+    assert rtx["ecc_mode"] is None and rtx["mig_mode"] is None
+    # Pascal: power usage is instantaneous; ECC on its HBM2, no MIG
+    assert p100["power_reading"] == "instant_usage" and p100["energy_counter"] is False
+    assert p100["ecc_mode"] == {"current": True, "pending": True} and p100["mig_mode"] is None
+
+
+def test_a_gpu_whose_architecture_nvml_does_not_tell_reads_plain_usage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class NoCapability(FakeNvml):
+        def nvmlDeviceGetCudaComputeCapability(self, gpu: FakeGpu) -> tuple[int, int]:
+            raise self.NVMLError_NotSupported("Not Supported")
+
+    monkeypatch.setattr(nvml, "pynvml", NoCapability([FakeGpu.geforce(UUIDS[0])]))
+    (gpu,) = NvmlPower({}).describe()
+    assert gpu["power_reading"] == "usage" and gpu["compute_capability"] is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "capability", "expected"),
+    [
+        (True, (6, 0), "instant"),
+        (False, (8, 0), "average_1s"),
+        (False, (10, 0), "average_1s"),
+        (False, (7, 5), "instant_usage"),
+        (False, None, "usage"),
+    ],
+)
+def test_power_reading_kind(fields: bool, capability: tuple[int, int] | None, expected: str) -> None:
+    assert nvml.power_reading(fields, capability) == expected

@@ -45,6 +45,7 @@ def test_every_service_shares_the_harness_settings_and_gpu_services_reserve_gpus
         assert service["image"] == f"camp-{name}:latest"
         assert service["build"]["dockerfile"] == f"containers/{name}/Dockerfile"
         assert "BASE_IMAGE" in service["build"]["args"]
+        assert "CAMP_SOURCE_REVISION" in service["build"]["args"]  # `make images` sets it
         assert service["init"] is True
         assert service["user"] == f"{UID}:{GID}"
         assert service["environment"]["HOME"] == "/tmp" and service["environment"]["HF_HOME"] == "/hf-cache"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,12 @@ def test_smoke_campaign_runs_in_containers_and_resumes_with_nothing_to_do(
     )
     assert first.returncode == 0, first.stdout + first.stderr
     assert "with executor 'docker'" in first.stdout
+    stub_id = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", "camp-stub:latest"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     state = status(results / name)
     assert state["counts"]["done"] == 12 and sum(state["counts"].values()) == 12
     for run in state["runs"]:
@@ -42,6 +49,8 @@ def test_smoke_campaign_runs_in_containers_and_resumes_with_nothing_to_do(
         assert result.metrics.energy_j > 0 and result.metrics.output_tokens > 0
         assert (directory / "timeseries.parquet").stat().st_size > 0
         assert (directory / "result.json").stat().st_uid == os.getuid()  # written as the invoking user
+        assert result.provenance.image == "camp-stub" and result.provenance.image_id == stub_id
+        assert result.provenance.source_revision != "unknown"  # provisioning baked it in
     assert camp_containers(name) == []  # --rm: nothing left behind
     for path in results.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".log", ".csv", ".html"):

@@ -16,10 +16,18 @@ from python_on_whales.exceptions import DockerException
 from orchestrator.executors.base import RunRequest
 from orchestrator.executors.docker import TIMEOUT_EXIT_CODE, DockerExecutor
 
+STUB_ID = "sha256:" + "5" * 64
+
 
 class FakeCompose:
     def __init__(self, client: FakeClient):
         self.client = client
+        self.config_calls = 0
+
+    def config(self, return_json: bool = False) -> dict[str, Any]:
+        """Like `docker compose --profile gpu config --format json`: every service's image."""
+        self.config_calls += 1
+        return {"services": {name: {"image": f"camp-{name}:latest"} for name in ("stub", "vllm")}}
 
     def run(self, service: str, command: list[str], **kwargs: Any) -> Iterator[tuple[str, bytes]]:
         self.client.calls.append({"service": service, "command": command, **kwargs})
@@ -43,6 +51,18 @@ class FakeContainers:
         return [SimpleNamespace(name=n) for n in self.client.leftovers]
 
 
+class FakeImages:
+    """`docker image inspect`: the images this engine holds, by reference."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, Any] = {"camp-stub:latest": SimpleNamespace(id=STUB_ID, repo_digests=[])}
+
+    def inspect(self, reference: str) -> Any:
+        if reference not in self.held:
+            raise DockerException(["docker", "image", "inspect", reference], 1, stderr=b"No such image")
+        return self.held[reference]
+
+
 class FakeClient:
     """Also its own factory: called with the run's compose env file, it records what is in it."""
 
@@ -62,6 +82,7 @@ class FakeClient:
         self.leftovers: list[str] = []
         self.compose = FakeCompose(self)
         self.container = FakeContainers(self)
+        self.image = FakeImages()
 
 
 def exits_with(code: int, output: bytes = b"hello\n"):
@@ -190,8 +211,7 @@ def test_prepare_refuses_an_image_built_from_other_code(tmp_path: Path, monkeypa
     client.compose.run = lambda service, command, **kw: "0123456789abcdef\n"
     with pytest.raises(
         ExecutorUnavailable,
-        match=r"built from other camp code.*docker compose --profile gpu "
-        r"build vllm",
+        match=r"built from other camp code.*rebuild it: `make images IMAGES=vllm`",
     ):
         DockerExecutor(tmp_path / "compose.yaml", client).prepare({"vllm"})
 
@@ -199,7 +219,41 @@ def test_prepare_refuses_an_image_built_from_other_code(tmp_path: Path, monkeypa
         raise DockerException(["docker", "compose", "run"], 1, stderr=b"pull access denied for camp-stub")
 
     client.compose.run = missing
-    with pytest.raises(
-        ExecutorUnavailable, match=r"cannot run camp-harness .*build it: `docker compose build stub`"
-    ):
+    with pytest.raises(ExecutorUnavailable, match=r"cannot run camp-harness .*build it: `make provision`"):
         DockerExecutor(tmp_path / "compose.yaml", client).prepare({"stub"})
+
+
+def test_each_run_is_told_the_id_of_the_image_it_starts_from(tmp_path: Path) -> None:
+    client = FakeClient(exits_with(0))
+    executor = DockerExecutor(tmp_path / "compose.yaml", client)
+    executor.execute(request(tmp_path))
+    assert client.calls[0]["envs"] == {"CAMP_IMAGE_ID": STUB_ID}  # built here: no registry digest
+    # rebuilt between two runs, and pushed to a registry: the next run says so
+    pushed = "registry.example/camp-stub@sha256:" + "6" * 64
+    client.image.held["camp-stub:latest"] = SimpleNamespace(id="sha256:" + "7" * 64, repo_digests=[pushed])
+    executor.execute(request(tmp_path / "again"))
+    assert client.calls[1]["envs"] == {"CAMP_IMAGE_ID": "sha256:" + "7" * 64, "CAMP_IMAGE_DIGEST": pushed}
+    assert client.compose.config_calls == 1  # which image a service uses is read once
+
+
+def test_an_image_that_cannot_be_inspected_still_runs_and_records_no_id(tmp_path: Path) -> None:
+    client = FakeClient(exits_with(0))
+    client.image.held.clear()
+    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
+
+
+def test_a_compose_config_that_cannot_be_read_still_runs(tmp_path: Path) -> None:
+    client = FakeClient(exits_with(0))
+
+    def unreadable(return_json: bool = False) -> dict[str, Any]:
+        raise DockerException(["docker", "compose", "config"], 15, stderr=b"invalid compose project")
+
+    client.compose.config = unreadable
+    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
+
+
+def test_the_compose_client_sees_the_gpu_services(tmp_path: Path) -> None:
+    executor = DockerExecutor(tmp_path / "compose.yaml")
+    assert executor.client.client_config.compose_profiles == ["gpu"]

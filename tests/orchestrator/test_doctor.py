@@ -60,7 +60,8 @@ def test_cpu_host_warns_for_gpu_parts_and_fails_only_what_the_stub_needs(tmp_pat
     assert found["NVIDIA container runtime"] == "warn"
     assert found["image camp-vllm"] == "warn"
     assert found["image camp-stub"] == "fail"
-    assert "docker compose build stub" in next(c.line() for c in checks if c.name == "image camp-stub")
+    assert "fix: make provision" in next(c.line() for c in checks if c.name == "image camp-stub")
+    assert "make images IMAGES=vllm" in next(c.line() for c in checks if c.name == "image camp-vllm")
     strict = levels(
         run_checks(FakeDocker(nvidia=False, built={"camp-stub"}), compose, tmp_path / "r", require_gpu=True)
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from harness.atomic import atomic_write_text
 from harness.contract import MeasurementSettings, RunResult, Workload
@@ -27,11 +30,25 @@ def request(tmp_path: Path, fault: str, timeout_s: float) -> RunRequest:
     return RunRequest("t", "e1", 0, "stub", tmp_path, path, timeout_s)
 
 
-def test_runs_the_real_harness(tmp_path: Path) -> None:
+def test_runs_the_real_harness_which_reports_its_checkouts_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMP_SOURCE_REVISION", "stale-from-a-build")  # exported in the shell
+    monkeypatch.setenv("CAMP_IMAGE_ID", "sha256:stale")
     run = request(tmp_path, "none", 60)
     outcome = LocalExecutor().execute(run)
     assert outcome.exit_code == 0, outcome.output
-    assert RunResult.model_validate_json((run.spec_path.parent / "result.json").read_text()).exp_id == "e1"
+    result = RunResult.model_validate_json((run.spec_path.parent / "result.json").read_text())
+    assert result.exp_id == "e1"
+    assert result.provenance.source_revision.split("-")[0] == checkout_commit()
+    assert result.provenance.image_id is None and result.provenance.image is None
+
+
+def checkout_commit() -> str:
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_timeout_kills_the_harness(tmp_path: Path) -> None:

@@ -22,10 +22,12 @@ from typing import Any
 
 import pynvml
 
+from harness.contract import PowerReading
 from harness.measurement.power import DeviceInfo, DeviceReading, Reading, no_op
 
 DISABLED = {"", "none", "void"}
 AUX_PERIOD_S = 0.1  # utilisation, memory, temperature, clocks: 10 Hz is plenty
+AMPERE_MAJOR = 8  # compute capability of Ampere, the first whose power usage is a 1 s average
 
 
 class GpuSelectionError(RuntimeError):
@@ -221,29 +223,52 @@ class NvmlPower:
             pynvml.nvmlShutdown()
 
     def describe(self) -> list[dict[str, Any]]:
-        """Per-GPU facts for the environment snapshot (what could change a measurement)."""
-        out = []
-        for device, handle in zip(self._devices, self._handles, strict=True):
-            out.append(
-                {
-                    "index": device.index,
-                    "uuid": device.uuid,
-                    "name": device.name,
-                    "pci_bus_id": device.pci_bus_id,
-                    "power_limit_w": _milli(self._optional(pynvml.nvmlDeviceGetEnforcedPowerLimit, handle)),
-                    "default_power_limit_w": _milli(
-                        self._optional(pynvml.nvmlDeviceGetPowerManagementDefaultLimit, handle)
-                    ),
-                    "persistence_mode": self._optional(pynvml.nvmlDeviceGetPersistenceMode, handle),
-                    "sm_clock_max_mhz": self._optional(
-                        pynvml.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_SM
-                    ),
-                    "mem_clock_max_mhz": self._optional(
-                        pynvml.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_MEM
-                    ),
-                    "energy_counter": bool(self._has_counter[self._handles.index(handle)]),
-                }
+        """Per-GPU facts for the environment snapshot: what could change a measurement, and how
+        its power was read. A fact the GPU does not report (ECC on most GeForce cards, MIG before
+        Ampere) is None."""
+        return [
+            self._describe(device, handle, counter, fields)
+            for device, handle, counter, fields in zip(
+                self._devices, self._handles, self._has_counter, self._has_fields, strict=True
             )
+        ]
+
+    def _describe(self, device: DeviceInfo, handle: Any, counter: bool, fields: bool) -> dict[str, Any]:
+        capability = self._optional(pynvml.nvmlDeviceGetCudaComputeCapability, handle)
+        return {
+            "index": device.index,
+            "uuid": device.uuid,
+            "name": device.name,
+            "pci_bus_id": device.pci_bus_id,
+            "compute_capability": f"{capability[0]}.{capability[1]}" if capability else None,
+            "power_reading": power_reading(fields, capability),
+            "energy_counter": counter,
+            "power_limit_w": _milli(self._optional(pynvml.nvmlDeviceGetEnforcedPowerLimit, handle)),
+            "default_power_limit_w": _milli(
+                self._optional(pynvml.nvmlDeviceGetPowerManagementDefaultLimit, handle)
+            ),
+            "persistence_mode": _enabled(self._optional(pynvml.nvmlDeviceGetPersistenceMode, handle)),
+            "ecc_mode": _current_pending(self._optional(pynvml.nvmlDeviceGetEccMode, handle)),
+            "mig_mode": _current_pending(self._optional(pynvml.nvmlDeviceGetMigMode, handle)),
+            "temperature_c": self._optional(
+                pynvml.nvmlDeviceGetTemperature, handle, pynvml.NVML_TEMPERATURE_GPU
+            ),
+            **self._clocks(handle),
+        }
+
+    def _clocks(self, handle: Any) -> dict[str, Any]:
+        """Current, application (set and default) and max clocks of SM and memory, in MHz: an
+        application clock someone changed from its default changes every joule."""
+        out = {}
+        for name, clock in (("sm", pynvml.NVML_CLOCK_SM), ("mem", pynvml.NVML_CLOCK_MEM)):
+            out[f"{name}_clock_mhz"] = self._optional(pynvml.nvmlDeviceGetClockInfo, handle, clock)
+            out[f"{name}_app_clock_mhz"] = self._optional(
+                pynvml.nvmlDeviceGetClock, handle, clock, pynvml.NVML_CLOCK_ID_APP_CLOCK_TARGET
+            )
+            out[f"{name}_app_clock_default_mhz"] = self._optional(
+                pynvml.nvmlDeviceGetClock, handle, clock, pynvml.NVML_CLOCK_ID_APP_CLOCK_DEFAULT
+            )
+            out[f"{name}_clock_max_mhz"] = self._optional(pynvml.nvmlDeviceGetMaxClockInfo, handle, clock)
         return out
 
     def driver(self) -> dict[str, Any]:
@@ -254,5 +279,24 @@ class NvmlPower:
         }
 
 
+def power_reading(fields: bool, compute_capability: tuple[int, int] | None) -> PowerReading:
+    """How ``read()`` gets this GPU's power: the instant field where it has one; else
+    ``nvmlDeviceGetPowerUsage``, a 1 s average from Ampere (compute capability 8) on."""
+    if fields:
+        return "instant"
+    if compute_capability is None:
+        return "usage"
+    return "average_1s" if compute_capability[0] >= AMPERE_MAJOR else "instant_usage"
+
+
 def _milli(value: Any) -> float | None:
     return value / 1000.0 if value is not None else None
+
+
+def _enabled(value: Any) -> bool | None:
+    return bool(value) if value is not None else None
+
+
+def _current_pending(modes: Any) -> dict[str, bool] | None:
+    """NVML's (current, pending) pair: a pending mode takes effect at the next GPU reset."""
+    return {"current": bool(modes[0]), "pending": bool(modes[1])} if modes is not None else None

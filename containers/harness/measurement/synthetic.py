@@ -77,6 +77,7 @@ class SyntheticPower:
                 "name": "synthetic power trace",
                 "idle_w": self.idle_w,
                 "busy_w": self.busy_w,
+                "power_reading": "synthetic",
                 "energy_counter": True,
             }
         ]

@@ -1,0 +1,89 @@
+"""Which camp code produced a result (``RunResult.provenance``).
+
+The source revision comes from where the code came from: an image carries the revision it was
+built from (``CAMP_SOURCE_REVISION``, baked in by ``make images`` / provisioning); code run from a
+git checkout (the local executor) asks git about that checkout; anything else — an installed
+wheel, an image built without the revision — is ``unknown``, never a guess. The image ID and
+digest are only known to the host, which passes them into the container per run.
+
+``python3 -m harness.provenance`` (stdlib only) prints the checkout's revision: the images' build
+arg. Outside a checkout it prints ``$CAMP_SOURCE_REVISION`` if set (a source tarball whose
+revision you know), else ``unknown``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness import __version__
+
+if TYPE_CHECKING:  # imported where used: the build's `python3 -m harness.provenance` needs no pydantic
+    from harness.contract import Provenance
+
+SOURCE_REVISION_VARIABLE = "CAMP_SOURCE_REVISION"
+IMAGE_VARIABLE = "CAMP_IMAGE"
+IMAGE_ID_VARIABLE = "CAMP_IMAGE_ID"
+IMAGE_DIGEST_VARIABLE = "CAMP_IMAGE_DIGEST"
+BASE_IMAGE_VARIABLE = "CAMP_BASE_IMAGE"
+# They describe an image: a process outside one must not inherit them from a shell.
+IMAGE_VARIABLES = (
+    SOURCE_REVISION_VARIABLE,
+    IMAGE_VARIABLE,
+    IMAGE_ID_VARIABLE,
+    IMAGE_DIGEST_VARIABLE,
+    BASE_IMAGE_VARIABLE,
+)
+UNKNOWN = "unknown"
+HARNESS_DIR = Path(__file__).resolve().parent
+# What decides a measurement: a change elsewhere (docs, campaigns) does not make a build dirty.
+CODE_PATHS = ("containers", "orchestrator", "pyproject.toml")
+GIT_TIMEOUT_S = 10.0
+
+
+def _git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=True
+    )
+    return done.stdout.strip()
+
+
+def checkout_revision(harness_dir: Path = HARNESS_DIR) -> str | None:
+    """The commit of the camp checkout ``harness_dir`` lies in, ``-dirty`` when camp's code there
+    has uncommitted changes; None outside a camp checkout (a wheel installed inside some other
+    repository is not that repository's code) or without a working git."""
+    try:
+        top = Path(_git("rev-parse", "--show-toplevel", cwd=harness_dir))
+        if (top / "containers" / "harness").resolve() != harness_dir.resolve():
+            return None
+        commit = _git("rev-parse", "--verify", "HEAD", cwd=top)
+        changes = _git("status", "--porcelain", "--", *CODE_PATHS, cwd=top)
+    except (OSError, subprocess.SubprocessError):  # no git, not a repository, no commit yet
+        return None
+    return f"{commit}-dirty" if changes else commit
+
+
+def current_provenance(environ: Mapping[str, str]) -> Provenance:
+    """This harness's provenance: the image's facts from ``environ``, else the checkout's."""
+    from harness.contract import Provenance
+
+    return Provenance(
+        camp_version=__version__,
+        source_revision=environ.get(SOURCE_REVISION_VARIABLE) or checkout_revision() or UNKNOWN,
+        image=environ.get(IMAGE_VARIABLE) or None,
+        image_id=environ.get(IMAGE_ID_VARIABLE) or None,
+        image_digest=environ.get(IMAGE_DIGEST_VARIABLE) or None,
+        base_image=environ.get(BASE_IMAGE_VARIABLE) or None,
+    )
+
+
+def without_image_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` for a harness that runs outside any image (the local executor)."""
+    return {k: v for k, v in environ.items() if k not in IMAGE_VARIABLES}
+
+
+if __name__ == "__main__":
+    print(checkout_revision() or os.environ.get(SOURCE_REVISION_VARIABLE) or UNKNOWN)
