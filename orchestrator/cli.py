@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from harness.calibrate_command import calibrate
 from orchestrator.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -200,6 +201,7 @@ def doctor(results_dir: Path, compose_file: Path, require_gpu: bool) -> None:
 
 main.add_command(report)
 main.add_command(compare)
+main.add_command(calibrate)  # defined with the harness: `camp-harness calibrate` is the same command
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""``camp-harness run SPEC``: run one cycle of one experiment inside its container.
+"""``camp-harness run SPEC``: run one cycle of one experiment inside its container
+(and ``camp-harness calibrate``: ``camp calibrate`` where camp's host side is not installed).
 
 Exit 0 only when result.json was written; otherwise a one-line reason on stderr and a non-zero
 code (2: the spec is unreadable or invalid, 1: the run failed) — the host records both.
@@ -14,6 +15,7 @@ import click
 from pydantic import ValidationError
 
 from harness import __version__
+from harness.calibrate_command import calibrate
 from harness.contract import RunSpec
 from harness.errors import first_error
 from harness.params import contract_fingerprint, parse_params
@@ -60,6 +62,9 @@ def run(spec_path: Path) -> None:
 def contract() -> None:
     """Print the fingerprint of the spec/result/params schemas this image was built with."""
     click.echo(contract_fingerprint())
+
+
+main.add_command(calibrate)
 
 
 def _fail(reason: str, code: int) -> NoReturn:

@@ -61,6 +61,12 @@ def measure_idle(
     return readings, time.monotonic() - start
 
 
+def median_and_iqr(samples: list[float]) -> tuple[float, float]:
+    """Idle power and its spread: the median (robust to a stray spike) and the inter-quartile range."""
+    quartiles = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3
+    return statistics.median(samples), quartiles[2] - quartiles[0]
+
+
 def idle_baseline(
     source: PowerSource,
     settings: BaselineSettings,
@@ -96,12 +102,11 @@ def idle_baseline(
         readings, took = measure_idle(source, settings.duration_s, hz)
     if trace is not None:
         trace.extend(readings)
-    samples = [r.power_w for r in readings]
-    quartiles = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3
+    power_w, spread_w = median_and_iqr([r.power_w for r in readings])
     info = BaselineInfo(
-        power_w=statistics.median(samples),
-        spread_w=quartiles[2] - quartiles[0],
-        n_samples=len(samples),
+        power_w=power_w,
+        spread_w=spread_w,
+        n_samples=len(readings),
         duration_s=took,
         method=method,
         cached=False,

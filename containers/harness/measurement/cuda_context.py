@@ -4,19 +4,19 @@
 A GPU with a context open sits in a higher power state than a bare idle one, so the two
 baselines answer different questions: ``bare_idle`` subtracts the GPU switched on but unused;
 ``cuda_context`` subtracts a GPU held by an idle process, leaving only the energy of the work.
-The context lives in a child process, so the harness's own process stays CUDA-free until the
-backend loads (vLLM, for one, refuses to fork workers after CUDA was initialised).
+The context lives in a child process (``ready_child.py``), so the harness's own process stays
+CUDA-free until the backend loads (vLLM, for one, refuses to fork workers after CUDA was
+initialised).
 """
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-READY = "ready"
+from harness.measurement.ready_child import READY, ChildNotReady, start_ready_child, stop_child
+
 # One tiny tensor per visible GPU makes a context on each; then wait until stdin closes.
 HOLDER_SCRIPT = (
     "import sys, torch\n"
@@ -34,44 +34,21 @@ class CudaContextError(RuntimeError):
 
 
 @contextlib.contextmanager
-def cuda_context_held(command: Sequence[str] | None = None, timeout_s: float = 120.0) -> Iterator[None]:
-    """Inside the block a child process holds a CUDA context on every visible GPU."""
+def cuda_context_held(
+    command: Sequence[str] | None = None, timeout_s: float = 120.0, env: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """Inside the block a child process holds a CUDA context on every GPU visible in ``env``
+    (default: this process's environment)."""
     argv = list(command) if command is not None else [sys.executable, "-c", HOLDER_SCRIPT]
-    child = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
-    timed_out = threading.Event()
-
-    def kill_on_timeout() -> None:  # a hung driver must not hang the run
-        timed_out.set()
-        child.kill()
-
-    watchdog = threading.Timer(timeout_s, kill_on_timeout)
-    watchdog.start()
     try:
-        line = child.stdout.readline().strip()
-    finally:
-        watchdog.cancel()
-    if line != READY:
-        child.kill()
-        child.wait()
-        lines = [x for x in child.stderr.read().splitlines() if x.strip()]
-        if timed_out.is_set():
+        child = start_ready_child(argv, timeout_s, env=env)
+    except ChildNotReady as err:
+        if err.timed_out:
             why = f"no context after {timeout_s:g} s"
-        elif lines:
-            why = lines[-1].strip()
         else:
-            why = f"the context holder exited with code {child.returncode}"
-        raise CudaContextError(f"baseline method cuda_context could not open a CUDA context: {why}")
+            why = err.last_words or f"the context holder exited with code {err.returncode}"
+        raise CudaContextError(f"baseline method cuda_context could not open a CUDA context: {why}") from None
     try:
         yield
     finally:
-        child.stdin.close()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        stop_child(child)
