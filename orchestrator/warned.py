@@ -20,7 +20,6 @@ from orchestrator.config_errors import did_you_mean
 
 ALL = "all"  # --exclude-warned all: every run with any warning
 KIND_COLUMN_PREFIX = "warned."  # experiments table: runs of the experiment with this kind
-COUNT_COLUMNS = ("n_runs", "warned_runs", "excluded_runs")
 EXCLUDED_KINDS_COLUMN = "excluded_kinds"
 MAX_LISTED_EXPERIMENTS = 4
 DOCS_HINT = 'docs/measurement.md, "Warnings, and what to do"'
