@@ -2,7 +2,8 @@
 
 Times, on synthetic runs with known spread:
   1. in memory: building the runs and requests tables, the per-experiment t intervals of every
-     summary metric, the per-request BCa latency intervals, and the terminal summary;
+     summary metric, the per-request BCa latency intervals, the terminal summary, and counting
+     warned runs per experiment and kind (with the --exclude-warned mask);
   2. side by side with the obvious per-experiment loop (scipy per group), as speed-up ratios;
   3. on disk: reading and validating spec.json + result.json of every run and building the tables.
 
@@ -29,7 +30,7 @@ sys.path[:0] = [
 ]
 
 from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RunResult, RunSpec  # noqa: E402
-from orchestrator import aggregate, report, stats  # noqa: E402
+from orchestrator import aggregate, report, stats, warned  # noqa: E402
 
 T = TypeVar("T")
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -136,6 +137,13 @@ def _result(spec: RunSpec, energy: float, duration: float, rng: np.random.Genera
     )
 
 
+def with_warnings(runs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The runs with warning kinds on about half of them (a badly throttled campaign)."""
+    kinds = np.array(["", "", "", "throttled", "short_window,throttled", "negative_energy"])
+    picked = kinds[np.random.default_rng(seed).integers(0, len(kinds), len(runs))]
+    return runs.assign(warning_kinds=picked)
+
+
 def naive_t(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     """The per-experiment loop the vectorised path replaces (scipy.stats.t.interval per group)."""
     rows = []
@@ -177,7 +185,13 @@ def in_memory(n_experiments: int, cycles: int, n_requests: int) -> None:
         n_experiments,
     )
     _, t_sum = timed("terminal summary", lambda: report.format_summary(experiments), n_experiments)
-    total = t_runs + t_req + t_exp + t_bca + t_sum
+    warned_runs = with_warnings(runs)
+    _, t_warned = timed(
+        "warned runs: counts per kind + exclusion mask",
+        lambda: (warned.experiment_counts(warned_runs), warned.excluded_mask(warned_runs, ["throttled"])),
+        n_experiments,
+    )
+    total = t_runs + t_req + t_exp + t_bca + t_sum + t_warned
     print(f"  {'total':<44} {total:8.3f} s   {total / n_experiments * 1e6:9.1f} µs per experiment")
     print(f"  {'total without per-request BCa':<44} {total - t_bca:8.3f} s")
     assert experiments["energy_per_output_token_j_method"].eq(stats.METHOD_T).all()

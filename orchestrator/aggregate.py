@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from harness.atomic import atomic_write_with
 from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RunResult, RunSpec
 from harness.errors import first_error
-from orchestrator import stats
+from orchestrator import stats, warned
 
 AGGREGATE_DIRNAME = "aggregate"
 KEY_COLUMNS = ("exp_id", "cycle")
@@ -57,10 +57,19 @@ class LoadedRun:
 
 @dataclass(frozen=True)
 class CampaignTables:
-    runs: pd.DataFrame  # one row per run
-    requests: pd.DataFrame  # one row per measured request
-    experiments: pd.DataFrame  # one row per experiment: config + intervals of SUMMARY_METRICS
+    runs: pd.DataFrame  # one row per run, every done run; ``excluded`` marks those left out
+    requests: pd.DataFrame  # one row per measured request of the runs kept
+    experiments: pd.DataFrame  # per experiment: config, warned-run counts, intervals over kept runs
     request_latency: pd.DataFrame  # per experiment: BCa interval of the mean request latency
+    warnings: pd.DataFrame  # one row per run warning: exp_id, cycle, kind, message
+    excluded_kinds: tuple[str, ...] = ()  # the kinds `--exclude-warned` left out of the intervals
+
+    @property
+    def kept_runs(self) -> pd.DataFrame:
+        """The runs the intervals are computed from."""
+        if "excluded" not in self.runs.columns:
+            return self.runs
+        return self.runs[~self.runs["excluded"]]
 
 
 def load_run(run_dir: Path) -> LoadedRun:
@@ -216,6 +225,12 @@ def requests_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
     )
 
 
+def warnings_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
+    """One row per run warning: exp_id, cycle, kind and message (the report groups them by kind)."""
+    records = [(r.spec.exp_id, r.spec.cycle, w.kind, w.message) for r in loaded for w in r.result.warnings]
+    return pd.DataFrame.from_records(records, columns=["exp_id", "cycle", "kind", "message"])
+
+
 def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
     """One row per run, keyed by exp_id and cycle: flattened config columns, then metrics."""
     return runs_frame([load_run(Path(d)) for d in run_dirs])
@@ -275,13 +290,27 @@ def _short(identifier: str) -> str:
     return commit[:12] + dirty
 
 
-def experiments_frame(runs: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
-    """Per experiment: its config columns, then mean/interval/n/method of each metric."""
+def experiments_frame(
+    runs: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS, *, excluded_kinds: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Per experiment: its config columns, how many of its runs are warned (per kind) and
+    excluded, then mean/interval/n/method of each metric over the runs not ``excluded``.
+
+    An experiment whose every run was excluded keeps its row (n = 0, no interval): it must not
+    vanish from the table."""
     if runs.empty:
         return pd.DataFrame({"exp_id": pd.Series(dtype="string")})
+    kept = runs[~runs["excluded"]] if "excluded" in runs.columns else runs
     config = runs.drop_duplicates("exp_id")[["exp_id", *config_columns(runs)]]
-    summary = stats.experiment_summary(runs, [m for m in metrics if m in runs.columns])
-    return config.merge(summary, on="exp_id", how="right").reset_index(drop=True)
+    chosen = [m for m in metrics if m in runs.columns]
+    summary = stats.experiment_summary(kept, chosen)
+    frame = config.merge(warned.experiment_counts(runs), on="exp_id", how="left")
+    frame[warned.EXCLUDED_KINDS_COLUMN] = ",".join(excluded_kinds)
+    frame = frame.merge(summary, on="exp_id", how="left")
+    for metric in chosen:
+        frame[f"{metric}_n"] = frame[f"{metric}_n"].fillna(0).astype("int64")
+        frame[f"{metric}_method"] = frame[f"{metric}_method"].fillna(stats.METHOD_EMPTY)
+    return frame.reset_index(drop=True)
 
 
 def request_latency_frame(requests: pd.DataFrame) -> pd.DataFrame:
@@ -308,13 +337,25 @@ def write_tables(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
     return write_table(frame, out_dir, "runs")
 
 
-def aggregate_runs(run_dirs: Iterable[Path], *, request_stats: bool = True) -> CampaignTables:
-    """Read every run once and build all tables (request latency intervals only if asked)."""
+def aggregate_runs(
+    run_dirs: Iterable[Path], *, request_stats: bool = True, exclude_warned: Sequence[str] = ()
+) -> CampaignTables:
+    """Read every run once and build all tables (request latency intervals only if asked).
+
+    ``exclude_warned``: warning kinds (or ``all``) whose runs are left out of every interval —
+    marked ``excluded`` in the runs table, counted per experiment. Raises
+    ``warned.UnknownWarningKind`` for a kind no run carries."""
     loaded = [load_run(Path(d)) for d in run_dirs]
     runs = runs_frame(loaded)
-    requests = requests_frame(loaded)
+    kinds = warned.resolve_excluded_kinds(runs, exclude_warned)
+    runs["excluded"] = warned.excluded_mask(runs, kinds)
+    left_out = runs.loc[runs["excluded"]]
+    left_out_keys = set(zip(left_out["exp_id"], left_out["cycle"], strict=True))
+    kept = [r for r in loaded if (r.spec.exp_id, r.spec.cycle) not in left_out_keys]
+    requests = requests_frame(kept)
     latency = request_latency_frame(requests) if request_stats else pd.DataFrame({"exp_id": []})
-    return CampaignTables(runs, requests, experiments_frame(runs), latency)
+    experiments = experiments_frame(runs, excluded_kinds=kinds)
+    return CampaignTables(runs, requests, experiments, latency, warnings_frame(loaded), kinds)
 
 
 def done_run_dirs(campaign_dir: Path) -> list[Path]:
@@ -328,18 +369,26 @@ def done_run_dirs(campaign_dir: Path) -> list[Path]:
 
 
 def aggregate_campaign(
-    campaign_dir: Path, *, write: bool = True, request_stats: bool = True
+    campaign_dir: Path,
+    *,
+    write: bool = True,
+    request_stats: bool = True,
+    exclude_warned: Sequence[str] = (),
 ) -> CampaignTables:
     """Aggregate a campaign's done runs; with ``write``, publish the tables under aggregate/.
 
     ``request_stats=False`` skips the per-request bootstrap (the costly part, ~1.5 ms per
-    experiment) where nothing shows it, e.g. the summary printed after ``camp run``."""
-    tables = aggregate_runs(done_run_dirs(campaign_dir), request_stats=request_stats)
+    experiment) where nothing shows it, e.g. the summary printed after ``camp run``.
+    ``exclude_warned``: see ``aggregate_runs``."""
+    tables = aggregate_runs(
+        done_run_dirs(campaign_dir), request_stats=request_stats, exclude_warned=exclude_warned
+    )
     if write:
         out = campaign_dir / AGGREGATE_DIRNAME
         write_tables(tables.runs, out)
         write_table(tables.requests, out, "requests", csv=False)
         write_table(tables.experiments, out, "experiments")
+        write_table(tables.warnings, out, "warnings")
         if request_stats:
             write_table(tables.request_latency, out, "request_latency")
     return tables

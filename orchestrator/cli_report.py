@@ -47,22 +47,32 @@ target_argument = click.argument("target", type=click.Path(path_type=Path, exist
     help="Also summarise per value of this config field (repeatable): backend, model, "
     "params.batch_size or just batch_size, workload.max_output_tokens, …",
 )
-def report(target: Path, results_dir: Path, fields: tuple[str, ...]) -> None:
+@click.option(
+    "--exclude-warned",
+    "exclude_kinds",
+    multiple=True,
+    metavar="KIND",
+    help="Leave runs with this warning kind out of every interval (repeatable; 'all': any "
+    "warning): throttled, negative_energy, short_window, … (docs/measurement.md).",
+)
+def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kinds: tuple[str, ...]) -> None:
     """Aggregate the done runs of TARGET (results dir or campaign file) and write the HTML report."""
-    from orchestrator import aggregate, grouping
+    from orchestrator import aggregate, grouping, warned
     from orchestrator.report import format_campaign_summary, format_grouped, write_report
 
     campaign_dir = resolve_campaign_dir(target, results_dir)
     try:
-        tables = aggregate.aggregate_campaign(campaign_dir)
-        grouped = grouping.grouped_summary(tables.runs, fields) if fields else None
+        tables = aggregate.aggregate_campaign(campaign_dir, exclude_warned=exclude_kinds)
+        grouped = grouping.grouped_summary(tables.kept_runs, fields) if fields else None
         index = write_report(campaign_dir, tables)
     except aggregate.AggregationError as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    except grouping.UnknownField as err:
+    except (grouping.UnknownField, warned.UnknownWarningKind) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_BAD_CONFIG) from None
+    if exclude_kinds and not tables.excluded_kinds:
+        click.echo("--exclude-warned all: no run carries a warning, nothing was excluded")
     click.echo(format_campaign_summary(tables))
     if grouped is not None:
         name = "by_" + "+".join(grouped.by)

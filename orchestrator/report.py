@@ -22,7 +22,7 @@ import pandas as pd
 
 from harness.atomic import atomic_write_text, atomic_write_with
 from harness.contract import TIMESERIES_FILENAME
-from orchestrator import aggregate, grouping, stats
+from orchestrator import aggregate, grouping, stats, warned
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -37,6 +37,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 MAX_SERIES = len(PALETTE)
 MAX_CATEGORIES = 16
 MAX_PARETO_LABELS = 4
+MAX_WARNING_ROWS = 200  # per kind in the HTML report; warnings.csv has them all
 _SHORT_METHOD = {
     stats.METHOD_T: "t",
     stats.METHOD_T + stats.ZERO_VARIANCE: "t,sd=0",
@@ -176,12 +177,13 @@ def format_summary(
     table = _sorted_by_config(experiments, columns)
     unit = energy_unit(table[f"{ENERGY}_mean"])
     energy_header = f"{unit.name}/tok (95% CI)"
+    shown = table.head(max_rows)
     rows = [
-        (str(row["exp_id"]), config_label(row, columns), *_interval_cells(row, unit))
-        for _, row in table.head(max_rows).iterrows()
+        (str(row["exp_id"]), config_label(row, columns), *_interval_cells(row, unit), *extra)
+        for (_, row), extra in zip(shown.iterrows(), _warned_cells(shown), strict=True)
     ]
-    headers = ("exp_id", "config", energy_header, "tok/s (95% CI)", "n", "CI")
-    lines = text_table(headers, rows, right={2, 3, 4}, shrinking=1, width=width)
+    headers = ("exp_id", "config", energy_header, "tok/s (95% CI)", "n", "CI", *_warned_headers(table))
+    lines = text_table(headers, rows, right={2, 3, 4, 6, 7}, shrinking=1, width=width)
     if len(table) > max_rows:
         lines.append(f"… {len(table) - max_rows} more experiments: see the report")
     legend = (
@@ -190,6 +192,26 @@ def format_summary(
     )
     lines.extend(textwrap.wrap(legend, width))
     return "\n".join(lines)
+
+
+def _warned_headers(experiments: pd.DataFrame) -> tuple[str, ...]:
+    """``warned`` when the table counts warned runs; ``excl.`` too when some were excluded."""
+    if "warned_runs" not in experiments.columns:
+        return ()
+    return ("warned", "excl.") if experiments["excluded_runs"].sum() > 0 else ("warned",)
+
+
+def _warned_cells(experiments: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Per experiment: ``2/5`` (warned of all its runs; blank with none) and, when runs were
+    excluded, how many of its runs the intervals leave out."""
+    headers = _warned_headers(experiments)
+    if not headers:
+        return [() for _ in range(len(experiments))]
+    counts = experiments[["warned_runs", "n_runs", "excluded_runs"]].astype(int).itertuples(index=False)
+    return [
+        (f"{n_warned}/{n_runs}" if n_warned else "", str(n_out) if n_out else "")[: len(headers)]
+        for n_warned, n_runs, n_out in counts
+    ]
 
 
 def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WIDTH) -> str:
@@ -221,11 +243,12 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
 
 
 def format_campaign_summary(tables: aggregate.CampaignTables) -> str:
-    """The per-experiment table, then a warning for each experiment whose cycles loaded
-    different model commits or ran on different camp builds."""
+    """The per-experiment table, then the warned runs per kind, then a warning for each
+    experiment whose cycles loaded different model commits or ran on different camp builds."""
     found = aggregate.mixed_revision_warnings(tables.runs) + aggregate.mixed_build_warnings(tables.runs)
     warnings = [f"warning: {w}" for w in found]
-    return "\n".join([format_summary(tables.experiments), *warnings])
+    run_warnings = warned.summary_lines(tables.runs, tables.excluded_kinds, width=SUMMARY_WIDTH)
+    return "\n".join([format_summary(tables.experiments), *run_warnings, *warnings])
 
 
 def summary_text(campaign_dir: Path) -> str:
@@ -575,6 +598,16 @@ def _experiment_table(experiments: pd.DataFrame, latency: pd.DataFrame) -> pd.Da
         ]
     shown["n"] = table[f"{ENERGY}_n"].to_numpy()
     shown["interval"] = table[f"{ENERGY}_method"].to_numpy()
+    if "warned_runs" in table.columns:
+        kinds = warned.kind_columns(table)
+        shown["warned runs"] = [
+            f"⚠ {int(row['warned_runs'])}/{int(row['n_runs'])}: {warned.compact(row, kinds)}"
+            if row["warned_runs"]
+            else ""
+            for _, row in table.iterrows()
+        ]
+        if table["excluded_runs"].sum() > 0:
+            shown["excluded"] = [str(int(n)) if n else "" for n in table["excluded_runs"]]
     return shown
 
 
@@ -588,6 +621,7 @@ th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: rig
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; font-family: monospace; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: 0.85rem; }
 .note { color: #555; font-size: 0.85rem; } .warn { color: #a33; }
+table.warn td { text-align: left; white-space: normal; }
 """
 
 
@@ -610,12 +644,19 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
         tables = aggregate.aggregate_campaign(campaign_dir)
     out = campaign_dir / REPORT_DIRNAME
     out.mkdir(parents=True, exist_ok=True)
-    experiments, runs = tables.experiments, tables.runs
+    experiments, runs = tables.experiments, tables.kept_runs  # plots show what the intervals use
     sections: list[str] = []
     name = campaign_dir.name
-    if runs.empty:
+    if tables.runs.empty:
         sections.append("<p>No finished runs yet: run the campaign first (<code>camp run</code>).</p>")
+    elif runs.empty:  # --exclude-warned left no run: the table still says what was excluded
+        sections.append(_warned_banner(tables))
+        sections.append("<h2>Experiments</h2>")
+        sections.append(_experiment_table(experiments, tables.request_latency).to_html(index=False, border=0))
+        sections.append('<p class="note">Every run was excluded: no interval and no plot.</p>')
+        sections.append(_warnings_section(tables, experiments))
     else:
+        sections.append(_warned_banner(tables))
         sections.append("<h2>Experiments</h2>")
         sections.append(_experiment_table(experiments, tables.request_latency).to_html(index=False, border=0))
         sections.append(f'<p class="note">{html.escape(METHODS_NOTE)}</p>')
@@ -655,14 +696,12 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
             plots.append('<p class="note">No power trace (timeseries.parquet with t_s, power_w) found.</p>')
         sections.append("<h2>Plots</h2>")
         sections.extend(plots)
-        warned = runs.loc[runs["n_warnings"] > 0, ["exp_id", "cycle", "warnings"]]
-        if not warned.empty:
-            sections.append("<h2>Warnings</h2>")
-            sections.append(warned.to_html(index=False, border=0, classes="warn"))
+        sections.append(_warnings_section(tables, experiments))
     sections.append(
         '<h2>Data</h2><p>Every run: <a href="../aggregate/runs.csv">runs.csv</a> / '
         '<a href="../aggregate/runs.parquet">runs.parquet</a>; per experiment: '
-        '<a href="../aggregate/experiments.csv">experiments.csv</a>.</p>'
+        '<a href="../aggregate/experiments.csv">experiments.csv</a>; every run warning: '
+        '<a href="../aggregate/warnings.csv">warnings.csv</a>.</p>'
     )
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     n_exp = experiments["exp_id"].nunique() if not experiments.empty else 0
@@ -670,7 +709,7 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>camp report — {html.escape(name)}</title>"
         f"<style>{_CSS}</style></head><body><h1>camp report — {html.escape(name)}</h1>"
-        f"<p class='meta'>{len(runs)} finished runs of {n_exp} experiments · generated {generated}</p>"
+        f"<p class='meta'>{len(tables.runs)} finished runs of {n_exp} experiments · generated {generated}</p>"
         + "\n".join(sections)
         + "</body></html>\n"
     )
@@ -678,6 +717,63 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
     atomic_write_text(index, page)
     _remove_stale_plots(out, page)
     return index
+
+
+def _warned_banner(tables: aggregate.CampaignTables) -> str:
+    """The line at the top of the report that says how many runs are warned and whether the
+    intervals include them; empty when no run is."""
+    runs = tables.runs
+    if runs.empty or not (runs["n_warnings"] > 0).any():
+        return ""
+    n_warned, n_out = int((runs["n_warnings"] > 0).sum()), int(runs["excluded"].sum())
+    text = f"⚠ {n_warned} of {len(runs)} runs carry warnings (see Warnings below): "
+    if n_out:
+        text += (
+            f"the {n_out} with {', '.join(tables.excluded_kinds)} {'is' if n_out == 1 else 'are'} left "
+            "out of every interval and plot (camp report --exclude-warned); the others are in them."
+        )
+    else:
+        text += (
+            "their numbers are in every interval and plot "
+            "(camp report --exclude-warned KIND leaves them out)."
+        )
+    return f'<p class="warn">{html.escape(text)}</p>'
+
+
+def _warnings_section(tables: aggregate.CampaignTables, experiments: pd.DataFrame) -> str:
+    """Every run warning, grouped by kind (most runs first): which runs, their configuration,
+    the message, and whether the run is in the intervals."""
+    kinds = warned.kind_summary(tables.runs, tables.excluded_kinds)
+    if not kinds:
+        return ""
+    columns = label_columns(experiments)
+    labels = {row["exp_id"]: config_label(row, columns) for _, row in experiments.iterrows()}
+    listed = tables.warnings.merge(
+        tables.runs[["exp_id", "cycle", "excluded"]], on=["exp_id", "cycle"], how="left"
+    )
+    parts = [
+        "<h2>Warnings</h2>",
+        f'<p class="note">What each kind means and what to do: {html.escape(warned.DOCS_HINT)}. '
+        "Every warning is in aggregate/warnings.csv.</p>",
+    ]
+    for kind in kinds:
+        runs_text = f"{kind.runs} run{'s' if kind.runs != 1 else ''}"
+        exps_text = f"{kind.experiments} experiment{'s' if kind.experiments != 1 else ''}"
+        parts.append(f"<h3>⚠ {html.escape(kind.kind)}: {runs_text} in {exps_text}, {kind.status()}</h3>")
+        rows = listed[listed["kind"] == kind.kind].sort_values(["exp_id", "cycle"], kind="stable")
+        table = pd.DataFrame(
+            {
+                "exp_id": rows["exp_id"].to_numpy(),
+                "cycle": rows["cycle"].to_numpy(),
+                "config": [labels.get(e, "") for e in rows["exp_id"]],
+                "in intervals": ["no" if out else "yes" for out in rows["excluded"].fillna(False)],
+                "message": rows["message"].to_numpy(),
+            }
+        )
+        parts.append(table.head(MAX_WARNING_ROWS).to_html(index=False, border=0, classes="warn"))
+        if len(table) > MAX_WARNING_ROWS:
+            parts.append(f'<p class="note">… {len(table) - MAX_WARNING_ROWS} more: see warnings.csv.</p>')
+    return "\n".join(parts)
 
 
 def _remove_stale_plots(out: Path, page: str) -> None:

@@ -10,6 +10,7 @@ picks up exactly there.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -83,6 +84,25 @@ def check_result(path: Path, exp_id: str, cycle: int) -> AttemptResult:
             False, f"result.json belongs to {result.exp_id} c{result.cycle}, not {exp_id} c{cycle}"
         )
     return AttemptResult(True, result=result)
+
+
+def progress_figures(result: RunResult) -> str:
+    """``0.05 J/token, 812 tokens/s``, then the run's warnings: their kinds on the same line and
+    each message on a line of its own, so a warned run cannot scroll by unnoticed."""
+    m = result.metrics
+    per_token = (
+        f"{m.energy_per_output_token_j:.4g} J/token"
+        if math.isfinite(m.energy_per_output_token_j)
+        else "J/token undefined (no output tokens)"
+    )
+    rate = f"{m.throughput_tokens_per_s:.4g} tokens/s" if math.isfinite(m.throughput_tokens_per_s) else ""
+    text = ", ".join(part for part in (per_token, rate) if part)
+    if not result.warnings:
+        return text
+    kinds = ", ".join(sorted({w.kind for w in result.warnings}))
+    lines = [f"{text} — ⚠ WARNED: {kinds}"]
+    lines += [f"      ⚠ {w.kind}: {w.message}" for w in result.warnings]
+    return "\n".join(lines)
 
 
 class CampaignRunner:
@@ -216,11 +236,7 @@ class CampaignRunner:
         took = time.monotonic() - flight.started
         prefix = f"{flight.prefix} {row.label} c{row.cycle}"
         if attempt.ok and attempt.result is not None:
-            m = attempt.result.metrics
-            self.echo(
-                f"{prefix}: done in {took:.1f}s — {m.energy_per_output_token_j:.4g} J/token, "
-                f"{m.throughput_tokens_per_s:.4g} tokens/s"
-            )
+            self.echo(f"{prefix}: done in {took:.1f}s — {progress_figures(attempt.result)}")
             outcome.done += 1
             self._consecutive_failures = 0
             return

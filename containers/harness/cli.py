@@ -7,6 +7,7 @@ code (2: the spec is unreadable or invalid, 1: the run failed) — the host reco
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -50,9 +51,13 @@ def run(spec_path: Path) -> None:
     except Exception as err:  # every failure ends in one line the host stores as the reason
         _fail(f"run failed: {type(err).__name__}: {err}", EXIT_RUN_FAILED)
     m = result.metrics
-    click.echo(
-        f"camp-harness: done — {m.energy_adjusted_j:.3f} J adjusted over {m.duration_s:.3f} s, "
+    per_token = (
         f"{m.energy_per_output_token_j:.4g} J/token"
+        if math.isfinite(m.energy_per_output_token_j)
+        else "J/token undefined (no output tokens)"
+    )
+    click.echo(
+        f"camp-harness: done — {m.energy_adjusted_j:.3f} J adjusted over {m.duration_s:.3f} s, {per_token}"
     )
     for warning in result.warnings:
         click.echo(f"camp-harness: warning [{warning.kind}]: {warning.message}")

@@ -9,9 +9,10 @@ The spec lives at ``<results>/<campaign>/<exp_id>/c<cycle>/spec.json``; the harn
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 SPEC_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1
@@ -111,22 +112,37 @@ class EnergyInfo(_Strict):
     disagreement: float | None  # |counter − integrated| / counter
 
 
+def _null_is_undefined(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+# A ratio with nothing to divide by (no output tokens, a zero-length window): NaN in Python, null
+# in result.json (pydantic writes NaN as null), so it is never averaged in as a 0.
+Ratio = Annotated[
+    float,
+    BeforeValidator(_null_is_undefined),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "null"}]}),
+]
+
+
 class Metrics(_Strict):
+    model_config = ConfigDict(ser_json_inf_nan="null")  # a NaN ratio is written as null
+
     n_requests: int
     input_tokens: int
     output_tokens: int
     duration_s: float  # the measured window only
-    throughput_tokens_per_s: float  # output tokens per second
-    requests_per_s: float
+    throughput_tokens_per_s: Ratio  # output tokens per second; NaN for a zero-length window
+    requests_per_s: Ratio
     latency_mean_s: float
     latency_p50_s: float
     latency_p90_s: float
     latency_p99_s: float
     energy_j: float  # = energy.total_j
     energy_adjusted_j: float  # = energy.adjusted_j
-    energy_per_output_token_j: float  # adjusted energy / output tokens
+    energy_per_output_token_j: Ratio  # adjusted energy / output tokens; NaN with no output tokens
     energy_per_request_j: float  # adjusted energy / requests
-    avg_power_w: float
+    avg_power_w: Ratio  # window energy / window duration
     peak_power_w: float
     load_time_s: float
     load_energy_j: float

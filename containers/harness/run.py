@@ -8,6 +8,7 @@ timeseries.parquet, both written atomically beside the spec.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -113,15 +114,16 @@ def _metrics(
         input_tokens=sum(c.input_tokens for c in completions),
         output_tokens=out_tokens,
         duration_s=duration,
-        throughput_tokens_per_s=out_tokens / duration if duration > 0 else 0.0,
-        requests_per_s=len(completions) / duration if duration > 0 else 0.0,
+        # Undefined ratios are NaN (null in result.json), never 0: a 0 would be averaged in.
+        throughput_tokens_per_s=out_tokens / duration if duration > 0 else math.nan,
+        requests_per_s=len(completions) / duration if duration > 0 else math.nan,
         latency_mean_s=statistics.fmean(latencies),
         latency_p50_s=_percentile(latencies, 50),
         latency_p90_s=_percentile(latencies, 90),
         latency_p99_s=_percentile(latencies, 99),
         energy_j=energy_j,
         energy_adjusted_j=adjusted_j,
-        energy_per_output_token_j=adjusted_j / out_tokens if out_tokens else 0.0,
+        energy_per_output_token_j=adjusted_j / out_tokens if out_tokens else math.nan,
         energy_per_request_j=adjusted_j / len(completions),
         avg_power_w=avg_w,
         peak_power_w=peak_w,
@@ -209,6 +211,14 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         )
         for uuid, n in others.items()
     ]
+    if not any(c.output_tokens for c in completions):
+        warnings.append(
+            RunWarning(
+                kind="no_output_tokens",
+                message=f"the backend generated no output tokens for {len(completions)} requests: "
+                "energy per output token is undefined (NaN) and left out of the means",
+            )
+        )
     if not warmup.converged:
         warnings.append(
             RunWarning(

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RequestRecord, RunResult, RunSpec, Workload
+from harness.contract import (
+    RESULT_FILENAME,
+    SPEC_FILENAME,
+    RequestRecord,
+    RunResult,
+    RunSpec,
+    RunWarning,
+    Workload,
+)
 from tests.factories import make_result
 
 
@@ -53,3 +61,11 @@ def write_experiment(
             )
         )
     return dirs
+
+
+def add_warnings(run_dir: Path, *kinds: str) -> None:
+    """Give a written run warnings of these kinds, as the harness would have."""
+    path = run_dir / RESULT_FILENAME
+    result = RunResult.model_validate_json(path.read_bytes())
+    warnings = (*result.warnings, *(RunWarning(kind=k, message=f"{k} happened") for k in kinds))
+    path.write_text(result.model_copy(update={"warnings": warnings}).model_dump_json())

@@ -157,6 +157,8 @@ def test_aggregate_campaign_writes_every_table(tmp_path: Path) -> None:
         "requests.parquet",
         "runs.csv",
         "runs.parquet",
+        "warnings.csv",
+        "warnings.parquet",
     ]
 
 

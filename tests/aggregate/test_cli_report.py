@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from click.testing import CliRunner
 from scipy import stats as sps
 
 from orchestrator.cli_report import compare, report
-from tests.aggregate.helpers import write_experiment
+from tests.aggregate.helpers import add_warnings, write_experiment
 
 OUTPUT_TOKENS = 64
 
@@ -77,3 +78,41 @@ def test_compare_unknown_experiment_or_metric(tmp_path: Path) -> None:
     )
     unknown_metric = CliRunner().invoke(compare, [str(campaign), "fast", "slow", "--metric", "joules"])
     assert unknown_metric.exit_code == 2 and "joules" in unknown_metric.output
+
+
+def _warned_campaign(root: Path) -> Path:
+    campaign = _campaign(root)
+    add_warnings(campaign / "slow" / "c4", "throttled")
+    add_warnings(campaign / "fast" / "c0", "negative_energy")
+    return campaign
+
+
+def test_report_exclude_warned_is_repeatable_and_says_what_it_left_out(tmp_path: Path) -> None:
+    campaign = _warned_campaign(tmp_path)
+    result = CliRunner().invoke(
+        report, [str(campaign), "--exclude-warned", "throttled", "--exclude-warned", "negative_energy"]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # the block is wrapped to the terminal width
+    assert "the 2 runs with negative_energy, throttled are left out of the intervals above" in text
+    experiments = pd.read_csv(campaign / "aggregate" / "experiments.csv").set_index("exp_id")
+    assert experiments.loc["slow", "energy_per_output_token_j_n"] == 4
+    assert experiments.loc["slow", "excluded_runs"] == 1
+    assert experiments.loc["fast", "excluded_kinds"] == "negative_energy,throttled"
+    by = CliRunner().invoke(report, [str(campaign), "--exclude-warned", "all", "--by", "batch_size"])
+    assert by.exit_code == 0, by.output
+    grouped = pd.read_csv(campaign / "aggregate" / "by_params.batch_size.csv")
+    assert sorted(grouped["energy_per_output_token_j_n"]) == [3, 4]
+
+
+def test_report_exclude_warned_unknown_kind_exits_2_listing_the_kinds(tmp_path: Path) -> None:
+    result = CliRunner().invoke(report, [str(_warned_campaign(tmp_path)), "--exclude-warned", "hot"])
+    assert result.exit_code == 2
+    assert "'hot'" in result.output and "kinds present: negative_energy, throttled" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_report_exclude_all_without_warnings_excludes_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(report, [str(_campaign(tmp_path)), "--exclude-warned", "all"])
+    assert result.exit_code == 0, result.output
+    assert "no run carries a warning, nothing was excluded" in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +13,20 @@ import pytest
 
 from harness import __version__ as camp_version
 from harness.atomic import atomic_write_text
+from harness.backends.base import Completion
 from harness.backends.stub import StubBackend
 from harness.contract import (
     BaselineSettings,
     MeasurementSettings,
+    Metrics,
     RunResult,
     RunSpec,
     WarmupSettings,
     Workload,
 )
 from harness.measurement import nvml
-from harness.run import run_experiment
+from harness.measurement.energy import window_stats
+from harness.run import _metrics, run_experiment
 from harness.workload import prompts_for
 from tests.harness.fake_nvml import COUNTER_UPDATE_S, FakeGpu, FakeNvml
 
@@ -176,3 +181,32 @@ def test_a_run_records_its_warmup_prompts_and_warns_of_a_window_that_repeats_its
     assert result.environment["cache_reset"] == "nothing_cached"
     (repeats,) = [w for w in result.warnings if w.kind == "duplicate_prompts"]
     assert repeats.message.startswith("4 of the 6 measured prompts repeat an earlier one")
+
+
+def test_no_output_tokens_give_an_undefined_j_per_token_not_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend that generates nothing: J/token is NaN in Python, null in result.json, the
+    result still loads, and the run says why."""
+    monkeypatch.setattr(StubBackend, "_output_tokens", lambda self, prompt: 0)
+    spec = make_spec()
+    path = write_spec(tmp_path, spec)
+    result = run_experiment(spec, path.parent, results_root=tmp_path)
+    assert result.metrics.output_tokens == 0
+    assert math.isnan(result.metrics.energy_per_output_token_j)
+    assert [w.kind for w in result.warnings if w.kind == "no_output_tokens"] == ["no_output_tokens"]
+    written = json.loads((path.parent / "result.json").read_text())
+    assert written["metrics"]["energy_per_output_token_j"] is None
+    loaded = RunResult.model_validate_json((path.parent / "result.json").read_bytes())
+    assert math.isnan(loaded.metrics.energy_per_output_token_j)
+    assert loaded.metrics.energy_per_request_j == result.metrics.energy_per_request_j
+
+
+def test_a_zero_length_window_has_undefined_rates_not_zero() -> None:
+    completions = [Completion(input_tokens=4, output_tokens=8, latency_s=0.0)]
+    metrics = _metrics(completions, 0.0, 1.0, 0.5, math.nan, 0.0, 0.1, 0.2)
+    assert math.isnan(metrics.throughput_tokens_per_s) and math.isnan(metrics.requests_per_s)
+    assert metrics.energy_per_output_token_j == 0.5 / 8
+    assert math.isnan(window_stats([], 1.0, 1.0, 0.0).avg_power_w)
+    again = Metrics.model_validate_json(metrics.model_dump_json())
+    assert math.isnan(again.throughput_tokens_per_s) and math.isnan(again.avg_power_w)

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from harness.contract import RESULT_FILENAME, RunResult
+from harness.atomic import atomic_write_text
+from harness.contract import RESULT_FILENAME, RunResult, RunSpec, RunWarning
 from orchestrator.campaign import Campaign, parse_campaign
+from orchestrator.executors import ExecOutcome, RunRequest
 from orchestrator.manifest import Manifest, run_dir
 from orchestrator.runner import CampaignRunner
+from tests.factories import make_result, run_spec
 from tests.orchestrator.fakes import (
     FakeExecutor,
     crash,
@@ -223,3 +227,32 @@ def test_changed_campaign_keeps_finished_runs_adds_new_and_reports_removed(tmp_p
     assert any("1 experiments kept with their results, 1 added, 1 removed" in m for m in messages)
     assert any(m.strip().startswith("removed from the campaign") for m in messages)
     assert states(tmp_path)["done"] == 4  # the active view: batch 2 (kept) and batch 8 (new)
+
+
+def _succeed_warned(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    """A run that finishes with a throttled GPU and no output tokens."""
+    result = make_result(spec)
+    metrics = result.metrics.model_copy(update={"output_tokens": 0, "energy_per_output_token_j": math.nan})
+    warnings = (
+        RunWarning(kind="throttled", message="GPU throttled during the measured window: software power cap"),
+        RunWarning(kind="no_output_tokens", message="the backend generated no output tokens"),
+    )
+    result = result.model_copy(update={"metrics": metrics, "warnings": warnings})
+    atomic_write_text(request.spec_path.parent / RESULT_FILENAME, result.model_dump_json())
+    return ExecOutcome(0, "")
+
+
+def test_the_progress_line_shows_a_runs_warnings(tmp_path: Path) -> None:
+    _, messages = run(tmp_path, FakeExecutor([succeed, _succeed_warned, succeed]))
+    done = [m for m in messages if ": done in " in m]
+    assert len(done) == 4 and "⚠" not in done[0] and "⚠" not in done[2]
+    first, *details = done[1].splitlines()
+    tokens_s = make_result(run_spec()).metrics.throughput_tokens_per_s
+    assert first.endswith(
+        f"J/token undefined (no output tokens), {tokens_s:.4g} tokens/s"
+        " — ⚠ WARNED: no_output_tokens, throttled"
+    )
+    assert details == [
+        "      ⚠ throttled: GPU throttled during the measured window: software power cap",
+        "      ⚠ no_output_tokens: the backend generated no output tokens",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ def window_stats(readings: Sequence[Reading], start: float, end: float, energy_j
     points = window(readings, start, end)
     duration = end - start
     return WindowStats(
-        avg_power_w=energy_j / duration if duration > 0 else 0.0,
+        avg_power_w=energy_j / duration if duration > 0 else math.nan,  # undefined, not 0 W
         peak_power_w=max((r.power_w for r in points), default=0.0),
         n_samples=len(points),
     )
