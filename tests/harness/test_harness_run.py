@@ -11,11 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from harness import __version__ as camp_version
-from harness.atomic import atomic_write_text
-from harness.backends.base import Completion
-from harness.backends.stub import StubBackend
-from harness.contract import (
+from camp_contract.atomic import atomic_write_text
+from camp_contract.models import (
     BaselineSettings,
     MeasurementSettings,
     Metrics,
@@ -24,6 +21,9 @@ from harness.contract import (
     WarmupSettings,
     Workload,
 )
+from harness import __version__ as camp_version
+from harness.backends.base import Completion
+from harness.backends.stub import StubBackend
 from harness.measurement import nvml
 from harness.measurement.energy import window_stats
 from harness.run import _metrics, run_experiment

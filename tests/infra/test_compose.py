@@ -71,7 +71,7 @@ def test_stub_runs_the_harness_as_the_invoking_user_and_writes_into_the_results_
     run_env: Path,
 ) -> None:
     script = (
-        "import os, pathlib, harness.contract; "
+        "import os, pathlib, camp_contract.models; "
         "pathlib.Path('/results/probe.txt').write_text(f'{os.getuid()}:{os.getgid()} {os.environ[\"HOME\"]}')"
     )
     stub = compose()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import RunResult
+from camp_contract.models import RunResult
 from orchestrator.campaign import load_campaign
 from orchestrator.manifest import Manifest
 from tests.integration.conftest import REPO, camp, camp_containers

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import RunResult
+from camp_contract.models import RunResult
 from orchestrator.campaign import load_campaign
 from tests.integration.conftest import camp, camp_containers, status
 

@@ -9,8 +9,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.atomic import atomic_write_text
-from harness.contract import RESULT_FILENAME, RunSpec
+from camp_contract.atomic import atomic_write_text
+from camp_contract.layout import RESULT_FILENAME
+from camp_contract.models import RunSpec
 from orchestrator.executors.base import ExecOutcome, RunRequest
 from tests.factories import make_result
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.atomic import atomic_write_text
-from harness.contract import MeasurementSettings, RunResult, Workload
+from camp_contract.atomic import atomic_write_text
+from camp_contract.models import MeasurementSettings, RunResult, Workload
 from orchestrator.executors.base import RunRequest
 from orchestrator.executors.local import LocalExecutor
 from tests.factories import run_spec

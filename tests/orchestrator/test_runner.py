@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.atomic import atomic_write_text
-from harness.contract import RESULT_FILENAME, RunResult, RunSpec, RunWarning
+from camp_contract.atomic import atomic_write_text
+from camp_contract.layout import RESULT_FILENAME
+from camp_contract.models import RunResult, RunSpec, RunWarning
 from orchestrator.campaign import Campaign, parse_campaign
 from orchestrator.executors import ExecOutcome, RunRequest
 from orchestrator.manifest import Manifest, run_dir

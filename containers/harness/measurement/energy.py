@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.contract import EnergyInfo, RunWarning
+from camp_contract.models import EnergyInfo, RunWarning
 from harness.measurement.power import Reading
 
 DISAGREEMENT_WARN = 0.02  # counter vs integration
