@@ -40,4 +40,4 @@ test: setup lint
 	$(VENV)/bin/pytest -q
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .camp-build
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .camp-build

@@ -5,11 +5,12 @@ its exit code is camp's. Ctrl-C reaches the child once, which stops and says so 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO
 
 import click
@@ -36,8 +37,8 @@ def _pump(stream: IO[bytes], err: bool) -> None:
 
 def run_passing_through(command: Sequence[str]) -> int:
     """Run ``command``, its stdout and stderr echoed line by line as they come; its exit code.
-    It has a session of its own, so a Ctrl-C in the terminal reaches camp only, which passes it
-    on once (twice could interrupt the child's own clean stop)."""
+    It has a session of its own, so a Ctrl-C in the terminal reaches camp only, which passes the
+    first one on (a second could cut short the child's own clean stop) and waits for it."""
     try:
         process = subprocess.Popen(
             command,
@@ -56,23 +57,33 @@ def run_passing_through(command: Sequence[str]) -> int:
     ]
     for pump in pumps:
         pump.start()
-    try:
+    with _interrupts_passed_to(process):
         code = process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        code = _wait_through_interrupts(process)
     for pump in pumps:
         pump.join()
     return code
 
 
-def _wait_through_interrupts(process: subprocess.Popen[bytes]) -> int:
-    """Wait for a child already told to stop; a further Ctrl-C does not abandon it."""
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            continue
+@contextlib.contextmanager
+def _interrupts_passed_to(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """While the child runs, SIGINT (Ctrl-C) is sent on to it, once, instead of raising here."""
+    passed = False
+
+    def pass_on(signum: int, frame: object) -> None:
+        nonlocal passed
+        if not passed:
+            passed = True
+            process.send_signal(signal.SIGINT)
+
+    try:
+        previous = signal.signal(signal.SIGINT, pass_on)
+    except ValueError:  # not the main thread: signals are not ours to take
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @click.command(
