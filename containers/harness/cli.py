@@ -82,7 +82,7 @@ def run(spec_path: Path) -> None:
 
 @main.command()
 def contract() -> None:
-    """Print the fingerprint of the spec/result/params schemas this image was built with."""
+    """Print the fingerprint of the contract (camp_contract) this image was built with."""
     click.echo(contract_fingerprint())
 
 
