@@ -6,8 +6,8 @@ each edge. The step is not documented per GPU, so it is estimated from the insta
 value changes between consecutive samples: the median spacing of those instants.
 
 When (nearly) every pair of consecutive samples sees a change, the counter updates at least as
-often as the sampler reads it; the step is then only bounded (≤ the sample period), and the
-estimate says so (``resolved`` is False).
+often as the sampler reads it; the step is then only bounded (≤ the median sample period, even
+from a handful of samples), and the estimate says so (``resolved`` is False).
 """
 
 from __future__ import annotations
@@ -33,20 +33,45 @@ class CounterStep:
     resolved: bool
 
 
-def change_instants(readings: Sequence[Reading], device: int) -> list[float]:
-    """The sample times at which device ``device``'s counter shows a new value."""
-    instants: list[float] = []
-    previous: float | None = None
+@dataclass(frozen=True)
+class CounterUpdate:
+    """One update of a device's counter, seen between two samples: it happened after
+    ``before_s`` (the last sample still showing the old value) and at or before ``after_s``
+    (the first showing ``value_j``)."""
+
+    before_s: float
+    after_s: float
+    value_j: float
+
+    @property
+    def at_s(self) -> float:
+        """Best estimate of the update instant: the middle of the interval that brackets it."""
+        return (self.before_s + self.after_s) / 2
+
+    @property
+    def width_s(self) -> float:
+        return self.after_s - self.before_s
+
+
+def counter_updates(readings: Sequence[Reading], device: int) -> list[CounterUpdate]:
+    """Every update of device ``device``'s counter that the samples show, in time order."""
+    updates: list[CounterUpdate] = []
+    previous: tuple[float, float] | None = None  # (time, value) of the last sample with a value
     for reading in readings:
         if device >= len(reading.devices):
             continue
         value = reading.devices[device].energy_j
         if value is None:
             continue
-        if previous is not None and value != previous:
-            instants.append(reading.t_s)
-        previous = value
-    return instants
+        if previous is not None and value != previous[1]:
+            updates.append(CounterUpdate(before_s=previous[0], after_s=reading.t_s, value_j=value))
+        previous = (reading.t_s, value)
+    return updates
+
+
+def change_instants(readings: Sequence[Reading], device: int) -> list[float]:
+    """The sample times at which device ``device``'s counter shows a new value."""
+    return [update.after_s for update in counter_updates(readings, device)]
 
 
 def estimate_counter_step(readings: Sequence[Reading]) -> CounterStep:
@@ -56,23 +81,22 @@ def estimate_counter_step(readings: Sequence[Reading]) -> CounterStep:
     estimates: list[CounterStep] = []
     for device in range(n_devices):
         instants = change_instants(readings, device)
-        pairs = sum(
-            1
+        gaps = [
+            b.t_s - a.t_s
             for a, b in itertools.pairwise(readings)
             if device < len(a.devices)
             and device < len(b.devices)
             and a.devices[device].energy_j is not None
             and b.devices[device].energy_j is not None
-        )
-        if len(instants) < MIN_CHANGES or pairs == 0:
+        ]
+        resolved = len(instants) < UNRESOLVED_SHARE * len(gaps)
+        # A counter that moved between every pair of samples is bounded by their spacing, however
+        # few the samples; one that moved between only some needs MIN_CHANGES to time its step.
+        if not instants or (resolved and len(instants) < MIN_CHANGES):
             continue
-        spacing = [b - a for a, b in itertools.pairwise(instants)]
+        spacing = [b - a for a, b in itertools.pairwise(instants)] if resolved else gaps
         estimates.append(
-            CounterStep(
-                step_s=statistics.median(spacing),
-                n_changes=len(instants),
-                resolved=len(instants) < UNRESOLVED_SHARE * pairs,
-            )
+            CounterStep(step_s=statistics.median(spacing), n_changes=len(instants), resolved=resolved)
         )
     if not estimates:
         return CounterStep(step_s=None, n_changes=0, resolved=False)
