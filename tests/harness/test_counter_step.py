@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from harness.measurement.counter_step import estimate_counter_step
 from harness.measurement.power import DeviceReading, Reading
 
@@ -41,3 +43,11 @@ def test_no_counter_or_a_frozen_one_gives_no_estimate() -> None:
     for trace in (no_counter, frozen, []):
         step = estimate_counter_step(trace)
         assert step.step_s is None and not step.resolved
+
+
+def test_a_counter_that_moves_between_every_pair_of_a_few_samples_is_bounded_by_their_spacing() -> None:
+    # a continuous counter (the synthetic source's), read only three times: too few changes to
+    # time a step, but every pair saw one, so the step is at most the spacing
+    trace = [Reading(t, (DeviceReading(power_w=100.0, energy_j=100.0 * t),)) for t in (0.0, 0.05, 0.1)]
+    step = estimate_counter_step(trace)
+    assert not step.resolved and step.step_s == pytest.approx(0.05) and step.n_changes == 2

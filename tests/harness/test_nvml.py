@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import itertools
+import statistics
 import time
 
 import pytest
 
 from harness.measurement import nvml
+from harness.measurement.counter_step import change_instants
 from harness.measurement.energy import (
     DISAGREEMENT_WARN,
     counter_delta,
@@ -216,3 +219,37 @@ def test_nvml_init_failure_is_a_run_error(monkeypatch: pytest.MonkeyPatch) -> No
     spec = run_spec()
     with pytest.raises(RunError, match="NVML power source unavailable: Driver Not Loaded"):
         open_power_source(spec)
+
+
+def test_the_fake_counter_updates_about_every_100_ms_never_on_a_fixed_beat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, clock = simulated(monkeypatch, [FakeGpu(uuid=UUIDS[0], power_w=200.0)])
+    readings = sample(NvmlPower({}), clock, seconds=3.0, hz=1000)
+    instants = change_instants(readings, 0)
+    spacing = [b - a for a, b in itertools.pairwise(instants)]
+    assert len(instants) == pytest.approx(30, abs=1)
+    assert statistics.median(spacing) == pytest.approx(COUNTER_UPDATE_S, abs=0.005)
+    assert max(spacing) - min(spacing) > COUNTER_JITTER_S  # jittered...
+    assert all(abs(s - COUNTER_UPDATE_S) <= 2 * COUNTER_JITTER_S + 0.001 for s in spacing)  # ...within bounds
+
+
+def test_the_fake_senses_instant_power_a_quarter_of_the_time_and_averages_usage_over_1_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 300 W in the last 50 ms of every 100 ms, 60 W in the first 50 (mean 180 W): the 25 ms
+    # sensing slice at the start of each period never sees the 300 W (Yang et al., A100/H100)
+    def joules(t: float) -> float:
+        full, rest = divmod(t, 0.1)
+        return 180.0 * full * 0.1 + 60.0 * min(rest, 0.05) + 300.0 * max(rest - 0.05, 0.0)
+
+    gpu = FakeGpu(uuid=UUIDS[0], trace=lambda t: 60.0 if (t % 0.1) < 0.05 else 300.0, trace_energy=joules)
+    fake, clock = simulated(monkeypatch, [gpu])
+    source = NvmlPower({})
+    readings = sample(source, clock, seconds=2.0, hz=100)[100:]  # after the first second
+    assert {d.power_w for r in readings for d in r.devices} == {60.0}
+    assert all(d.power_avg_1s_w == pytest.approx(180.0, abs=1.0) for r in readings for d in r.devices)
+    assert fake.nvmlDeviceGetPowerUsage(gpu) == pytest.approx(180_000, abs=1000)
+    info = energy_info(readings, readings[0].t_s, readings[-1].t_s, baseline_w=0.0)
+    assert info.integrated_j == pytest.approx(60.0 * 1.0, rel=0.01)  # what the sensor saw
+    assert info.total_j == pytest.approx(180.0 * 1.0, rel=0.02)  # the counter saw it all
