@@ -7,7 +7,11 @@ value changes between consecutive samples: the median spacing of those instants.
 
 When (nearly) every pair of consecutive samples sees a change, the counter updates at least as
 often as the sampler reads it; the step is then only bounded (≤ the median sample period, even
-from a handful of samples), and the estimate says so (``resolved`` is False).
+from a handful of samples), and the estimate says so (``resolved`` is False). Nor is a step
+resolved that spans fewer than ``MIN_SAMPLES_PER_STEP`` sample periods: a sampler beating
+against the counter at about its rate sees some pairs with no update and some with two, and the
+spacing of the changes it sees (an upper bound of the step) may be twice the real one — while a
+quarter of them or more are a single period apart.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from harness.measurement.power import Reading
 
 MIN_CHANGES = 3  # fewer change instants than this give no estimate
 UNRESOLVED_SHARE = 0.9  # a change between this share of sample pairs: the step is below the sample period
+MIN_SAMPLES_PER_STEP = 2.0  # fewer: the samples cannot place an update finer than the step itself
 
 
 @dataclass(frozen=True)
@@ -89,15 +94,21 @@ def estimate_counter_step(readings: Sequence[Reading]) -> CounterStep:
             and a.devices[device].energy_j is not None
             and b.devices[device].energy_j is not None
         ]
-        resolved = len(instants) < UNRESOLVED_SHARE * len(gaps)
+        every_pair = len(instants) >= UNRESOLVED_SHARE * len(gaps)
         # A counter that moved between every pair of samples is bounded by their spacing, however
         # few the samples; one that moved between only some needs MIN_CHANGES to time its step.
-        if not instants or (resolved and len(instants) < MIN_CHANGES):
+        if not instants or (not every_pair and len(instants) < MIN_CHANGES):
             continue
-        spacing = [b - a for a, b in itertools.pairwise(instants)] if resolved else gaps
-        estimates.append(
-            CounterStep(step_s=statistics.median(spacing), n_changes=len(instants), resolved=resolved)
-        )
+        sample_period = statistics.median(gaps)
+        if every_pair:
+            estimates.append(CounterStep(sample_period, len(instants), resolved=False))
+            continue
+        spacing = [b - a for a, b in itertools.pairwise(instants)]
+        # the lower quartile, not the median: a beat shows as many changes one period apart
+        shortest = statistics.quantiles(spacing, n=4, method="inclusive")[0]
+        resolved = shortest >= MIN_SAMPLES_PER_STEP * sample_period
+        step = statistics.median(spacing)
+        estimates.append(CounterStep(step_s=step, n_changes=len(instants), resolved=resolved))
     if not estimates:
         return CounterStep(step_s=None, n_changes=0, resolved=False)
     coarsest = max(estimates, key=lambda e: e.step_s or 0.0)

@@ -10,9 +10,9 @@ its readings. The estimators, from the trace of the whole run:
   instants the samples locate to within one sample gap), plus sampled power over the short
   slivers between those updates and the edges. Only the slivers — at most about half a step at
   each edge — rest on sampled power; the bulk is the counter's.
-- ``counter``: the plain delta, where the sampler is too slow to place the counter's updates
-  (fewer than ``MIN_SAMPLES_PER_STEP`` samples per step): refining would add as much
-  uncertainty as it removes.
+- ``counter``: the plain delta, where the sampler is too slow to resolve the counter's step
+  (fewer than ``MIN_SAMPLES_PER_STEP`` samples per step, see counter_step.py): placing the
+  updates no finer than the step itself, refining would add as much uncertainty as it removes.
 - ``integration``: trapezoid-integrated sampled power, where a GPU has no counter, where the
   counter barely moved in the whole trace, or where the window is too short for any update to
   sit closer to its edges than the window is long.
@@ -29,6 +29,7 @@ from typing import Literal
 
 from harness.measurement.counter_step import (
     MIN_CHANGES,
+    MIN_SAMPLES_PER_STEP,
     CounterStep,
     CounterUpdate,
     counter_updates,
@@ -37,7 +38,6 @@ from harness.measurement.counter_step import (
 from harness.measurement.power import Reading
 
 Method = Literal["counter", "counter_refined", "integration"]
-MIN_SAMPLES_PER_STEP = 2.0  # below this the samples cannot place an update finer than the step
 
 
 @dataclass(frozen=True)
@@ -179,13 +179,13 @@ def estimate_window(readings: Sequence[Reading], start: float, end: float) -> Wi
         )
     gap = median_sample_gap(readings) or step.step_s
     quantisation = min(step.step_s / duration, 1.0)
-    if not step.resolved or gap * MIN_SAMPLES_PER_STEP > step.step_s:
-        bound = "at most " if not step.resolved else ""
+    if not step.resolved:
         return WindowEstimate(
             "counter",
             counter,
-            f"samples {gap * 1000:.0f} ms apart cannot place the counter's updates (step "
-            f"{bound}{step.step_s * 1000:.0f} ms) finer than the step itself: the counter's delta as is",
+            f"samples {gap * 1000:.0f} ms apart, fewer than {MIN_SAMPLES_PER_STEP:g} per counter step "
+            f"(at most {step.step_s * 1000:.0f} ms), cannot place the counter's updates finer than the "
+            "step itself: the counter's delta as is",
             step,
             0.0,
             quantisation,
