@@ -38,7 +38,7 @@ SUMMARY_METRICS = (
     "latency_p99_s",
 )
 # Metrics that are None where the device has no energy counter: NaN, not an object column.
-_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement")
+_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement", "energy_counter_step_s")
 
 
 class AggregationError(Exception):
@@ -114,6 +114,7 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         energy_counter_j=result.energy.counter_j,
         energy_integrated_j=result.energy.integrated_j,
         energy_disagreement=result.energy.disagreement,
+        energy_counter_step_s=result.energy.counter_step_s,
         baseline_power_w=result.baseline.power_w,
         baseline_spread_w=result.baseline.spread_w,
         baseline_method=result.baseline.method,

@@ -190,3 +190,25 @@ def test_results_from_before_warning_kinds_still_validate() -> None:
     dumped["warnings"] = ["an old warning"]
     (warning,) = RunResult.model_validate(dumped).warnings
     assert (warning.kind, warning.message) == ("unclassified", "an old warning")
+
+
+def test_the_counter_step_each_run_measured_is_a_column(tmp_path: Path) -> None:
+    from harness.contract import EnergyInfo
+
+    refined = EnergyInfo(
+        method="counter_refined",
+        total_j=10.0,
+        counter_j=10.4,
+        integrated_j=10.1,
+        adjusted_j=6.0,
+        disagreement=0.01,
+        method_reason="the counter's step (100 ms) is resolved by samples 10 ms apart",
+        counter_step_s=0.1,
+        counter_step_resolved=True,
+    )
+    write_run(tmp_path, make_spec("aaa", 0), make_result(make_spec("aaa", 0), energy=refined))
+    write_run(tmp_path, make_spec("aaa", 1), make_result(make_spec("aaa", 1)))  # integration: no step
+    runs = aggregate.runs_table(aggregate.done_run_dirs(tmp_path))
+    assert runs["energy_method"].tolist() == ["counter_refined", "integration"]
+    assert runs["energy_counter_step_s"].dtype == "float64"
+    assert runs["energy_counter_step_s"].iloc[0] == 0.1 and pd.isna(runs["energy_counter_step_s"].iloc[1])
