@@ -143,9 +143,9 @@ def _counter_step_warnings(estimate: WindowEstimate, info: EnergyInfo, duration:
     """The window against the counter's update step (an upper bound when the sampler was too
     slow to resolve it: the window then spans at least that many steps)."""
     step = estimate.step
-    if info.counter_j is None:
+    if info.counter_j is None or duration <= 0:
         return []
-    if step.step_s is None or duration <= 0:
+    if step.step_s is None:
         return [
             RunWarning(
                 kind="few_counter_steps",

@@ -134,7 +134,8 @@ def _refine_device(readings: Sequence[Reading], device: int, start: float, end: 
     with u_start, u_end the counter updates that leave the least time to sampled power, and
     k = [C(u_end) − C(u_start)] / ∫ P from u_start to u_end: the sampled power calibrated against
     the counter over the span they share, so a sensor that misreads the load (part-time sensing,
-    aliasing, a lagging average) misreads the slivers no more than it is known to."""
+    aliasing, a lagging average) misreads the slivers no more than it is known to. k is left at 1
+    where it is within what the updates' placing alone explains (it would only amplify that)."""
     power = _device_trace(readings, device)
     updates = counter_updates(readings, device)
     best: tuple[float, CounterUpdate, CounterUpdate] | None = None
@@ -150,9 +151,11 @@ def _refine_device(readings: Sequence[Reading], device: int, start: float, end: 
     cost, first, last = best
     counted = last.value_j - first.value_j
     sampled = power.integral(first.at_s, last.at_s)
-    scale = counted / sampled if counted > 0 and sampled > 0 else 1.0
-    slivers = power.integral(start, first.at_s) - power.integral(end, last.at_s)
     locating = (first.width_s + last.width_s) / 2 / (last.at_s - first.at_s)
+    scale = counted / sampled if counted > 0 and sampled > 0 else 1.0
+    if abs(scale - 1) <= locating:  # no bias beyond what placing the updates explains: leave it
+        scale = 1.0
+    slivers = power.integral(start, first.at_s) - power.integral(end, last.at_s)
     return _Refined(counted + scale * slivers, cost, locating, integrated_only=False)
 
 
@@ -167,7 +170,9 @@ def estimate_window(readings: Sequence[Reading], start: float, end: float) -> Wi
         return WindowEstimate(
             "integration", integrated, "a GPU of this run has no energy counter", step, 1.0, 0.0
         )
-    if step.step_s is None or duration <= 0:
+    if duration <= 0:
+        return WindowEstimate("integration", integrated, "the window has no duration", step, 1.0, 0.0)
+    if step.step_s is None:
         return WindowEstimate(
             "integration",
             integrated,
