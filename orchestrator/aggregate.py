@@ -39,7 +39,13 @@ SUMMARY_METRICS = (
 )
 # Metrics that are None where the device has no energy counter (or, for the sampling columns,
 # in results written before they were recorded): NaN, not an object column.
-_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement", "achieved_hz", "max_sample_interval_s")
+_OPTIONAL_FLOAT_METRICS = (
+    "energy_counter_j",
+    "energy_disagreement",
+    "achieved_hz",
+    "max_sample_interval_s",
+    "energy_counter_step_s",
+)
 _OPTIONAL_INT_METRICS = ("n_samples_window",)
 UNKNOWN_REVISION = "unknown"
 
@@ -127,6 +133,7 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         energy_counter_j=result.energy.counter_j,
         energy_integrated_j=result.energy.integrated_j,
         energy_disagreement=result.energy.disagreement,
+        energy_counter_step_s=result.energy.counter_step_s,
         baseline_power_w=result.baseline.power_w,
         baseline_spread_w=result.baseline.spread_w,
         baseline_method=result.baseline.method,

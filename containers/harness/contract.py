@@ -104,12 +104,19 @@ class BaselineInfo(_Strict):
 
 
 class EnergyInfo(_Strict):
-    method: Literal["counter", "integration"]
+    """The measured window's joules. ``method``: ``counter`` (the counter's delta),
+    ``counter_refined`` (the counter between its updates nearest the edges + sampled power over
+    the edge slivers) or ``integration`` (sampled power); why, in ``method_reason``."""
+
+    method: Literal["counter", "counter_refined", "integration"]
     total_j: float  # the energy of the measured window, from ``method``
-    counter_j: float | None  # energy counter delta, where the device has one
+    counter_j: float | None  # plain energy counter delta, where the device has one
     integrated_j: float  # trapezoidal integral of sampled power over the window
     adjusted_j: float  # total_j − baseline.power_w × window duration
-    disagreement: float | None  # |counter − integrated| / counter
+    disagreement: float | None  # |total − integrated| / total, where total rests on the counter
+    method_reason: str = ""  # empty in results written before the estimator was chosen
+    counter_step_s: float | None = None  # the counter's update step, estimated from the trace
+    counter_step_resolved: bool = False  # False: counter_step_s is only an upper bound
 
 
 def _null_is_undefined(value: Any) -> Any:

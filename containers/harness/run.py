@@ -32,14 +32,8 @@ from harness.contract import (
 from harness.environment import snapshot
 from harness.errors import first_error
 from harness.measurement.baseline import baseline_warnings, idle_baseline
-from harness.measurement.energy import (
-    counter_delta,
-    energy_info,
-    integrate,
-    sampling_warnings,
-    warnings_for,
-    window_stats,
-)
+from harness.measurement.energy import energy_info, sampling_warnings, warnings_for, window_stats
+from harness.measurement.estimator import estimate_window
 from harness.measurement.power import PowerSource, Reading
 from harness.measurement.sampler import Sampler
 from harness.measurement.sampling import sampling_info
@@ -197,8 +191,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         raise RunError(f"backend returned {len(completions)} completions for {len(prompts)} prompts")
     energy = energy_info(readings, start, end, baseline.power_w)
     stats = window_stats(readings, start, end, energy.total_j)
-    load_j = counter_delta(readings, load_start, load_end)
-    load_j = load_j if load_j is not None else integrate(readings, load_start, load_end)
+    load_j = estimate_window(readings, load_start, load_end).total_j  # the same estimator as the window
     warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
     warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
     warnings += baseline_warnings(baseline)

@@ -248,3 +248,25 @@ def test_an_experiment_whose_cycles_ran_on_different_builds_is_flagged(tmp_path:
     assert [w.split(" ran on")[0] for w in images] == ["experiment rebuilt", "experiment recoded"]
     assert "(111111111111, 222222222222)" in images[0]
     assert f"warning: {revisions[0]}" in report.summary_text(tmp_path)  # printed after `camp run`
+
+
+def test_the_counter_step_each_run_measured_is_a_column(tmp_path: Path) -> None:
+    from harness.contract import EnergyInfo
+
+    refined = EnergyInfo(
+        method="counter_refined",
+        total_j=10.0,
+        counter_j=10.4,
+        integrated_j=10.1,
+        adjusted_j=6.0,
+        disagreement=0.01,
+        method_reason="the counter's step (100 ms) is resolved by samples 10 ms apart",
+        counter_step_s=0.1,
+        counter_step_resolved=True,
+    )
+    write_run(tmp_path, make_spec("aaa", 0), make_result(make_spec("aaa", 0), energy=refined))
+    write_run(tmp_path, make_spec("aaa", 1), make_result(make_spec("aaa", 1)))  # integration: no step
+    runs = aggregate.runs_table(aggregate.done_run_dirs(tmp_path))
+    assert runs["energy_method"].tolist() == ["counter_refined", "integration"]
+    assert runs["energy_counter_step_s"].dtype == "float64"
+    assert runs["energy_counter_step_s"].iloc[0] == 0.1 and pd.isna(runs["energy_counter_step_s"].iloc[1])
