@@ -69,11 +69,13 @@ class BackendSection(_Strict):
 
 
 class OrderSettings(_Strict):
-    """Run order. ``interleaved`` runs every experiment once per cycle, so slow drift (thermal,
-    other tenants) spreads over all configs; ``shuffled`` also randomises the order inside each
-    cycle (seeded); ``grouped`` runs all cycles of one experiment back to back."""
+    """Run order (see schedule.py). ``balanced`` (default) runs every experiment once per cycle
+    and varies which experiment it follows from cycle to cycle, so heat carried over from a
+    heavy run is spread over all configs (seeded); ``interleaved`` repeats one sequence every
+    cycle (each experiment always after the same one); ``shuffled`` shuffles each cycle (seeded);
+    ``grouped`` runs all cycles of one experiment back to back."""
 
-    mode: Literal["interleaved", "shuffled", "grouped"] = "interleaved"
+    mode: Literal["balanced", "interleaved", "shuffled", "grouped"] = "balanced"
     seed: int = 0
 
 
