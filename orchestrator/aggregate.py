@@ -38,7 +38,13 @@ SUMMARY_METRICS = (
     "latency_p99_s",
 )
 # Metrics that are None where the device has no energy counter: NaN, not an object column.
-_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement")
+_OPTIONAL_FLOAT_METRICS = (
+    "energy_counter_j",
+    "energy_disagreement",
+    "settle_waited_s",
+    "baseline_temperature_c",
+    "window_start_temperature_c",
+)
 
 
 class AggregationError(Exception):
@@ -118,6 +124,11 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         baseline_spread_w=result.baseline.spread_w,
         baseline_method=result.baseline.method,
         baseline_cached=result.baseline.cached,
+        baseline_age_s=result.baseline.age_s,
+        baseline_temperature_c=max(result.baseline.temperature_c.values(), default=None),
+        settled=result.settle.settled if result.settle is not None else None,
+        settle_waited_s=result.settle.waited_s if result.settle is not None else None,
+        window_start_temperature_c=max(result.window_start_temperature_c.values(), default=None),
         warmup_requests=result.warmup.n_requests,
         warmup_converged=result.warmup.converged,
         window_start_s=result.window[0],
