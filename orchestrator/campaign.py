@@ -80,7 +80,8 @@ class OrderSettings(_Strict):
 
 
 class Gaps(_Strict):
-    """Idle pauses that let the GPU cool back towards its idle state between runs."""
+    """Fixed idle pauses between runs. Each run also waits in the harness until its GPUs are back
+    at idle (``measurement.settle``); a gap adds time on top, e.g. for other tenants to finish."""
 
     between_runs_s: float = Field(default=0.0, ge=0)
     between_cycles_s: float = Field(default=0.0, ge=0)
