@@ -194,17 +194,19 @@ def settle_warnings(info: SettleInfo, settings: SettleSettings) -> list[RunWarni
     """A run that started before its GPUs were back at idle was measured warm."""
     if info.settled:
         return []
-    now = ", ".join(f"{t:.0f}" for t in info.temperature_c.values()) or "?"
-    then = ", ".join(f"{t:.0f}" for t in info.reference_temperature_c.values())
-    against = f" against {then} °C" if then else ""
-    power = f", idle power {info.power_w:.1f} W" if info.power_w is not None else ""
-    if info.reference_power_w is not None:
-        power += f" against {info.reference_power_w:.1f} W"
+    found = []
+    if info.temperature_c:
+        now = ", ".join(f"{t:.0f}" for t in info.temperature_c.values())
+        then = ", ".join(f"{t:.0f}" for t in info.reference_temperature_c.values())
+        found.append(f"{now} °C" + (f" against {then} °C" if then else ""))
+    if info.power_w is not None:
+        then_w = f" against {info.reference_power_w:.1f} W" if info.reference_power_w is not None else ""
+        found.append(f"idle power {info.power_w:.1f} W{then_w}")
     return [
         RunWarning(
             kind="not_settled",
             message=f"the GPUs were not back at idle after settle.timeout_s ({settings.timeout_s:g} s): "
-            f"{now} °C{against}{power}; the run started warm from the one before — raise "
-            "settle.timeout_s or add gaps.between_runs_s",
+            f"{', '.join(found)}; the run started warm from the one before — raise settle.timeout_s "
+            "or add gaps.between_runs_s",
         )
     ]
