@@ -45,6 +45,9 @@ _OPTIONAL_FLOAT_METRICS = (
     "achieved_hz",
     "max_sample_interval_s",
     "energy_counter_step_s",
+    "settle_waited_s",
+    "baseline_temperature_c",
+    "window_start_temperature_c",
 )
 _OPTIONAL_INT_METRICS = ("n_samples_window",)
 UNKNOWN_REVISION = "unknown"
@@ -138,6 +141,11 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         baseline_spread_w=result.baseline.spread_w,
         baseline_method=result.baseline.method,
         baseline_cached=result.baseline.cached,
+        baseline_age_s=result.baseline.age_s,
+        baseline_temperature_c=max(result.baseline.temperature_c.values(), default=None),
+        settled=result.settle.settled if result.settle is not None else None,
+        settle_waited_s=result.settle.waited_s if result.settle is not None else None,
+        window_start_temperature_c=max(result.window_start_temperature_c.values(), default=None),
         warmup_requests=result.warmup.n_requests,
         warmup_converged=result.warmup.converged,
         window_start_s=result.window[0],

@@ -1,8 +1,8 @@
 """One run of one experiment, in the order the measurement needs:
 
-preflight → model files fetched (pinned, outside every metered phase) → idle baseline → load
-(timed, metered) → warmup → measured window → environment snapshot → energy → result.json +
-timeseries.parquet, both written atomically beside the spec.
+preflight → model files fetched (pinned, outside every metered phase) → settle gate (the GPUs
+back at idle) → idle baseline → load (timed, metered) → warmup → measured window → environment
+snapshot → energy → result.json + timeseries.parquet, both written atomically beside the spec.
 ``result.json`` is written last: its presence means the run is complete.
 """
 
@@ -31,12 +31,13 @@ from harness.contract import (
 )
 from harness.environment import snapshot
 from harness.errors import first_error
-from harness.measurement.baseline import baseline_warnings, idle_baseline
+from harness.measurement.baseline import baseline_warnings, cached_baseline, idle_baseline
 from harness.measurement.energy import energy_info, sampling_warnings, warnings_for, window_stats
 from harness.measurement.estimator import estimate_window
 from harness.measurement.power import PowerSource, Reading
 from harness.measurement.sampler import Sampler
 from harness.measurement.sampling import sampling_info
+from harness.measurement.settle import settle_gate, settle_warnings, temperatures_at
 from harness.measurement.warmup import warm_up
 from harness.model_files import fetch_model
 from harness.params import parse_params
@@ -142,9 +143,20 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         cache = results_root / CACHE_DIRNAME if results_root is not None else None
         model = fetch_model(spec)  # a download here is in no metered phase
         others = source.other_processes()  # before any context of ours exists
+        settle_trace: list[Reading] = []
+        reference = cached_baseline(source, spec.measurement.baseline, cache)
+        settle, last_idle = settle_gate(
+            source, spec.measurement.settle, reference, spec.measurement.sample_hz, settle_trace
+        )
         idle_trace: list[Reading] = []  # empty when the baseline came from the cache
         baseline = idle_baseline(
-            source, spec.measurement.baseline, spec.measurement.sample_hz, cache, trace=idle_trace
+            source,
+            spec.measurement.baseline,
+            spec.measurement.sample_hz,
+            cache,
+            trace=idle_trace,
+            recheck=last_idle,
+            settled=settle.settled,
         )
         gpus = source.describe()
         prompts = prompts_for(spec.workload, spec.seed)
@@ -172,7 +184,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
                 start = sampler.mark()
                 completions = backend.run(prompts)
                 end = sampler.mark()
-        readings = idle_trace + sampler.snapshot()
+        readings = settle_trace + idle_trace + sampler.snapshot()
         extra = {
             "power_source": source.kind,
             "latency_scope": backend.latency_scope,
@@ -196,6 +208,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
     warnings += baseline_warnings(baseline)
     warnings += prompt_warnings(prompts, warmup_pool)
+    warnings += settle_warnings(settle, spec.measurement.settle)
     warnings += [
         RunWarning(
             kind="other_processes",
@@ -252,10 +265,14 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         sampling=sampling_info(
             readings, start, end, spec.measurement.sample_hz, {g["uuid"]: g["power_reading"] for g in gpus}
         ),
+        settle=settle,
+        window_start_temperature_c=temperatures_at(readings, start, [g["uuid"] for g in gpus]),
     )
     phases = [("load", load_start, load_end), ("warmup", load_end, start), ("measured", start, end)]
     if idle_trace:
         phases.insert(0, ("baseline", idle_trace[0].t_s, idle_trace[-1].t_s))
+    if settle_trace:
+        phases.insert(0, ("settle", settle_trace[0].t_s, settle_trace[-1].t_s))
     write_timeseries(out_dir / TIMESERIES_FILENAME, readings, [g["uuid"] for g in gpus], origin, phases)
     atomic_write_text(out_dir / RESULT_FILENAME, result.model_dump_json(indent=2))
     return result

@@ -71,7 +71,8 @@ class FakeGpu:
     has_counter: bool = True  # Volta and newer
     has_power_fields: bool = True  # instant / 1 s average field values
     power_usage_is_average: bool = True  # Ampere and newer: nvmlDeviceGetPowerUsage is a 1 s mean
-    temperature_c: int = 45
+    temperature_c: int = 45  # constant unless a temperature trace is given
+    temperature_trace: Callable[[float], float] | None = None  # °C at t seconds after nvmlInit
     throttle_reasons: int = 0
     compute_pids: tuple[int, ...] = ()  # other processes holding a CUDA context on this GPU
     power_limit_mw: int = 700_000
@@ -287,7 +288,10 @@ class FakeNvml:
         return SimpleNamespace(total=80 * 2**30, used=20 * 2**30, free=60 * 2**30)
 
     def nvmlDeviceGetTemperature(self, gpu: FakeGpu, sensor: int) -> int:
+        """Whole degrees, like the real sensor."""
         self._check()
+        if gpu.temperature_trace is not None:
+            return round(gpu.temperature_trace(self.clock() - self.started))
         return gpu.temperature_c
 
     def nvmlDeviceGetClockInfo(self, gpu: FakeGpu, clock_type: int) -> int:
@@ -369,6 +373,18 @@ def square_wave(
         return high_s * high_w + (t - high_s) * low_w
 
     return watts, joules
+
+
+def cooling(hot_c: float, idle_c: float, tau_s: float) -> Callable[[float], float]:
+    """A GPU cooling down after a run: Newton's law, from ``hot_c`` towards ``idle_c``."""
+    return lambda t: idle_c + (hot_c - idle_c) * math.exp(-max(t, 0.0) / tau_s)
+
+
+def leaking(
+    idle_w: float, temperature: Callable[[float], float], idle_c: float, w_per_c: float
+) -> Callable[[float], float]:
+    """Idle power that rises with temperature (leakage), ``w_per_c`` watts per degree above idle."""
+    return lambda t: idle_w + w_per_c * (temperature(t) - idle_c)
 
 
 class SimulatedClock:

@@ -21,6 +21,7 @@ from harness.contract import (
     Metrics,
     RunResult,
     RunSpec,
+    SettleSettings,
     WarmupSettings,
     Workload,
 )
@@ -44,6 +45,7 @@ def make_spec(**params: object) -> RunSpec:
             power_source="synthetic",
             sample_hz=100,
             baseline=BaselineSettings(duration_s=0.1),
+            settle=SettleSettings(probe_s=0.1, poll_s=0.05, steady_s=0.2),
             warmup=WarmupSettings(min_requests=2, max_requests=8, window=2, cv_threshold=0.5),
         ),
     )
