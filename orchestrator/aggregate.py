@@ -39,7 +39,16 @@ SUMMARY_METRICS = (
 )
 # Metrics that are None where the device has no energy counter (or, for the sampling columns,
 # in results written before they were recorded): NaN, not an object column.
-_OPTIONAL_FLOAT_METRICS = ("energy_counter_j", "energy_disagreement", "achieved_hz", "max_sample_interval_s")
+_OPTIONAL_FLOAT_METRICS = (
+    "energy_counter_j",
+    "energy_disagreement",
+    "achieved_hz",
+    "max_sample_interval_s",
+    "energy_counter_step_s",
+    "settle_waited_s",
+    "baseline_temperature_c",
+    "window_start_temperature_c",
+)
 _OPTIONAL_INT_METRICS = ("n_samples_window",)
 UNKNOWN_REVISION = "unknown"
 
@@ -128,10 +137,16 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         energy_counter_j=result.energy.counter_j,
         energy_integrated_j=result.energy.integrated_j,
         energy_disagreement=result.energy.disagreement,
+        energy_counter_step_s=result.energy.counter_step_s,
         baseline_power_w=result.baseline.power_w,
         baseline_spread_w=result.baseline.spread_w,
         baseline_method=result.baseline.method,
         baseline_cached=result.baseline.cached,
+        baseline_age_s=result.baseline.age_s,
+        baseline_temperature_c=max(result.baseline.temperature_c.values(), default=None),
+        settled=result.settle.settled if result.settle is not None else None,
+        settle_waited_s=result.settle.waited_s if result.settle is not None else None,
+        window_start_temperature_c=max(result.window_start_temperature_c.values(), default=None),
         warmup_requests=result.warmup.n_requests,
         warmup_converged=result.warmup.converged,
         window_start_s=result.window[0],

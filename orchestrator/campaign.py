@@ -68,16 +68,19 @@ class BackendSection(_Strict):
 
 
 class OrderSettings(_Strict):
-    """Run order. ``interleaved`` runs every experiment once per cycle, so slow drift (thermal,
-    other tenants) spreads over all configs; ``shuffled`` also randomises the order inside each
-    cycle (seeded); ``grouped`` runs all cycles of one experiment back to back."""
+    """Run order (see schedule.py). ``balanced`` (default) runs every experiment once per cycle
+    and varies which experiment it follows from cycle to cycle, so heat carried over from a
+    heavy run is spread over all configs (seeded); ``interleaved`` repeats one sequence every
+    cycle (each experiment always after the same one); ``shuffled`` shuffles each cycle (seeded);
+    ``grouped`` runs all cycles of one experiment back to back."""
 
-    mode: Literal["interleaved", "shuffled", "grouped"] = "interleaved"
+    mode: Literal["balanced", "interleaved", "shuffled", "grouped"] = "balanced"
     seed: int = 0
 
 
 class Gaps(_Strict):
-    """Idle pauses that let the GPU cool back towards its idle state between runs."""
+    """Fixed idle pauses between runs. Each run also waits in the harness until its GPUs are back
+    at idle (``measurement.settle``); a gap adds time on top, e.g. for other tenants to finish."""
 
     between_runs_s: float = Field(default=0.0, ge=0)
     between_cycles_s: float = Field(default=0.0, ge=0)

@@ -15,6 +15,8 @@ from pathlib import Path
 import click
 
 from camp_contract import layout
+from orchestrator.campaign import Campaign
+from orchestrator.carryover import carryover_balance
 from orchestrator.cli_calibrate import calibrate
 from orchestrator.cli_common import (
     EXIT_FAILED,
@@ -28,6 +30,7 @@ from orchestrator.executors import ExecutorUnavailable, make_executor
 from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
 from orchestrator.manifest import Manifest
+from orchestrator.schedule import schedule
 
 COMPOSE_FILENAME = "compose.yaml"
 
@@ -118,7 +121,15 @@ def _print_summary(campaign_dir: Path) -> None:
 
 @main.command()
 @campaign_argument
-def plan(campaign_file: Path) -> None:
+@click.option(
+    "--runs",
+    "show_runs",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="How many runs of the run order to list.",
+)
+def plan(campaign_file: Path, show_runs: int) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
     campaign = load_or_exit(campaign_file)
     expansion = expand(campaign)
@@ -140,6 +151,38 @@ def plan(campaign_file: Path) -> None:
         for point in expansion.rejected:
             values = " ".join(f"{k}={v}" for k, v in point.point.items())
             click.echo(f"  {point.backend} {point.model} {values}: {point.reason}")
+    _print_run_order(campaign, {e.exp_id: e.label() for e in expansion.experiments}, show_runs)
+
+
+def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int) -> None:
+    """The first runs in order, and whether any experiment always follows the same one."""
+    if not labels:
+        return
+    exp_ids = list(labels)
+    order = schedule(exp_ids, campaign.cycles, campaign.order.mode, campaign.order.seed)
+    seeded = f", seed {campaign.order.seed}" if campaign.order.mode in ("balanced", "shuffled") else ""
+    click.echo(f"\nrun order ({campaign.order.mode}{seeded}):")
+    width = len(str(len(order)))
+    for position, (exp_id, cycle) in enumerate(order[:show_runs], start=1):
+        click.echo(f"  {position:>{width}}  c{cycle}  {exp_id}  {labels[exp_id]}")
+    if len(order) > show_runs:
+        click.echo(f"  … {len(order) - show_runs} more (--runs {len(order)} lists them all)")
+    balance = carryover_balance(order)
+    if balance.fixed:
+        click.echo(
+            f"carry-over: {len(balance.fixed)} of {len(exp_ids)} experiments run right after the same "
+            "experiment in every cycle, so its heat biases them alike; order.mode balanced spreads it"
+        )
+    elif len(exp_ids) > 1 and campaign.cycles > 1:
+        click.echo(
+            "carry-over: no experiment always runs after the same one; how often an experiment follows "
+            f"each experiment (itself included) differs by at most {balance.spread}"
+        )
+    if len(campaign.gpus) > 1:
+        click.echo(
+            f"  (on {len(campaign.gpus)} GPUs runs start in this order, one per free GPU: each run "
+            "follows whatever its GPU ran last)"
+        )
 
 
 @main.command()

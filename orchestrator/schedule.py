@@ -1,8 +1,12 @@
 """The order runs happen in: which (exp_id, cycle) comes next.
 
-Order matters for energy: a GPU warms up over a campaign and other tenants come and go, so
-running every experiment once per cycle (interleaved) spreads that drift over all configs
-instead of biasing whichever ran last.
+Order matters for energy: a GPU warms up over a campaign, carries heat from one run into the
+next, and other tenants come and go. Every mode but ``grouped`` runs each experiment once per
+cycle, so slow drift spreads over all configs instead of biasing whichever ran last.
+``balanced`` (the default) also varies which experiment each one follows from cycle to cycle,
+so no experiment is always measured after the same (perhaps heavy) one: see ``carryover.py``.
+``interleaved`` repeats one sequence every cycle (each experiment always after the same one);
+``shuffled`` shuffles each cycle independently (seeded).
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ import random
 from collections.abc import Sequence
 from typing import Literal
 
-OrderMode = Literal["interleaved", "shuffled", "grouped"]
+from orchestrator.carryover import balanced_cycles
+
+OrderMode = Literal["balanced", "interleaved", "shuffled", "grouped"]
 
 
 def schedule(exp_ids: Sequence[str], cycles: int, mode: OrderMode, seed: int = 0) -> list[tuple[str, int]]:
     """Every (exp_id, cycle) exactly once, in run order; the same inputs give the same order."""
     if mode == "grouped":
         return [(exp_id, cycle) for exp_id in exp_ids for cycle in range(cycles)]
+    if mode == "balanced":
+        blocks = balanced_cycles(len(exp_ids), cycles, seed)
+        return [(exp_ids[i], cycle) for cycle, block in enumerate(blocks) for i in block]
     rng = random.Random(seed)
     order: list[tuple[str, int]] = []
     for cycle in range(cycles):

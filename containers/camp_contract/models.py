@@ -58,11 +58,34 @@ class BaselineSettings(_Strict):
     duration_s: float = Field(default=5.0, gt=0)
     ttl_s: float = Field(default=3600.0, ge=0)
     method: Literal["bare_idle", "cuda_context"] = "bare_idle"
+    # A cached baseline is reused only if a short idle read (``recheck_s``; 0: no check) is
+    # within ``recheck_tolerance`` (a share of its power) of it; else it is measured again.
+    recheck_s: float = Field(default=0.5, ge=0)
+    recheck_tolerance: float = Field(default=0.05, gt=0)
+
+
+class SettleSettings(_Strict):
+    """Before the baseline and the load, wait (at most ``timeout_s``) until the GPUs are back
+    at their idle state, so a run never starts warm from the run before it (see settle.py).
+
+    Idle state: within ``temperature_tolerance_c`` of the cached baseline's temperature and
+    ``power_tolerance`` (a share) of its power; with no cached baseline, until temperature has
+    stopped falling (by less than 1 °C over ``steady_s``). Judged on idle reads of ``probe_s``,
+    one every ``poll_s`` (a read is at least 0.1 s: the sampler reads temperature at 10 Hz)."""
+
+    enabled: bool = True
+    temperature_tolerance_c: float = Field(default=3.0, gt=0)
+    power_tolerance: float = Field(default=0.05, gt=0)
+    timeout_s: float = Field(default=120.0, ge=0)
+    poll_s: float = Field(default=2.0, gt=0)
+    probe_s: float = Field(default=0.5, ge=0.1)  # NVML temperature is read every 0.1 s
+    steady_s: float = Field(default=20.0, gt=0)
 
 
 class MeasurementSettings(_Strict):
     sample_hz: float = Field(default=10.0, gt=0, le=100)
     baseline: BaselineSettings = BaselineSettings()
+    settle: SettleSettings = SettleSettings()
     warmup: WarmupSettings = WarmupSettings()
     # Where the power comes from: "nvml" on a GPU, "synthetic" for the stub and tests.
     power_source: Literal["nvml", "synthetic"] = "nvml"
@@ -98,15 +121,42 @@ class BaselineInfo(_Strict):
     method: Literal["bare_idle", "cuda_context", "synthetic", "disabled"]
     cached: bool
     measured_at: str  # ISO 8601 UTC
+    temperature_c: dict[str, float] = Field(default_factory=dict)  # per GPU UUID, median while measured
+    age_s: float = 0.0  # how old a cached baseline was when reused (0: measured in this run)
+    recheck_w: float | None = None  # the short idle read that checked a cached baseline, if one did
+
+
+class SettleInfo(_Strict):
+    """The settle gate before the baseline and the load: what it judged idle against, how long
+    it waited, and the GPUs' state when it stopped."""
+
+    # baseline: a cached baseline of these GPUs (its temperature and power); trend: none yet, so
+    # until temperature stopped falling; none: no baseline and no temperature, nothing to judge;
+    # disabled: settle.enabled is false
+    reference: Literal["baseline", "trend", "none", "disabled"]
+    judged_on: Literal["temperature_and_power", "temperature", "power", "nothing"]
+    settled: bool  # false: timeout_s passed first (a not_settled warning)
+    waited_s: float
+    temperature_c: dict[str, float]  # per GPU UUID at the last idle read
+    power_w: float | None  # idle power at the last idle read, summed over the GPUs
+    reference_temperature_c: dict[str, float]
+    reference_power_w: float | None
 
 
 class EnergyInfo(_Strict):
-    method: Literal["counter", "integration"]
+    """The measured window's joules. ``method``: ``counter`` (the counter's delta),
+    ``counter_refined`` (the counter between its updates nearest the edges + sampled power over
+    the edge slivers) or ``integration`` (sampled power); why, in ``method_reason``."""
+
+    method: Literal["counter", "counter_refined", "integration"]
     total_j: float  # the energy of the measured window, from ``method``
-    counter_j: float | None  # energy counter delta, where the device has one
+    counter_j: float | None  # plain energy counter delta, where the device has one
     integrated_j: float  # trapezoidal integral of sampled power over the window
     adjusted_j: float  # total_j − baseline.power_w × window duration
-    disagreement: float | None  # |counter − integrated| / counter
+    disagreement: float | None  # |total − integrated| / total, where total rests on the counter
+    method_reason: str = ""  # empty in results written before the estimator was chosen
+    counter_step_s: float | None = None  # the counter's update step, estimated from the trace
+    counter_step_resolved: bool = False  # False: counter_step_s is only an upper bound
 
 
 def _null_is_undefined(value: Any) -> Any:
@@ -215,6 +265,8 @@ class RunResult(_Strict):
     warnings: tuple[RunWarning, ...] = ()
     provenance: Provenance = Provenance()
     sampling: SamplingInfo | None = None  # None in results written before it was recorded
+    settle: SettleInfo | None = None  # None: written before the settle gate existed
+    window_start_temperature_c: dict[str, float] = Field(default_factory=dict)  # per GPU UUID
 
     @field_validator("warnings", mode="before")
     @classmethod

@@ -32,12 +32,13 @@ READING_COLUMNS = (
     "throttle_reasons",
 )
 
+PHASE_SETTLE = "settle"  # the settle gate's idle reads, before the baseline
 PHASE_BASELINE = "baseline"  # only when the idle baseline was measured in this run, not cached
 PHASE_LOAD = "load"
 PHASE_WARMUP = "warmup"
 PHASE_MEASURED = "measured"
 PHASE_IDLE = "idle"  # a sample in no other phase
-PHASES = (PHASE_BASELINE, PHASE_LOAD, PHASE_WARMUP, PHASE_MEASURED, PHASE_IDLE)
+PHASES = (PHASE_SETTLE, PHASE_BASELINE, PHASE_LOAD, PHASE_WARMUP, PHASE_MEASURED, PHASE_IDLE)
 
 SCHEMA = pa.schema(
     [

@@ -1,8 +1,8 @@
 """One run of one experiment, in the order the measurement needs:
 
-preflight → model files fetched (pinned, outside every metered phase) → idle baseline → load
-(timed, metered) → warmup → measured window → environment snapshot → energy → result.json +
-timeseries.parquet, both written atomically beside the spec.
+preflight → model files fetched (pinned, outside every metered phase) → settle gate (the GPUs
+back at idle) → idle baseline → load (timed, metered) → warmup → measured window → environment
+snapshot → energy → result.json + timeseries.parquet, both written atomically beside the spec.
 ``result.json`` is written last: its presence means the run is complete.
 """
 
@@ -27,23 +27,24 @@ from camp_contract.models import (
     RunWarning,
 )
 from camp_contract.params import parse_params
-from camp_contract.timeseries import PHASE_BASELINE, PHASE_LOAD, PHASE_MEASURED, PHASE_WARMUP
+from camp_contract.timeseries import (
+    PHASE_BASELINE,
+    PHASE_LOAD,
+    PHASE_MEASURED,
+    PHASE_SETTLE,
+    PHASE_WARMUP,
+)
 from camp_contract.validation import first_error
 from harness.backends import get_backend
 from harness.backends.base import Completion
 from harness.environment import snapshot
-from harness.measurement.baseline import baseline_warnings, idle_baseline
-from harness.measurement.energy import (
-    counter_delta,
-    energy_info,
-    integrate,
-    sampling_warnings,
-    warnings_for,
-    window_stats,
-)
+from harness.measurement.baseline import baseline_warnings, cached_baseline, idle_baseline
+from harness.measurement.energy import energy_info, sampling_warnings, warnings_for, window_stats
+from harness.measurement.estimator import estimate_window
 from harness.measurement.power import PowerSource, Reading
 from harness.measurement.sampler import Sampler
 from harness.measurement.sampling import sampling_info
+from harness.measurement.settle import settle_gate, settle_warnings, temperatures_at
 from harness.measurement.warmup import warm_up
 from harness.model_files import fetch_model
 from harness.preflight import find_problems
@@ -155,9 +156,20 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         cache = baseline_cache_dir(results_root) if results_root is not None else None
         model = fetch_model(spec)  # a download here is in no metered phase
         others = source.other_processes()  # before any context of ours exists
+        settle_trace: list[Reading] = []
+        reference = cached_baseline(source, spec.measurement.baseline, cache)
+        settle, last_idle = settle_gate(
+            source, spec.measurement.settle, reference, spec.measurement.sample_hz, settle_trace
+        )
         idle_trace: list[Reading] = []  # empty when the baseline came from the cache
         baseline = idle_baseline(
-            source, spec.measurement.baseline, spec.measurement.sample_hz, cache, trace=idle_trace
+            source,
+            spec.measurement.baseline,
+            spec.measurement.sample_hz,
+            cache,
+            trace=idle_trace,
+            recheck=last_idle,
+            settled=settle.settled,
         )
         gpus = source.describe()
         prompts = prompts_for(spec.workload, spec.seed)
@@ -185,7 +197,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
                 start = sampler.mark()
                 completions = backend.run(prompts)
                 end = sampler.mark()
-        readings = idle_trace + sampler.snapshot()
+        readings = settle_trace + idle_trace + sampler.snapshot()
         extra = {
             "power_source": source.kind,
             "latency_scope": backend.latency_scope,
@@ -204,12 +216,12 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         raise RunError(f"backend returned {len(completions)} completions for {len(prompts)} prompts")
     energy = energy_info(readings, start, end, baseline.power_w)
     stats = window_stats(readings, start, end, energy.total_j)
-    load_j = counter_delta(readings, load_start, load_end)
-    load_j = load_j if load_j is not None else integrate(readings, load_start, load_end)
+    load_j = estimate_window(readings, load_start, load_end).total_j  # the same estimator as the window
     warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
     warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
     warnings += baseline_warnings(baseline)
     warnings += prompt_warnings(prompts, warmup_pool)
+    warnings += settle_warnings(settle, spec.measurement.settle)
     warnings += [
         RunWarning(
             kind="other_processes",
@@ -266,6 +278,8 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         sampling=sampling_info(
             readings, start, end, spec.measurement.sample_hz, {g["uuid"]: g["power_reading"] for g in gpus}
         ),
+        settle=settle,
+        window_start_temperature_c=temperatures_at(readings, start, [g["uuid"] for g in gpus]),
     )
     phases = [
         (PHASE_LOAD, load_start, load_end),
@@ -274,6 +288,8 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     ]
     if idle_trace:
         phases.insert(0, (PHASE_BASELINE, idle_trace[0].t_s, idle_trace[-1].t_s))
+    if settle_trace:
+        phases.insert(0, (PHASE_SETTLE, settle_trace[0].t_s, settle_trace[-1].t_s))
     files = RunFiles(out_dir)
     write_timeseries(files.timeseries, readings, [g["uuid"] for g in gpus], origin, phases)
     atomic_write_text(files.result, result.model_dump_json(indent=2))

@@ -250,3 +250,60 @@ def test_an_experiment_whose_cycles_ran_on_different_builds_is_flagged(tmp_path:
     assert [w.split(" ran on")[0] for w in images] == ["experiment rebuilt", "experiment recoded"]
     assert "(111111111111, 222222222222)" in images[0]
     assert f"warning: {revisions[0]}" in report.summary_text(tmp_path)  # printed after `camp run`
+
+
+def test_the_counter_step_each_run_measured_is_a_column(tmp_path: Path) -> None:
+    from camp_contract.models import EnergyInfo
+
+    refined = EnergyInfo(
+        method="counter_refined",
+        total_j=10.0,
+        counter_j=10.4,
+        integrated_j=10.1,
+        adjusted_j=6.0,
+        disagreement=0.01,
+        method_reason="the counter's step (100 ms) is resolved by samples 10 ms apart",
+        counter_step_s=0.1,
+        counter_step_resolved=True,
+    )
+    write_run(tmp_path, make_spec("aaa", 0), make_result(make_spec("aaa", 0), energy=refined))
+    write_run(tmp_path, make_spec("aaa", 1), make_result(make_spec("aaa", 1)))  # integration: no step
+    runs = aggregate.runs_table(aggregate.done_run_dirs(tmp_path))
+    assert runs["energy_method"].tolist() == ["counter_refined", "integration"]
+    assert runs["energy_counter_step_s"].dtype == "float64"
+    assert runs["energy_counter_step_s"].iloc[0] == 0.1 and pd.isna(runs["energy_counter_step_s"].iloc[1])
+
+
+def test_the_thermal_state_of_each_run_is_a_column_and_older_results_leave_it_empty(tmp_path: Path) -> None:
+    from camp_contract.models import SettleInfo
+
+    settle = SettleInfo(
+        reference="baseline",
+        judged_on="temperature_and_power",
+        settled=False,
+        waited_s=120.0,
+        temperature_c={"GPU-a": 61.0, "GPU-b": 58.0},
+        power_w=180.0,
+        reference_temperature_c={"GPU-a": 40.0, "GPU-b": 41.0},
+        reference_power_w=150.0,
+    )
+    warm_spec, old_spec = make_spec("warm", 0), make_spec("old", 0)
+    plain = make_result(warm_spec)
+    warm = make_result(
+        warm_spec,
+        settle=settle,
+        window_start_temperature_c={"GPU-a": 63.0, "GPU-b": 60.0},
+        baseline=plain.baseline.model_copy(update={"temperature_c": {"GPU-a": 40.0}, "age_s": 300.0}),
+    )
+    dirs = [write_run(tmp_path, warm_spec, warm), write_run(tmp_path, old_spec, make_result(old_spec))]
+    runs = aggregate.runs_table(dirs).set_index("exp_id")
+    assert runs.loc["warm", "settled"] == False  # noqa: E712 (a nullable column)
+    assert runs.loc["warm", "settle_waited_s"] == 120.0 and runs.loc["warm", "baseline_age_s"] == 300.0
+    assert runs.loc["warm", "window_start_temperature_c"] == 63.0  # the hottest GPU
+    assert runs.loc["warm", "baseline_temperature_c"] == 40.0
+    assert pd.isna(runs.loc["old", "settle_waited_s"]) and pd.isna(
+        runs.loc["old", "window_start_temperature_c"]
+    )
+    aggregate.write_tables(runs.reset_index(), tmp_path / "aggregate")
+    back = pd.read_parquet(tmp_path / "aggregate" / "runs.parquet").set_index("exp_id")
+    assert back.loc["warm", "settled"] == False and back.loc["old", "settled"] is None  # noqa: E712

@@ -2,11 +2,15 @@
 
 Like real NVML: module-level functions over opaque handles, failing with ``NVMLError`` before
 ``nvmlInit``; power in milliwatts (int); the total-energy counter in millijoules (int), advancing
-only every ~100 ms as the driver updates it; ``nvmlDeviceGetPowerUsage`` a 1 s average on Ampere
-and newer (instantaneous before); ``NVMLError_NotSupported`` where an older GPU lacks a feature
-(no energy counter before Volta) and per-field ``NVML_ERROR_NOT_SUPPORTED`` in field values (no
-power fields before Ampere; ECC mode on most GeForce cards, MIG mode before Ampere); modes as
-NVML's ``[current, pending]`` pair; strings returned as ``str`` (nvidia-ml-py ≥ 11.5).
+only at the driver's updates — about every 100 ms, each update a little early or late (jitter),
+and between updates it stands still; ``nvmlDeviceGetPowerUsage`` a 1 s average on Ampere and
+newer (instantaneous before); the instant-power field sensed part-time, as Yang et al. found on
+A100/H100 ("Part-time Power Measurements: nvidia-smi's Lack of Attention", arXiv:2312.02741,
+SC24): refreshed every 100 ms with the mean of a 25 ms slice of that period, blind to the other
+75 ms; ``NVMLError_NotSupported`` where an older GPU lacks a feature (no energy counter before
+Volta) and per-field ``NVML_ERROR_NOT_SUPPORTED`` in field values (no power fields before
+Ampere; ECC mode on most GeForce cards, MIG mode before Ampere); modes as NVML's ``[current,
+pending]`` pair; strings returned as ``str`` (nvidia-ml-py ≥ 11.5).
 
 Install it with ``monkeypatch.setattr(harness.measurement.nvml, "pynvml", FakeNvml([...]))``.
 """
@@ -14,6 +18,7 @@ Install it with ``monkeypatch.setattr(harness.measurement.nvml, "pynvml", FakeNv
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +38,11 @@ NVML_FEATURE_ENABLED = 1
 NVML_FI_DEV_POWER_AVERAGE = 185
 NVML_FI_DEV_POWER_INSTANT = 186
 COUNTER_UPDATE_S = 0.1  # how often the driver refreshes the total-energy counter
+COUNTER_JITTER_S = 0.01  # each update lands up to this much before or after its 100 ms mark
 AVERAGE_WINDOW_S = 1.0  # what nvmlDeviceGetPowerUsage averages over on Ampere and newer
-_SUBSTEPS = 20  # midpoint rule inside each counter step / average window
+POWER_SENSE_PERIOD_S = 0.1  # the instant-power field is refreshed this often (A100/H100) ...
+POWER_SENSE_SLICE_S = 0.025  # ... with the mean power over this slice at the start of the period
+_SUBSTEPS = 20  # midpoint rule inside each counter step / average window (when no trace_energy)
 
 
 class NVMLError(Exception):
@@ -59,10 +67,12 @@ class FakeGpu:
     name: str = "NVIDIA H100 80GB HBM3"
     power_w: float = 300.0  # constant unless a trace is given
     trace: Callable[[float], float] | None = None  # watts at t seconds after nvmlInit
+    trace_energy: Callable[[float], float] | None = None  # exact joules of ``trace`` from 0 to t
     has_counter: bool = True  # Volta and newer
     has_power_fields: bool = True  # instant / 1 s average field values
     power_usage_is_average: bool = True  # Ampere and newer: nvmlDeviceGetPowerUsage is a 1 s mean
-    temperature_c: int = 45
+    temperature_c: int = 45  # constant unless a temperature trace is given
+    temperature_trace: Callable[[float], float] | None = None  # °C at t seconds after nvmlInit
     throttle_reasons: int = 0
     compute_pids: tuple[int, ...] = ()  # other processes holding a CUDA context on this GPU
     power_limit_mw: int = 700_000
@@ -78,8 +88,12 @@ class FakeGpu:
         default_factory=lambda: {NVML_CLOCK_SM: 1755, NVML_CLOCK_MEM: 2619}
     )
     pci_bus_id: str = ""  # given by FakeNvml in enumeration (PCI bus) order when left empty
+    counter_jitter_s: float = COUNTER_JITTER_S
+    power_sense_slice_s: float = POWER_SENSE_SLICE_S  # POWER_SENSE_PERIOD_S: sensed full-time
+    seed: int | None = None  # of the update jitter; FakeNvml gives each GPU its own when None
     energy_mj: float = 0.0
     last_update: float = 0.0
+    updates_done: int = 0
 
     @classmethod
     def pre_volta(cls, uuid: str, power_w: float = 150.0) -> FakeGpu:
@@ -136,6 +150,7 @@ class FakeNvml:
         self.gpus = gpus
         for index, gpu in enumerate(gpus):  # NVML enumerates in PCI bus order
             gpu.pci_bus_id = gpu.pci_bus_id or f"00000000:{0x18 + 0x10 * index:02X}:00.0"
+            gpu.seed = index if gpu.seed is None else gpu.seed
         self.clock = clock
         self.initialised = 0
         self.started = clock()
@@ -146,6 +161,7 @@ class FakeNvml:
             self.started = self.clock()
             for gpu in self.gpus:
                 gpu.last_update = self.started
+                gpu.updates_done = 0
         self.initialised += 1
 
     def nvmlShutdown(self) -> None:
@@ -189,17 +205,36 @@ class FakeNvml:
     def _mean_watts(self, gpu: FakeGpu, start: float, end: float) -> float:
         if gpu.trace is None:
             return gpu.power_w
+        if gpu.trace_energy is not None:
+            joules = gpu.trace_energy(end - self.started) - gpu.trace_energy(start - self.started)
+            return joules / (end - start)
         step = (end - start) / _SUBSTEPS
         return sum(self._watts(gpu, start + (k + 0.5) * step) for k in range(_SUBSTEPS)) / _SUBSTEPS
 
+    def _update_instant(self, gpu: FakeGpu, k: int) -> float:
+        """When the driver publishes the counter's ``k``-th update: on a 100 ms grid, jittered."""
+        jitter = random.Random(f"{gpu.seed}:{k}").uniform(-gpu.counter_jitter_s, gpu.counter_jitter_s)
+        return self.started + k * COUNTER_UPDATE_S + jitter
+
     def _advance(self, gpu: FakeGpu) -> None:
-        """The driver refreshes the counter every ~100 ms; between updates it stands still."""
+        """Apply the updates due by now; between updates the counter stands still, and each update
+        adds the exact energy since the previous one."""
         now = self.clock()
-        steps = math.floor((now - gpu.last_update) / COUNTER_UPDATE_S + 1e-9)
-        for _ in range(steps):
-            step_end = gpu.last_update + COUNTER_UPDATE_S
-            gpu.energy_mj += self._mean_watts(gpu, gpu.last_update, step_end) * COUNTER_UPDATE_S * 1000
-            gpu.last_update = step_end
+        while (due := self._update_instant(gpu, gpu.updates_done + 1)) <= now:
+            gpu.energy_mj += self._mean_watts(gpu, gpu.last_update, due) * (due - gpu.last_update) * 1000
+            gpu.last_update = due
+            gpu.updates_done += 1
+
+    def _sensed_watts(self, gpu: FakeGpu) -> float:
+        """The instant-power field: the mean over the sensing slice of the last period that has
+        one complete; power outside the slices is never seen."""
+        now = self.clock()
+        since = now - self.started
+        period = math.floor((since - gpu.power_sense_slice_s) / POWER_SENSE_PERIOD_S + 1e-9)
+        if gpu.trace is None or period < 0:
+            return self._watts(gpu, now)
+        sensed_from = self.started + period * POWER_SENSE_PERIOD_S
+        return self._mean_watts(gpu, sensed_from, sensed_from + gpu.power_sense_slice_s)
 
     def _average_mw(self, gpu: FakeGpu) -> int:
         now = self.clock()
@@ -231,7 +266,7 @@ class FakeNvml:
             )
             milliwatts = 0
             if supported and field_id == NVML_FI_DEV_POWER_INSTANT:
-                milliwatts = round(self._watts(gpu, self.clock()) * 1000)
+                milliwatts = round(self._sensed_watts(gpu) * 1000)
             elif supported:
                 milliwatts = self._average_mw(gpu)
             values.append(
@@ -253,7 +288,10 @@ class FakeNvml:
         return SimpleNamespace(total=80 * 2**30, used=20 * 2**30, free=60 * 2**30)
 
     def nvmlDeviceGetTemperature(self, gpu: FakeGpu, sensor: int) -> int:
+        """Whole degrees, like the real sensor."""
         self._check()
+        if gpu.temperature_trace is not None:
+            return round(gpu.temperature_trace(self.clock() - self.started))
         return gpu.temperature_c
 
     def nvmlDeviceGetClockInfo(self, gpu: FakeGpu, clock_type: int) -> int:
@@ -318,6 +356,35 @@ class FakeNvml:
     def nvmlSystemGetCudaDriverVersion(self) -> int:
         self._check()
         return 12040
+
+
+def square_wave(
+    low_w: float, high_w: float, period_s: float
+) -> tuple[Callable[[float], float], Callable[[float], float]]:
+    """A load of ``high_w`` for the first half of every period, ``low_w`` for the second: its
+    watts at t and its exact joules from 0 to t (for ``FakeGpu(trace=..., trace_energy=...)``)."""
+
+    def watts(t: float) -> float:
+        return high_w if (t % period_s) < period_s / 2 else low_w
+
+    def joules(t: float) -> float:
+        full, rest = divmod(t, period_s)
+        high_s = full * period_s / 2 + min(rest, period_s / 2)
+        return high_s * high_w + (t - high_s) * low_w
+
+    return watts, joules
+
+
+def cooling(hot_c: float, idle_c: float, tau_s: float) -> Callable[[float], float]:
+    """A GPU cooling down after a run: Newton's law, from ``hot_c`` towards ``idle_c``."""
+    return lambda t: idle_c + (hot_c - idle_c) * math.exp(-max(t, 0.0) / tau_s)
+
+
+def leaking(
+    idle_w: float, temperature: Callable[[float], float], idle_c: float, w_per_c: float
+) -> Callable[[float], float]:
+    """Idle power that rises with temperature (leakage), ``w_per_c`` watts per degree above idle."""
+    return lambda t: idle_w + w_per_c * (temperature(t) - idle_c)
 
 
 class SimulatedClock:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
-from harness.measurement.counter_step import estimate_counter_step
+import pytest
+
+from harness.measurement.counter_step import change_instants, estimate_counter_step
 from harness.measurement.power import DeviceReading, Reading
 
 
@@ -41,3 +44,27 @@ def test_no_counter_or_a_frozen_one_gives_no_estimate() -> None:
     for trace in (no_counter, frozen, []):
         step = estimate_counter_step(trace)
         assert step.step_s is None and not step.resolved
+
+
+def test_a_counter_that_moves_between_every_pair_of_a_few_samples_is_bounded_by_their_spacing() -> None:
+    # a continuous counter (the synthetic source's), read only three times: too few changes to
+    # time a step, but every pair saw one, so the step is at most the spacing
+    trace = [Reading(t, (DeviceReading(power_w=100.0, energy_j=100.0 * t),)) for t in (0.0, 0.05, 0.1)]
+    step = estimate_counter_step(trace)
+    assert not step.resolved and step.step_s == pytest.approx(0.05) and step.n_changes == 2
+
+
+def test_a_sampler_beating_against_the_counter_at_its_own_rate_does_not_resolve_it() -> None:
+    # 10 Hz samples landing right on the updates of a ~100 ms counter (±10 ms): some pairs see no
+    # update and some two, so the changes they show are often 200 ms apart — not a resolved step
+    rng = random.Random(1)
+    updates = [k * 0.1 + rng.uniform(-0.01, 0.01) for k in range(1, 80)]
+    trace = []
+    for i in range(75):
+        t = i / 10
+        done = sum(1 for u in updates if u <= t)
+        trace.append(Reading(t, (DeviceReading(power_w=200.0, energy_j=20.0 * done),)))
+    spacing = [b - a for a, b in itertools.pairwise(change_instants(trace, 0))]
+    assert max(spacing) >= 0.2 and len(spacing) < 0.9 * len(trace)  # the beat is there
+    step = estimate_counter_step(trace)
+    assert not step.resolved and step.step_s is not None and step.step_s >= 0.09

@@ -65,7 +65,7 @@ def test_warnings_a_researcher_must_see() -> None:
     assert "temperature drifted +12.0 °C" in warnings
     assert "adjusted energy is negative" in warnings
     kinds = {w.kind for w in warnings_for(readings, 0, 0.1, info, sample_period_s=0.1)}
-    assert kinds == {"short_window", "throttled", "temperature_drift", "negative_energy"}
+    assert kinds == {"short_window", "few_counter_steps", "throttled", "temperature_drift", "negative_energy"}
 
 
 def test_disagreement_warning_when_counter_and_integration_differ() -> None:

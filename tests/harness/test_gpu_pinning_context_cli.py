@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from camp_contract.atomic import atomic_write_text
-from camp_contract.models import BaselineSettings, MeasurementSettings, RunSpec, Workload
+from camp_contract.models import BaselineSettings, MeasurementSettings, RunSpec, SettleSettings, Workload
 from harness.measurement import nvml
 from harness.measurement.baseline import baseline_warnings, idle_baseline
 from harness.measurement.cuda_context import CudaContextError, cuda_context_held
@@ -107,7 +107,9 @@ def test_cuda_context_baseline_is_measured_while_the_context_is_held_and_cached_
         assert (bare.method, bare.power_w) == ("bare_idle", 200.0)
         assert (held.method, held.power_w, held.cached) == ("cuda_context", 260.0, False)
         # each method has its own cache entry: neither is served the other's value
-        again = idle_baseline(source, settings, hz=100, cache_dir=tmp_path)
+        again = idle_baseline(  # re-checked under a context too before it is reused
+            source, settings, hz=100, cache_dir=tmp_path, hold_context=lambda: raised_power(swapped, 260.0)
+        )
         assert again.cached and again.power_w == 260.0
         assert (
             idle_baseline(source, BaselineSettings(duration_s=0.05), hz=100, cache_dir=tmp_path).power_w
@@ -254,13 +256,14 @@ def test_a_freshly_measured_baseline_is_in_the_timeseries_on_the_same_clock(tmp_
     table = pq.read_table(run_dir / "timeseries.parquet").to_pylist()
     baseline = [row for row in table if row["phase"] == "baseline"]
     assert len(baseline) == fresh.baseline.n_samples and {r["power_w"] for r in baseline} == {40.0}
-    assert table[0]["t_s"] == 0.0 and table[0]["phase"] == "baseline"
+    order = [row["phase"] for row in table]  # the settle gate's idle read comes first, then the baseline
+    assert table[0]["t_s"] == 0.0 and set(order[: order.index("baseline")]) == {"settle"}
     measured = [row["t_s"] for row in table if row["phase"] == "measured"]
     assert min(measured) == pytest.approx(fresh.window[0]) and max(measured) == pytest.approx(fresh.window[1])
     cached = run_experiment(spec, run_dir, results_root=tmp_path)
     assert cached.baseline.cached
     phases = {row["phase"] for row in pq.read_table(run_dir / "timeseries.parquet").to_pylist()}
-    assert "baseline" not in phases and "measured" in phases
+    assert "baseline" not in phases and {"settle", "measured"} <= phases
 
 
 def test_a_power_field_that_answers_zero_is_not_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,7 +293,11 @@ def test_another_process_on_the_run_gpu_is_a_warning(
     spec = run_spec(
         params={"work_ms_per_token": 0.1},
         workload=Workload(n_requests=2, max_output_tokens=4),
-        measurement=MeasurementSettings(power_source="nvml", baseline=BaselineSettings(duration_s=0.05)),
+        measurement=MeasurementSettings(
+            power_source="nvml",
+            baseline=BaselineSettings(duration_s=0.05),
+            settle=SettleSettings(probe_s=0.1, poll_s=0.05, steady_s=0.2),
+        ),
     )
     result = run_experiment(spec, tmp_path / "run", results_root=None)
     others = [w.message for w in result.warnings if w.kind == "other_processes"]

@@ -20,6 +20,7 @@ from camp_contract.models import (
     Metrics,
     RunResult,
     RunSpec,
+    SettleSettings,
     WarmupSettings,
     Workload,
 )
@@ -46,6 +47,7 @@ def make_spec(**params: object) -> RunSpec:
             power_source="synthetic",
             sample_hz=100,
             baseline=BaselineSettings(duration_s=0.1),
+            settle=SettleSettings(probe_s=0.1, poll_s=0.05, steady_s=0.2),
             warmup=WarmupSettings(min_requests=2, max_requests=8, window=2, cv_threshold=0.5),
         ),
     )
@@ -64,7 +66,9 @@ def write_spec(tmp_path: Path, spec: RunSpec) -> Path:
 
 
 def test_a_run_writes_a_valid_result_whose_joules_match_the_known_trace(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, make_spec())
+    # ~0.4 s of work: the synthetic counter moves on every sample, so its step is only bounded by
+    # the 10 ms sample period, and a window of fewer than 20 of those would be warned about
+    path = write_spec(tmp_path, make_spec(work_ms_per_token=6.0))
     done = harness(path)
     assert done.returncode == 0, done.stderr
     result = RunResult.model_validate_json((path.parent / "result.json").read_text())
@@ -109,10 +113,14 @@ def test_a_whole_run_on_fake_nvml_meters_the_selected_gpu_by_uuid(
     )
     path = write_spec(tmp_path, spec)
     result = run_experiment(spec, path.parent, results_root=tmp_path)
-    duration = result.metrics.duration_s
-    assert result.energy.method == "counter"
-    assert result.energy.integrated_j == pytest.approx(210.0 * duration)
-    assert result.energy.counter_j == pytest.approx(210.0 * duration, abs=2 * 210.0 * COUNTER_UPDATE_S)
+    duration, energy = result.metrics.duration_s, result.energy
+    assert energy.integrated_j == pytest.approx(210.0 * duration)
+    assert energy.counter_j == pytest.approx(210.0 * duration, abs=2 * 210.0 * COUNTER_UPDATE_S)
+    # the step is estimated over the whole trace; 100 Hz samples resolve it and refine the edges
+    assert energy.counter_step_s == pytest.approx(COUNTER_UPDATE_S, abs=0.02)
+    if energy.counter_step_resolved:  # (unless a starved CPU slowed the sampler)
+        assert energy.method == "counter_refined" and "resolved by samples" in energy.method_reason
+        assert energy.total_j == pytest.approx(210.0 * duration, abs=210.0 * 0.03)
     assert result.baseline.power_w == 210.0 and result.baseline.method == "bare_idle"
     assert [g["uuid"] for g in result.environment["gpus"]] == ["GPU-bbbb"]
     table = pq.read_table(path.parent / "timeseries.parquet").to_pandas()

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import itertools
+import statistics
 import time
 
 import pytest
 
 from harness.measurement import nvml
+from harness.measurement.counter_step import change_instants
 from harness.measurement.energy import (
     DISAGREEMENT_WARN,
     counter_delta,
@@ -17,7 +20,13 @@ from harness.measurement.power import DeviceInfo, Reading
 from harness.measurement.sampler import Sampler
 from tests.factories import run_spec
 from tests.harness import fake_nvml
-from tests.harness.fake_nvml import COUNTER_UPDATE_S, FakeGpu, FakeNvml, SimulatedClock
+from tests.harness.fake_nvml import (
+    COUNTER_JITTER_S,
+    COUNTER_UPDATE_S,
+    FakeGpu,
+    FakeNvml,
+    SimulatedClock,
+)
 
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-cccc3333-0000", "GPU-dddd4444-0000"]
 DEVICES = [DeviceInfo(i, u, "H100") for i, u in enumerate(UUIDS)]
@@ -80,19 +89,23 @@ def test_nvml_source_reads_the_selected_gpus_in_watts_and_joules(fake: FakeNvml)
 
 
 def test_counter_and_integration_agree_on_a_steady_gpu(fake: FakeNvml) -> None:
-    """Real time, real sampler thread: the counter's 100 ms steps bound its error on a short window."""
+    """Real time, real sampler thread: the counter's ~100 ms steps bound the plain delta's error
+    on a short window; refined at the edges by 50 Hz samples, the estimate is far closer."""
     source = NvmlPower({"CUDA_VISIBLE_DEVICES": "0"})
     with Sampler(source, hz=50) as sampler:
+        time.sleep(0.5)  # a trace before the window, as the run's load and warmup give
         start = sampler.mark()
         time.sleep(1.0)
         end = sampler.mark()
     readings = sampler.snapshot()
     info = energy_info(readings, start, end, baseline_w=0.0)
-    assert info.method == "counter"
+    longest_step = COUNTER_UPDATE_S + 2 * COUNTER_JITTER_S
     assert integrate(readings, start, end) == pytest.approx(100.0 * (end - start), rel=1e-6)
     assert counter_delta(readings, start, end) == pytest.approx(
-        100.0 * (end - start), abs=100.0 * COUNTER_UPDATE_S + 0.01
+        100.0 * (end - start), abs=100.0 * longest_step + 0.01
     )
+    if info.method == "counter_refined":  # unless a starved CPU slowed the sampler below 20 Hz
+        assert info.total_j == pytest.approx(100.0 * (end - start), abs=100.0 * 0.03)
 
 
 def simulated(monkeypatch: pytest.MonkeyPatch, gpus: list[FakeGpu]) -> tuple[FakeNvml, SimulatedClock]:
@@ -130,17 +143,22 @@ def test_on_a_steady_ten_second_window_counter_and_integration_agree_within_2_pe
 def test_power_that_changes_faster_than_the_sampling_raises_the_disagreement_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # 300 W for the first 20 ms of every 100 ms, 60 W otherwise (mean 108 W); 10 Hz samples that
-    # land in the bursts see 300 W throughout — the counter still sees the truth
-    gpu = FakeGpu(uuid=UUIDS[0], trace=lambda t: 300.0 if (t % 0.1) < 0.02 else 60.0)
+    # 300 W for the first 20 ms of every 100 ms, 60 W otherwise (mean 108 W); the part-time
+    # sensor averages the first 25 ms of each 100 ms (252 W) and never sees the rest — the
+    # counter still sees the truth
+    def joules(t: float) -> float:
+        full, rest = divmod(t, 0.1)
+        return 60.0 * t + 240.0 * (full * 0.02 + min(rest, 0.02))
+
+    gpu = FakeGpu(uuid=UUIDS[0], trace=lambda t: 300.0 if (t % 0.1) < 0.02 else 60.0, trace_energy=joules)
     _, clock = simulated(monkeypatch, [gpu])
     source = NvmlPower({})
     clock.advance(0.01)
     readings = sample(source, clock, seconds=5.0, hz=10)
     start, end = readings[0].t_s, readings[-1].t_s
     info = energy_info(readings, start, end, baseline_w=0.0)
-    assert info.total_j == info.counter_j == pytest.approx(108.0 * (end - start), rel=0.01)
-    assert info.integrated_j == pytest.approx(300.0 * (end - start), rel=0.01)
+    assert info.total_j == info.counter_j == pytest.approx(108.0 * (end - start), rel=0.02)
+    assert info.integrated_j == pytest.approx(252.0 * (end - start), rel=0.01)
     assert any("disagree by" in w.message for w in warnings_for(readings, start, end, info, 0.1))
 
 
@@ -153,8 +171,9 @@ def test_units_are_watts_and_joules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert first.devices[0].power_w == pytest.approx(123.456)  # NVML says 123456 mW
     assert first.devices[0].power_avg_1s_w == pytest.approx(123.456)
     assert second.energy_j is not None and first.energy_j is not None
-    assert second.energy_j - first.energy_j == pytest.approx(123.456 * 2.0, abs=0.002)  # mJ → J
-    assert fake.gpus[0].energy_mj == pytest.approx(123456 * 2.0)
+    gpu = fake.gpus[0]  # the counter holds the energy up to its last update, in whole mJ
+    assert gpu.energy_mj == pytest.approx(123456 * (gpu.last_update - fake.started))
+    assert second.energy_j - first.energy_j == int(gpu.energy_mj) / 1000  # mJ → J
 
 
 def test_a_pre_volta_gpu_is_metered_by_integration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,3 +269,37 @@ def test_a_gpu_whose_architecture_nvml_does_not_tell_reads_plain_usage(
 )
 def test_power_reading_kind(fields: bool, capability: tuple[int, int] | None, expected: str) -> None:
     assert nvml.power_reading(fields, capability) == expected
+
+
+def test_the_fake_counter_updates_about_every_100_ms_never_on_a_fixed_beat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, clock = simulated(monkeypatch, [FakeGpu(uuid=UUIDS[0], power_w=200.0)])
+    readings = sample(NvmlPower({}), clock, seconds=3.0, hz=1000)
+    instants = change_instants(readings, 0)
+    spacing = [b - a for a, b in itertools.pairwise(instants)]
+    assert len(instants) == pytest.approx(30, abs=1)
+    assert statistics.median(spacing) == pytest.approx(COUNTER_UPDATE_S, abs=0.005)
+    assert max(spacing) - min(spacing) > COUNTER_JITTER_S  # jittered...
+    assert all(abs(s - COUNTER_UPDATE_S) <= 2 * COUNTER_JITTER_S + 0.001 for s in spacing)  # ...within bounds
+
+
+def test_the_fake_senses_instant_power_a_quarter_of_the_time_and_averages_usage_over_1_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 300 W in the last 50 ms of every 100 ms, 60 W in the first 50 (mean 180 W): the 25 ms
+    # sensing slice at the start of each period never sees the 300 W (Yang et al., A100/H100)
+    def joules(t: float) -> float:
+        full, rest = divmod(t, 0.1)
+        return 180.0 * full * 0.1 + 60.0 * min(rest, 0.05) + 300.0 * max(rest - 0.05, 0.0)
+
+    gpu = FakeGpu(uuid=UUIDS[0], trace=lambda t: 60.0 if (t % 0.1) < 0.05 else 300.0, trace_energy=joules)
+    fake, clock = simulated(monkeypatch, [gpu])
+    source = NvmlPower({})
+    readings = sample(source, clock, seconds=2.0, hz=100)[100:]  # after the first second
+    assert {d.power_w for r in readings for d in r.devices} == {60.0}
+    assert all(d.power_avg_1s_w == pytest.approx(180.0, abs=1.0) for r in readings for d in r.devices)
+    assert fake.nvmlDeviceGetPowerUsage(gpu) == pytest.approx(180_000, abs=1000)
+    info = energy_info(readings, readings[0].t_s, readings[-1].t_s, baseline_w=0.0)
+    assert info.integrated_j == pytest.approx(60.0 * 1.0, rel=0.01)  # what the sensor saw
+    assert info.total_j == pytest.approx(180.0 * 1.0, rel=0.02)  # the counter saw it all

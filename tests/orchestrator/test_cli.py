@@ -50,6 +50,21 @@ def test_plan_counts_lists_and_shows_rejections_without_writing(campaign_file: P
     assert sorted(tmp_path.rglob("*")) == before
 
 
+def test_plan_lists_the_run_order_and_says_whether_carry_over_is_balanced(tmp_path: Path) -> None:
+    grid = "name: t\nmodels: [m]\nbackends: {stub: {grid: {batch_size: [1, 2, 3, 4]}}}\ncycles: 3\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(grid)
+    balanced = invoke("plan", str(path), "--runs", "5")
+    assert balanced.exit_code == 0, balanced.output
+    assert "run order (balanced, seed 0):" in balanced.output and "… 7 more" in balanced.output
+    listed = [line.split() for line in balanced.output.splitlines() if line.strip()[:2] in {"1 ", "5 "}]
+    assert [row[:2] for row in listed] == [["1", "c0"], ["5", "c1"]] and listed[0][3] == "stub"
+    assert "no experiment always runs after the same one" in balanced.output
+    path.write_text(grid + "order: {mode: interleaved}\n")
+    interleaved = invoke("plan", str(path))
+    assert "4 of 4 experiments run right after the same experiment in every cycle" in interleaved.output
+
+
 def test_bad_config_exits_2_with_the_problems_and_writes_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: t\nmodels: [m]\nbackends: {stub: {grid: {batchsize: [1]}}}\ncycles: -1\n")

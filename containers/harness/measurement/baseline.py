@@ -1,9 +1,13 @@
 """Idle power, measured before the model loads, so it can be subtracted from the run's energy.
 
 Median of the window's samples (robust to a stray spike), with its inter-quartile range as the
-spread. Cached per set of GPUs (by UUID) in the results volume for ``ttl_s``: a campaign of many
-short runs need not idle for every one. A cached value is only reused by the same source kind
-and the same method (``bare_idle`` or ``cuda_context``: see ``cuda_context.py``).
+spread and each GPU's median temperature. Cached per set of GPUs (by UUID) in the results volume
+for ``ttl_s``: a campaign of many short runs need not idle for every one. A cached value is only
+reused by the same source kind and the same method (``bare_idle`` or ``cuda_context``: see
+``cuda_context.py``), and only after a short idle read (``recheck_s``) agrees with it: idle power
+that moved (another tenant, a changed clock state) means it is measured again. A baseline
+measured while the GPUs had not settled (see ``settle.py``) is used by its run but not cached,
+so a warm GPU never becomes the reference the next runs settle to.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from camp_contract.atomic import atomic_write_text
 from camp_contract.models import BaselineInfo, BaselineSettings, RunWarning
 from harness.measurement.cuda_context import cuda_context_held
 from harness.measurement.power import PowerSource, Reading
+from harness.measurement.settle import IdleRead, device_temperatures, idle_read, read_for
 
 BaselineMethod = Literal["bare_idle", "cuda_context", "synthetic"]
 UNSTEADY_SPREAD = 0.10  # IQR as a share of the median idle power
@@ -38,12 +43,28 @@ def _cache_path(cache_dir: Path, source: PowerSource, method: str) -> Path:
     return cache_dir / f"baseline-{source.kind}-{method}-{digest}.json"
 
 
-def _fresh(info: BaselineInfo, ttl_s: float, now: datetime) -> bool:
+def _age(info: BaselineInfo, now: datetime) -> timedelta | None:
     try:
-        measured = datetime.fromisoformat(info.measured_at)
+        return now - datetime.fromisoformat(info.measured_at)
     except ValueError:
-        return False
-    return timedelta(0) <= now - measured <= timedelta(seconds=ttl_s)
+        return None
+
+
+def cached_baseline(
+    source: PowerSource, settings: BaselineSettings, cache_dir: Path | None, now: datetime | None = None
+) -> BaselineInfo | None:
+    """The cached baseline of these GPUs for this method, if one is younger than ``ttl_s``."""
+    if not settings.enabled or cache_dir is None or settings.ttl_s <= 0:
+        return None
+    path = _cache_path(cache_dir, source, _method(source, settings))
+    try:
+        cached = BaselineInfo.model_validate_json(path.read_text())
+    except (ValidationError, OSError):
+        return None  # none yet, or a damaged entry: simply measured again
+    age = _age(cached, now or datetime.now(timezone.utc))
+    if age is None or not timedelta(0) <= age <= timedelta(seconds=settings.ttl_s):
+        return None
+    return cached
 
 
 def measure_idle(
@@ -51,13 +72,7 @@ def measure_idle(
 ) -> tuple[list[Reading], float]:
     """Read the source for ``duration_s`` at ``hz``; returns the readings and the time taken."""
     start = time.monotonic()
-    readings = []
-    period = 1.0 / hz
-    while True:
-        readings.append(source.read())
-        if time.monotonic() - start >= duration_s:
-            break
-        sleep(period)
+    readings = read_for(source, duration_s, hz, sleep=sleep)
     return readings, time.monotonic() - start
 
 
@@ -67,6 +82,10 @@ def median_and_iqr(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), quartiles[2] - quartiles[0]
 
 
+def _agrees(cached: BaselineInfo, read: IdleRead, tolerance: float) -> bool:
+    return abs(read.power_w - cached.power_w) <= tolerance * cached.power_w
+
+
 def idle_baseline(
     source: PowerSource,
     settings: BaselineSettings,
@@ -74,9 +93,13 @@ def idle_baseline(
     cache_dir: Path | None,
     hold_context: Callable[[], contextlib.AbstractContextManager[None]] = cuda_context_held,
     trace: list[Reading] | None = None,
+    recheck: IdleRead | None = None,
+    settled: bool = True,
 ) -> BaselineInfo:
-    """The idle baseline: from the cache when fresh, else measured now (and cached).
-    ``hold_context`` opens the CUDA context the ``cuda_context`` method measures under; the
+    """The idle baseline: from the cache when fresh and a short idle read agrees with it, else
+    measured now (and cached when ``settled``). ``hold_context`` opens the CUDA context the
+    ``cuda_context`` method measures (and re-checks) under; ``recheck`` is an idle read just
+    taken (the settle gate's last), used instead of a new one where no context is needed; the
     readings of a fresh measurement are appended to ``trace`` (for the run's timeseries)."""
     now = datetime.now(timezone.utc)
     if not settings.enabled:
@@ -91,14 +114,22 @@ def idle_baseline(
         )
     method = _method(source, settings)
     path = _cache_path(cache_dir, source, method) if cache_dir is not None else None
-    if path is not None and path.is_file() and settings.ttl_s > 0:
-        try:
-            cached = BaselineInfo.model_validate_json(path.read_text())
-            if _fresh(cached, settings.ttl_s, now):
-                return cached.model_copy(update={"cached": True})
-        except (ValidationError, OSError):
-            pass  # a damaged cache entry is simply measured again
+    cached = cached_baseline(source, settings, cache_dir, now) if settled else None
+    if method == "cuda_context" or settings.recheck_s == 0:
+        recheck = None  # the given read was taken without a context / no check is asked for
     with hold_context() if method == "cuda_context" else contextlib.nullcontext():
+        if cached is not None:
+            if recheck is None and settings.recheck_s > 0:
+                recheck = idle_read(source, settings.recheck_s, hz)
+            if recheck is None or _agrees(cached, recheck, settings.recheck_tolerance):
+                age = _age(cached, now) or timedelta(0)
+                return cached.model_copy(
+                    update={
+                        "cached": True,
+                        "age_s": age.total_seconds(),
+                        "recheck_w": recheck.power_w if recheck is not None else None,
+                    }
+                )
         readings, took = measure_idle(source, settings.duration_s, hz)
     if trace is not None:
         trace.extend(readings)
@@ -111,10 +142,12 @@ def idle_baseline(
         method=method,
         cached=False,
         measured_at=now.isoformat(),
+        temperature_c=device_temperatures(readings, [d.uuid for d in source.devices()]),
+        recheck_w=recheck.power_w if cached is not None and recheck is not None else None,
     )
-    if path is not None:
+    if path is not None and settled:
         with contextlib.suppress(OSError):  # the cache is an optimisation: a read-only volume is fine
-            atomic_write_text(path, info.model_dump_json())
+            atomic_write_text(path, info.model_copy(update={"recheck_w": None}).model_dump_json())
     return info
 
 

@@ -1,18 +1,29 @@
-"""From samples to joules: counter delta, trapezoid integration, baseline adjustment, warnings."""
+"""From samples to joules: the window's estimate (see estimator.py), baseline adjustment, warnings."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from camp_contract.models import EnergyInfo, RunWarning
+from harness.measurement.estimator import (
+    WindowEstimate,
+    counter_delta,
+    estimate_window,
+    integrate,
+    window,
+)
 from harness.measurement.power import Reading
 
-DISAGREEMENT_WARN = 0.02  # counter vs integration
+__all__ = ["counter_delta", "energy_info", "integrate", "warnings_for", "window", "window_stats"]
+
+DISAGREEMENT_WARN = 0.02  # counter vs integration, beyond what the counter's steps explain
 MIN_SAMPLES_IN_WINDOW = 10
+# Fewer counter steps than this in the window: the plain counter may be off by up to 1/N = 5 %,
+# and the refined estimate rests on sampled power for about as much of it (docs/measurement.md).
+MIN_COUNTER_STEPS = 20
 TEMPERATURE_DRIFT_WARN_C = 5.0
 ACHIEVED_RATE_WARN = 0.8  # of the asked sample rate
 # Clock-event reasons that mean the GPU slowed itself (not idle / app clocks / user setting).
@@ -25,36 +36,23 @@ THROTTLE_BITS = {
 }
 
 
-def window(readings: Sequence[Reading], start: float, end: float) -> list[Reading]:
-    return [r for r in readings if start <= r.t_s <= end]
-
-
-def integrate(readings: Sequence[Reading], start: float, end: float) -> float:
-    """Trapezoidal integral of total power over [start, end] (the edges are samples: see mark())."""
-    points = window(readings, start, end)
-    return sum((b.t_s - a.t_s) * (a.power_w + b.power_w) / 2 for a, b in itertools.pairwise(points))
-
-
-def counter_delta(readings: Sequence[Reading], start: float, end: float) -> float | None:
-    points = window(readings, start, end)
-    if len(points) < 2 or points[0].energy_j is None or points[-1].energy_j is None:
-        return None
-    return float(points[-1].energy_j - points[0].energy_j)
-
-
 def energy_info(readings: Sequence[Reading], start: float, end: float, baseline_w: float) -> EnergyInfo:
-    """The window's energy: the counter where there is one, else integrated power."""
+    """The window's energy from the estimator the trace supports best; ``readings`` is the whole
+    run's trace (the counter's step is estimated over all of it)."""
+    estimate = estimate_window(readings, start, end)
     integrated = integrate(readings, start, end)
-    counter = counter_delta(readings, start, end)
-    total = counter if counter is not None else integrated
-    disagreement = abs(counter - integrated) / counter if counter else None
+    total = estimate.total_j
+    from_counter = estimate.method != "integration"
     return EnergyInfo(
-        method="counter" if counter is not None else "integration",
+        method=estimate.method,
         total_j=total,
-        counter_j=counter,
+        counter_j=counter_delta(readings, start, end),
         integrated_j=integrated,
         adjusted_j=total - baseline_w * (end - start),
-        disagreement=disagreement,
+        disagreement=abs(total - integrated) / total if from_counter and total else None,
+        method_reason=estimate.reason,
+        counter_step_s=estimate.step.step_s,
+        counter_step_resolved=estimate.step.resolved,
     )
 
 
@@ -90,12 +88,21 @@ def warnings_for(
                 f"sampling periods ({sample_period_s:.3f} s): raise n_requests or sample_hz",
             )
         )
-    if info.disagreement is not None and info.disagreement > DISAGREEMENT_WARN:
+    estimate = estimate_window(readings, start, end)
+    out += _counter_step_warnings(estimate, info, duration)
+    allowed = DISAGREEMENT_WARN + estimate.expected_disagreement
+    if info.disagreement is not None and info.disagreement > allowed:
+        explained = (
+            f" (the counter's steps explain up to {estimate.expected_disagreement:.1%})"
+            if estimate.expected_disagreement >= 0.001
+            else ""
+        )
         out.append(
             RunWarning(
                 kind="counter_disagreement",
-                message=f"energy counter and integrated power disagree by {info.disagreement:.1%} "
-                f"(counter {info.counter_j:.2f} J, integrated {info.integrated_j:.2f} J)",
+                message=f"energy counter and integrated power disagree by {info.disagreement:.1%}"
+                f"{explained} ({info.method} {info.total_j:.2f} J, integrated "
+                f"{info.integrated_j:.2f} J): the load changed faster than the power sampling sees",
             )
         )
     seen = 0
@@ -131,6 +138,41 @@ def warnings_for(
             )
         )
     return out
+
+
+def _counter_step_warnings(estimate: WindowEstimate, info: EnergyInfo, duration: float) -> list[RunWarning]:
+    """The window against the counter's update step (an upper bound when the sampler was too
+    slow to resolve it: the window then spans at least that many steps)."""
+    step = estimate.step
+    if info.counter_j is None or duration <= 0:
+        return []
+    if step.step_s is None:
+        return [
+            RunWarning(
+                kind="few_counter_steps",
+                message=f"{estimate.reason}; integrated power was used: lengthen the window "
+                "(more n_requests) so the counter can carry the figure",
+            )
+        ]
+    n_steps = duration / step.step_s
+    if n_steps >= MIN_COUNTER_STEPS:
+        return []
+    off = f"the plain counter delta is off by up to {min(1 / n_steps, 1):.0%} (one step at each edge)"
+    if estimate.method == "counter_refined":
+        detail = f"{off}; the refined figure rests on sampled power for up to {estimate.sampled_share:.0%}"
+    elif estimate.method == "counter":
+        detail = f"{off}, and the samples are too sparse to refine it: raise sample_hz"
+    else:
+        detail = "the counter's updates are too far apart to use: the figure is integrated power"
+    spans = f"{n_steps:.1f}" if step.resolved else f"at least {n_steps:.1f}"
+    return [
+        RunWarning(
+            kind="few_counter_steps",
+            message=f"measured window ({duration:.3f} s) spans {spans} energy-counter steps "
+            f"({step.step_s * 1000:.0f} ms{'' if step.resolved else ' or less'}), fewer than "
+            f"{MIN_COUNTER_STEPS}: {detail}; raise n_requests for a longer window",
+        )
+    ]
 
 
 def sampling_warnings(

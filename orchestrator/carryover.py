@@ -1,0 +1,164 @@
+"""Run orders that balance carry-over, and how balanced an order is.
+
+A GPU carries heat, and so leakage power, from one run into the next. If an experiment always ran
+right after the same one (``interleaved`` repeats one sequence every cycle), a heavy predecessor
+would bias it alike in every cycle and averaging cycles could not remove it. ``balanced_cycles``
+keeps every experiment exactly once per cycle, but picks each cycle's sequence so that over the
+campaign every experiment's predecessors — every experiment, itself included (across a cycle
+boundary) — are as evenly spread as possible, the idea of a (strongly) balanced crossover design
+generalised to any number of experiments and cycles. Which experiment opens a cycle (the run after
+``gaps.between_cycles_s``) is spread too.
+
+How: the order minimises Σ count(a directly before b)² over all ordered pairs, plus Σ (cycles
+each experiment opens)², which is smallest when the counts are even. A greedy start (each next run
+is the one that has followed the last the fewest times, ties broken by the seeded RNG) is improved
+by simulated annealing over swaps inside a cycle, until the cost reaches its lower bound (the
+counts as even as they can be) or after a fixed number of steps. Deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+ANNEAL_STEPS_PER_RUN = 200
+ANNEAL_STEPS_MIN = 2_000
+ANNEAL_STEPS_MAX = 100_000
+START_TEMPERATURE = 1.5
+
+
+def _even_cost(total: int, slots: int) -> int:
+    """Σ count² of ``total`` spread as evenly as possible over ``slots``."""
+    q, r = divmod(total, slots)
+    return r * (q + 1) ** 2 + (slots - r) * q * q
+
+
+def lower_bound(n: int, cycles: int) -> int:
+    """The cost of perfectly even counts: each experiment has a predecessor in every cycle but
+    the very first run, and opens ``cycles / n`` cycles."""
+    return _even_cost(cycles - 1, n) + (n - 1) * _even_cost(cycles, n) + _even_cost(cycles, n)
+
+
+def _greedy(n: int, cycles: int, rng: random.Random) -> list[int]:
+    follows = [[0] * n for _ in range(n)]
+    opens = [0] * n
+    order: list[int] = []
+    for _ in range(cycles):
+        left = list(range(n))
+        rng.shuffle(left)
+        for position in range(n):
+            if not order:
+                pick = min(left, key=lambda x: opens[x])
+            else:
+                last = order[-1]
+                pick = min(left, key=lambda x: (follows[last][x], opens[x] if position == 0 else 0))
+                follows[last][pick] += 1
+            if position == 0:
+                opens[pick] += 1
+            left.remove(pick)
+            order.append(pick)
+    return order
+
+
+class _Annealer:
+    """Swaps two runs inside one cycle, keeping the pair and opener counts up to date."""
+
+    def __init__(self, order: list[int], n: int, cycles: int):
+        self.order, self.n, self.cycles = order, n, cycles
+        self.follows = [[0] * n for _ in range(n)]
+        self.opens = [0] * n
+        for a, b in itertools.pairwise(order):
+            self.follows[a][b] += 1
+        for cycle in range(cycles):
+            self.opens[order[cycle * n]] += 1
+        self.cost = sum(c * c for row in self.follows for c in row) + sum(c * c for c in self.opens)
+
+    def _count(self, edges: set[int], opener: int | None, sign: int) -> int:
+        """Add ``sign`` to the counts the swap touches; returns the change of the cost."""
+        change = 0
+        for i in edges:
+            a, b = self.order[i], self.order[i + 1]
+            change += sign * (2 * self.follows[a][b] + sign)
+            self.follows[a][b] += sign
+        if opener is not None:
+            first = self.order[opener]
+            change += sign * (2 * self.opens[first] + sign)
+            self.opens[first] += sign
+        return change
+
+    def swap(self, cycle: int, u: int, v: int) -> int:
+        """Swap positions ``u`` and ``v`` of ``cycle``; returns the change of the cost."""
+        pu, pv = cycle * self.n + u, cycle * self.n + v
+        last = len(self.order) - 1
+        edges = {i for p in (pu, pv) for i in (p - 1, p) if 0 <= i < last}
+        opener = cycle * self.n if 0 in (u, v) else None
+        change = self._count(edges, opener, -1)
+        self.order[pu], self.order[pv] = self.order[pv], self.order[pu]
+        change += self._count(edges, opener, +1)
+        self.cost += change
+        return change
+
+
+def balanced_cycles(n: int, cycles: int, seed: int = 0) -> list[list[int]]:
+    """``cycles`` permutations of ``range(n)``, in run order, balanced for carry-over (see the
+    module doc)."""
+    rng = random.Random(seed)
+    order = _greedy(n, cycles, rng)
+    if n >= 2:
+        order = _anneal(order, n, cycles, rng)
+    return [order[c * n : (c + 1) * n] for c in range(cycles)]
+
+
+def _anneal(order: list[int], n: int, cycles: int, rng: random.Random) -> list[int]:
+    state = _Annealer(order, n, cycles)
+    floor = lower_bound(n, cycles)
+    steps = min(ANNEAL_STEPS_MAX, ANNEAL_STEPS_MIN + ANNEAL_STEPS_PER_RUN * n * cycles)
+    best_cost, best = state.cost, list(state.order)
+    for step in range(steps):
+        if best_cost <= floor:
+            break
+        temperature = START_TEMPERATURE * (1 - step / steps) + 1e-3
+        cycle, u, v = rng.randrange(cycles), *rng.sample(range(n), 2)
+        change = state.swap(cycle, u, v)
+        if change <= 0 or rng.random() < math.exp(-change / temperature):
+            if state.cost < best_cost:
+                best_cost, best = state.cost, list(state.order)
+        else:
+            state.swap(cycle, u, v)  # undo
+    return best
+
+
+@dataclass(frozen=True)
+class CarryoverBalance:
+    """How evenly each experiment's predecessors are spread over an order."""
+
+    spread: int  # over experiments: most minus fewest times one predecessor came before it
+    fixed: tuple[Hashable, ...]  # experiments that follow the same one in all their cycles
+    opens_spread: int  # most minus fewest cycles an experiment opens
+
+
+def carryover_balance(order: Sequence[tuple[Hashable, int]]) -> CarryoverBalance:
+    """Measure ``order`` ((experiment, cycle) in run order): predecessors are counted over the
+    whole sequence, across cycle boundaries too."""
+    experiments = list(dict.fromkeys(exp for exp, _ in order))
+    before: dict[Hashable, dict[Hashable, int]] = {b: dict.fromkeys(experiments, 0) for b in experiments}
+    for (a, _), (b, _) in itertools.pairwise(order):
+        before[b][a] += 1
+    opens = dict.fromkeys(experiments, 0)
+    for index, (exp, cycle) in enumerate(order):
+        if index == 0 or order[index - 1][1] != cycle:
+            opens[exp] += 1
+    spread = max((max(c.values()) - min(c.values()) for c in before.values()), default=0)
+    fixed = tuple(
+        b
+        for b, counts in before.items()
+        if sum(counts.values()) >= 2 and max(counts.values()) == sum(counts.values())
+    )
+    return CarryoverBalance(
+        spread=spread,
+        fixed=fixed if len(experiments) >= 2 else (),
+        opens_spread=max(opens.values(), default=0) - min(opens.values(), default=0),
+    )
