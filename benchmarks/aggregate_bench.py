@@ -29,7 +29,8 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parent.parent / "containers"),
 ]
 
-from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RunResult, RunSpec  # noqa: E402
+from camp_contract import layout  # noqa: E402
+from camp_contract.models import RunResult, RunSpec  # noqa: E402
 from orchestrator import aggregate, report, stats, warned  # noqa: E402
 
 T = TypeVar("T")
@@ -227,11 +228,11 @@ def on_disk(n_experiments: int, cycles: int, n_requests: int) -> None:
         def write() -> list[Path]:
             dirs = []
             for run in loaded:
-                run_dir = root / run.spec.exp_id / f"c{run.spec.cycle}"
-                run_dir.mkdir(parents=True)
-                (run_dir / SPEC_FILENAME).write_text(run.spec.model_dump_json())
-                (run_dir / RESULT_FILENAME).write_text(run.result.model_dump_json())
-                dirs.append(run_dir)
+                files = layout.RunFiles(layout.run_dir(root, run.spec.exp_id, run.spec.cycle))
+                files.dir.mkdir(parents=True)
+                files.spec.write_text(run.spec.model_dump_json())
+                files.result.write_text(run.result.model_dump_json())
+                dirs.append(files.dir)
             return dirs
 
         dirs, _ = timed("write spec + result files (setup)", write)

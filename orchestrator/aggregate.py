@@ -18,12 +18,12 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from harness.atomic import atomic_write_with
-from harness.contract import RESULT_FILENAME, SPEC_FILENAME, RunResult, RunSpec
-from harness.errors import first_error
+from camp_contract import layout
+from camp_contract.atomic import atomic_write_with
+from camp_contract.models import RunResult, RunSpec
+from camp_contract.validation import first_error
 from orchestrator import stats, warned
 
-AGGREGATE_DIRNAME = "aggregate"
 KEY_COLUMNS = ("exp_id", "cycle")
 # Top-level spec fields that are configuration (nested ones are flattened with dots).
 CONFIG_ROOTS = ("backend", "model", "seed", "params", "workload", "measurement")
@@ -83,8 +83,9 @@ class CampaignTables:
 
 def load_run(run_dir: Path) -> LoadedRun:
     """Read and validate one run's spec and result, checking that they describe the same run."""
-    spec = _read_model(run_dir / SPEC_FILENAME, RunSpec)
-    result = _read_model(run_dir / RESULT_FILENAME, RunResult)
+    files = layout.RunFiles(run_dir)
+    spec = _read_model(files.spec, RunSpec)
+    result = _read_model(files.result, RunResult)
     if (spec.exp_id, spec.cycle) != (result.exp_id, result.cycle):
         raise AggregationError(
             f"{run_dir}: spec is {spec.exp_id}/c{spec.cycle} but result is {result.exp_id}/c{result.cycle}; "
@@ -375,12 +376,11 @@ def aggregate_runs(
 
 def done_run_dirs(campaign_dir: Path) -> list[Path]:
     """Done runs from the manifest; without a manifest, every run dir holding a result.json."""
-    from orchestrator.manifest import MANIFEST_FILENAME
     from orchestrator.manifest import done_run_dirs as from_manifest
 
-    if (campaign_dir / MANIFEST_FILENAME).exists():
+    if layout.manifest_path(campaign_dir).exists():
         return from_manifest(campaign_dir)
-    return sorted(p.parent for p in campaign_dir.glob(f"*/c*/{RESULT_FILENAME}"))
+    return layout.run_dirs_with_result(campaign_dir)
 
 
 def aggregate_campaign(
@@ -399,7 +399,7 @@ def aggregate_campaign(
         done_run_dirs(campaign_dir), request_stats=request_stats, exclude_warned=exclude_warned
     )
     if write:
-        out = campaign_dir / AGGREGATE_DIRNAME
+        out = layout.aggregate_dir(campaign_dir)
         write_tables(tables.runs, out)
         write_table(tables.requests, out, "requests", csv=False)
         write_table(tables.experiments, out, "experiments")

@@ -19,10 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-from harness.contract import BackendName, MeasurementSettings, Workload
-from harness.model_files import split_revision
-from harness.params import PARAMS_BY_BACKEND
-from harness.preflight import looks_like_path
+from camp_contract.model_ref import looks_like_path, split_revision
+from camp_contract.models import BackendName, MeasurementSettings, Workload
+from camp_contract.params import PARAMS_BY_BACKEND
 from orchestrator.config_errors import (
     ConfigError,
     ConfigProblem,

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import click
 
-from harness.calibrate_command import calibrate
+from camp_contract import layout
 from orchestrator.campaign import Campaign
 from orchestrator.carryover import carryover_balance
+from orchestrator.cli_calibrate import calibrate
 from orchestrator.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -190,7 +191,7 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
 def status(target: Path, results_dir: Path, as_json: bool) -> None:
     """Progress of a campaign: TARGET is its campaign file or its results directory."""
-    campaign_dir = target if target.is_dir() else results_dir / load_or_exit(target).name
+    campaign_dir = target if target.is_dir() else layout.campaign_dir(results_dir, load_or_exit(target).name)
     try:
         manifest = Manifest.open_readonly(campaign_dir)
     except FileNotFoundError as err:
@@ -244,7 +245,7 @@ def doctor(results_dir: Path, compose_file: Path, require_gpu: bool) -> None:
 
 main.add_command(report)
 main.add_command(compare)
-main.add_command(calibrate)  # defined with the harness: `camp-harness calibrate` is the same command
+main.add_command(calibrate)  # `camp-harness calibrate`, run in a child process
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from camp_contract import layout
 from orchestrator.cli_common import EXIT_BAD_CONFIG, EXIT_FAILED, load_or_exit, results_option
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
     """A results directory as given, or the campaign file's ``<results>/<name>``."""
     if target.is_dir():
         return target
-    campaign_dir = results_dir / load_or_exit(target).name
+    campaign_dir = layout.campaign_dir(results_dir, load_or_exit(target).name)
     if not campaign_dir.is_dir():
         click.echo(f"error: no results at {campaign_dir}: run `camp run {target}` first", err=True)
         raise SystemExit(EXIT_FAILED)
@@ -76,10 +77,10 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
     click.echo(format_campaign_summary(tables))
     if grouped is not None:
         name = "by_" + "+".join(grouped.by)
-        aggregate.write_table(grouped.table, campaign_dir / aggregate.AGGREGATE_DIRNAME, name)
+        aggregate.write_table(grouped.table, layout.aggregate_dir(campaign_dir), name)
         click.echo(f"\nby {', '.join(grouped.by)}:")
         click.echo(format_grouped(grouped))
-    click.echo(f"tables: {campaign_dir / aggregate.AGGREGATE_DIRNAME}")
+    click.echo(f"tables: {layout.aggregate_dir(campaign_dir)}")
     click.echo(f"report: {index}")
 
 

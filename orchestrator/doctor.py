@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from camp_contract.layout import doctor_probe_path
 from orchestrator.executors.docker import build_command
 
 Level = Literal["ok", "warn", "fail"]
@@ -110,7 +111,7 @@ def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu:
 
     def disk() -> str:
         results_root.mkdir(parents=True, exist_ok=True)
-        probe = results_root / ".camp-doctor-probe"
+        probe = doctor_probe_path(results_root)
         probe.write_text("ok")
         probe.unlink()
         free = shutil.disk_usage(results_root).free

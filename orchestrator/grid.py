@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.contract import BackendName, MeasurementSettings, RunSpec, Workload
-from harness.params import parse_params
+from camp_contract.models import BackendName, MeasurementSettings, RunSpec, Workload
+from camp_contract.params import parse_params
 from orchestrator.campaign import WORKLOAD_PREFIX, Campaign
 
 EXP_ID_LENGTH = 12

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-LOCK_FILENAME = ".camp-run.lock"
+from camp_contract.layout import lock_path
 
 
 class CampaignLocked(RuntimeError):
@@ -22,7 +22,7 @@ class CampaignLocked(RuntimeError):
 @contextlib.contextmanager
 def campaign_lock(campaign_dir: Path) -> Iterator[None]:
     campaign_dir.mkdir(parents=True, exist_ok=True)
-    path = campaign_dir / LOCK_FILENAME
+    path = lock_path(campaign_dir)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from camp_contract.layout import manifest_path, run_dir
 from orchestrator.grid import Experiment
 
-MANIFEST_FILENAME = "manifest.sqlite"
 RunState = Literal["pending", "running", "done", "failed", "interrupted"]
 RUN_STATES: tuple[RunState, ...] = ("pending", "running", "done", "failed", "interrupted")
 
@@ -60,11 +60,6 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def run_dir(campaign_dir: Path, exp_id: str, cycle: int) -> Path:
-    """Where one run's spec, result, timeseries and container log live."""
-    return campaign_dir / exp_id / f"c{cycle}"
-
-
 @dataclass(frozen=True)
 class RunRow:
     exp_id: str
@@ -103,7 +98,7 @@ class Manifest:
     @classmethod
     def open(cls, campaign_dir: Path) -> Manifest:
         campaign_dir.mkdir(parents=True, exist_ok=True)
-        path = campaign_dir / MANIFEST_FILENAME
+        path = manifest_path(campaign_dir)
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a transition acknowledged is a transition on disk
@@ -113,7 +108,7 @@ class Manifest:
 
     @classmethod
     def open_readonly(cls, campaign_dir: Path) -> Manifest:
-        path = campaign_dir / MANIFEST_FILENAME
+        path = manifest_path(campaign_dir)
         if not path.exists():
             raise FileNotFoundError(f"no manifest at {path}: has this campaign been run?")
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30)

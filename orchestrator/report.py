@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from harness.atomic import atomic_write_text, atomic_write_with
-from harness.contract import TIMESERIES_FILENAME
+from camp_contract import layout
+from camp_contract import timeseries as ts
+from camp_contract.atomic import atomic_write_text, atomic_write_with
 from orchestrator import aggregate, grouping, stats, warned
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-REPORT_DIRNAME = "report"
 ENERGY = "energy_per_output_token_j"
 THROUGHPUT = "throughput_tokens_per_s"
 SUMMARY_WIDTH = 100
@@ -510,16 +511,17 @@ def plot_pareto(experiments: pd.DataFrame, path: Path) -> Path:
 
 
 def read_timeseries(path: Path) -> pd.DataFrame | None:
-    """The power trace of a run, or None when it is missing or lacks ``t_s``/``power_w``."""
+    """The power trace of a run (the contract's columns, ``camp_contract.timeseries``), or None
+    when it is missing, unreadable or lacks ``t_s``/``power_w``."""
     if not path.is_file():
         return None
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError):
         return None
-    if not {"t_s", "power_w"} <= set(frame.columns) or frame.empty:
+    if not set(ts.REQUIRED_COLUMNS) <= set(frame.columns) or frame.empty:
         return None
-    return frame
+    return frame[[c for c in ts.COLUMNS if c in frame.columns]]
 
 
 def plot_power_timeseries(trace: pd.DataFrame, run: pd.Series, title: str, path: Path) -> Path:
@@ -527,17 +529,16 @@ def plot_power_timeseries(trace: pd.DataFrame, run: pd.Series, title: str, path:
     plt = _pyplot()
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 3.4))
-        device_column = next((c for c in ("device", "gpu", "device_index") if c in trace.columns), None)
         groups: list[tuple[Any, pd.DataFrame]] = (
-            [(str(key), part) for key, part in trace.groupby(device_column)]
-            if device_column
+            [(str(key), part) for key, part in trace.groupby(ts.DEVICE)]
+            if ts.DEVICE in trace.columns
             else [(None, trace)]
         )
         for i, (device, samples) in enumerate(groups):
-            samples = samples.sort_values("t_s")
+            samples = samples.sort_values(ts.T_S)
             ax.plot(
-                samples["t_s"],
-                samples["power_w"],
+                samples[ts.T_S],
+                samples[ts.POWER_W],
                 color=PALETTE[i % len(PALETTE)],
                 linewidth=1.1,
                 label=f"GPU {device}" if device is not None and len(groups) > 1 else "power",
@@ -564,7 +565,8 @@ def representative_run(runs: pd.DataFrame, campaign_dir: Path) -> tuple[pd.Serie
     distance = (runs[ENERGY] - runs[ENERGY].median()).abs()
     for index in distance.sort_values(kind="stable").index:
         run = runs.loc[index]
-        trace = read_timeseries(campaign_dir / str(run["exp_id"]) / f"c{run['cycle']}" / TIMESERIES_FILENAME)
+        run_dir = layout.run_dir(campaign_dir, str(run["exp_id"]), int(run["cycle"]))
+        trace = read_timeseries(layout.RunFiles(run_dir).timeseries)
         if trace is not None:
             return run, trace
     return None
@@ -642,7 +644,7 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
     campaign_dir = Path(campaign_dir)
     if tables is None:
         tables = aggregate.aggregate_campaign(campaign_dir)
-    out = campaign_dir / REPORT_DIRNAME
+    out = layout.report_dir(campaign_dir)
     out.mkdir(parents=True, exist_ok=True)
     experiments, runs = tables.experiments, tables.kept_runs  # plots show what the intervals use
     sections: list[str] = []
@@ -697,11 +699,12 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
         sections.append("<h2>Plots</h2>")
         sections.extend(plots)
         sections.append(_warnings_section(tables, experiments))
+    tables_dir = Path(os.path.relpath(layout.aggregate_dir(campaign_dir), out)).as_posix()
     sections.append(
-        '<h2>Data</h2><p>Every run: <a href="../aggregate/runs.csv">runs.csv</a> / '
-        '<a href="../aggregate/runs.parquet">runs.parquet</a>; per experiment: '
-        '<a href="../aggregate/experiments.csv">experiments.csv</a>; every run warning: '
-        '<a href="../aggregate/warnings.csv">warnings.csv</a>.</p>'
+        f'<h2>Data</h2><p>Every run: <a href="{tables_dir}/runs.csv">runs.csv</a> / '
+        f'<a href="{tables_dir}/runs.parquet">runs.parquet</a>; per experiment: '
+        f'<a href="{tables_dir}/experiments.csv">experiments.csv</a>; every run warning: '
+        f'<a href="{tables_dir}/warnings.csv">warnings.csv</a>.</p>'
     )
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     n_exp = experiments["exp_id"].nunique() if not experiments.empty else 0

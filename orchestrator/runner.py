@@ -2,7 +2,8 @@
 
 A run is done only when the harness left a ``result.json`` that validates against the contract
 and belongs to this (exp_id, cycle); anything else — a crash, a non-zero exit, a timeout, a
-missing or invalid result — is recorded as failed with the exit code and the log tail, and the
+missing or invalid result — is recorded as failed with the exit code, the reason (the harness's
+``error.json`` where it wrote one, else the last line the run printed) and the log tail, and the
 campaign goes on. Ctrl-C marks the run in flight ``interrupted`` and stops; the next ``camp run``
 picks up exactly there.
 """
@@ -20,21 +21,22 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.atomic import atomic_write_text
-from harness.contract import RESULT_FILENAME, SPEC_FILENAME, TIMESERIES_FILENAME, RunResult
-from harness.errors import first_error
-from harness.params import parse_params
+from camp_contract import layout
+from camp_contract.atomic import atomic_write_text
+from camp_contract.failure import read_failure
+from camp_contract.models import RunResult
+from camp_contract.params import parse_params
+from camp_contract.validation import first_error
 from orchestrator.campaign import Campaign
 from orchestrator.executors import ExecOutcome, Executor, RunRequest
 from orchestrator.gpu_pool import GpuPool
 from orchestrator.grid import Expansion, Experiment, expand
 from orchestrator.lock import campaign_lock
-from orchestrator.manifest import Manifest, RunRow, run_dir
+from orchestrator.manifest import Manifest, RunRow
 from orchestrator.schedule import schedule
 
-CONTAINER_LOG_FILENAME = "container.log"
-CAMPAIGN_SNAPSHOT_FILENAME = "campaign.json"
 STOP_GRACE_S = 60.0
+MAX_REASON_CHARS = 1000  # of the harness's reason, as the manifest keeps it
 
 Echo = Callable[[str], None]
 
@@ -86,6 +88,15 @@ def check_result(path: Path, exp_id: str, cycle: int) -> AttemptResult:
     return AttemptResult(True, result=result)
 
 
+def failure_reason(path: Path, exp_id: str, cycle: int) -> str | None:
+    """The harness's own reason for this run's failure, from its ``error.json``; None where it
+    wrote none (killed for memory, SIGKILL, a crash before Python) or one of another run."""
+    failure = read_failure(path)
+    if failure is None or (failure.exp_id, failure.cycle) not in ((exp_id, cycle), (None, None)):
+        return None
+    return failure.reason()[:MAX_REASON_CHARS]
+
+
 def progress_figures(result: RunResult) -> str:
     """``0.05 J/token, 812 tokens/s``, then the run's warnings: their kinds on the same line and
     each message on a line of its own, so a warned run cannot scroll by unnoticed."""
@@ -116,7 +127,7 @@ class CampaignRunner:
     ):
         self.campaign = campaign
         self.results_root = results_root
-        self.campaign_dir = results_root / campaign.name
+        self.campaign_dir = layout.campaign_dir(results_root, campaign.name)
         self.executor = executor
         self.echo = echo
         self.sleep = sleep
@@ -137,7 +148,7 @@ class CampaignRunner:
             self.campaign.name, campaign_fingerprint(self.campaign), self.expansion.experiments, order
         )
         atomic_write_text(
-            self.campaign_dir / CAMPAIGN_SNAPSHOT_FILENAME, self.campaign.model_dump_json(indent=2)
+            layout.campaign_snapshot_path(self.campaign_dir), self.campaign.model_dump_json(indent=2)
         )
         for exp_id, cycle in report.recovered:
             self.echo(
@@ -289,13 +300,13 @@ class CampaignRunner:
     def _start(self, manifest: Manifest, row: RunRow, gpus: tuple[str, ...]) -> RunRequest:
         """Write the run's spec (clearing any earlier attempt's outputs) and mark it running."""
         experiment = self.experiments[row.exp_id]
-        directory = run_dir(self.campaign_dir, row.exp_id, row.cycle)
-        directory.mkdir(parents=True, exist_ok=True)
-        # A result from an earlier attempt must never be taken for this attempt's.
-        for stale in (RESULT_FILENAME, TIMESERIES_FILENAME):
+        files = layout.RunFiles(layout.run_dir(self.campaign_dir, row.exp_id, row.cycle))
+        files.dir.mkdir(parents=True, exist_ok=True)
+        # A result or failure from an earlier attempt must never be taken for this attempt's.
+        for stale in files.harness_outputs:
             with contextlib.suppress(FileNotFoundError):
-                (directory / stale).unlink()
-        spec_path = directory / SPEC_FILENAME
+                stale.unlink()
+        spec_path = files.spec
         atomic_write_text(spec_path, experiment.spec(self.campaign.name, row.cycle).model_dump_json(indent=2))
         manifest.mark_running(row.exp_id, row.cycle)
         return RunRequest(
@@ -313,14 +324,14 @@ class CampaignRunner:
         self, manifest: Manifest, row: RunRow, request: RunRequest, executed: ExecOutcome
     ) -> AttemptResult:
         """Done only with exit 0 and a valid result of this run; anything else is failed, with why."""
-        directory = request.spec_path.parent
-        atomic_write_text(directory / CONTAINER_LOG_FILENAME, executed.output)
+        files = layout.RunFiles(request.spec_path.parent)
+        atomic_write_text(files.container_log, executed.output)
         if executed.error:
             reason = executed.error
         elif executed.timed_out:
             reason = f"timed out after {self.campaign.timeout_s:g}s (timeout_s); the container was killed"
         else:
-            checked = check_result(directory / RESULT_FILENAME, row.exp_id, row.cycle)
+            checked = check_result(files.result, row.exp_id, row.cycle)
             if checked.ok and executed.exit_code == 0:
                 manifest.mark_finished(row.exp_id, row.cycle, "done", exit_code=0)
                 return checked
@@ -330,8 +341,9 @@ class CampaignRunner:
                 reason = f"exited with code {executed.exit_code}"
                 if executed.exit_code == 137:
                     reason += " (killed: out of memory or SIGKILL)"
-                if executed.last_line():
-                    reason += f" — {executed.last_line()[:300]}"  # the harness's own one-line reason
+                why = failure_reason(files.error, row.exp_id, row.cycle) or executed.last_line()[:300]
+                if why:
+                    reason += f" — {why}"
         manifest.mark_finished(
             row.exp_id,
             row.cycle,

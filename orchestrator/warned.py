@@ -1,7 +1,7 @@
 """Warned runs: which runs carry which warning kinds, counted per experiment and per kind, and
 left out of the intervals on request (``camp report --exclude-warned KIND``).
 
-A run warning (``harness.contract.RunWarning``) says a run's number may not be what it seems
+A run warning (``camp_contract.models.RunWarning``) says a run's number may not be what it seems
 (a throttled GPU, a negative adjusted energy, …). Such runs are averaged in unless the
 researcher leaves them out, so every place that shows a number also shows how many warned runs
 are behind it. Everything here works on the runs table's ``warning_kinds`` column (each run's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.contract import (
+from camp_contract.models import (
     BaselineInfo,
     EnergyInfo,
     Metrics,

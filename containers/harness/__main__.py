@@ -1,3 +1,3 @@
 from harness.cli import main
 
-main()
+main(prog_name="camp-harness")  # `python -m harness` (the local executor, `camp calibrate`) is camp-harness

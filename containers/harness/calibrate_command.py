@@ -1,5 +1,5 @@
-"""The ``calibrate`` command, one definition for both command lines: ``camp calibrate`` on the
-host and ``camp-harness calibrate`` inside a backend image or on a cluster node (see
+"""The ``calibrate`` command: ``camp-harness calibrate`` inside a backend image or on a cluster
+node, and ``camp calibrate`` on the host, which runs this same command in a child process (see
 ``calibrate.py`` for what it measures)."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def calibrate(
     """Check the energy meter of this GPU: the counter's update step, idle power bare and with a
     CUDA context, and the counter against integrated power on windows of each length, with a
     verdict per length. Without a GPU it checks the synthetic source."""
-    from harness.atomic import atomic_write_text
+    from camp_contract.atomic import atomic_write_text
     from harness.calibrate import CalibrationError, open_bench, report_lines, run_calibration, to_json
 
     try:

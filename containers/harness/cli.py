@@ -1,8 +1,9 @@
 """``camp-harness run SPEC``: run one cycle of one experiment inside its container
-(and ``camp-harness calibrate``: ``camp calibrate`` where camp's host side is not installed).
+(and ``camp-harness calibrate``: the meter check ``camp calibrate`` runs).
 
-Exit 0 only when result.json was written; otherwise a one-line reason on stderr and a non-zero
-code (2: the spec is unreadable or invalid, 1: the run failed) — the host records both.
+Exit 0 only when result.json was written; otherwise a one-line reason on stderr, the same
+failure recorded in ``error.json`` beside the spec (``camp_contract.failure``), and a non-zero
+code (2: the spec is unreadable or invalid, 1: the run failed) — the host records them.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import NoReturn
 import click
 from pydantic import ValidationError
 
+from camp_contract.failure import FailureStage, RunFailure, write_failure
+from camp_contract.fingerprint import contract_fingerprint
+from camp_contract.layout import RunFiles, locate_spec
+from camp_contract.models import RunSpec
+from camp_contract.params import parse_params
+from camp_contract.validation import first_error
 from harness import __version__
 from harness.calibrate_command import calibrate
-from harness.contract import RunSpec
-from harness.errors import first_error
-from harness.params import contract_fingerprint, parse_params
 
 EXIT_RUN_FAILED, EXIT_BAD_SPEC = 1, 2
 
@@ -34,22 +38,35 @@ def main() -> None:
 @click.argument("spec_path", type=click.Path(path_type=Path, dir_okay=False))
 def run(spec_path: Path) -> None:
     """Run the experiment cycle described by SPEC_PATH; write result.json beside it."""
-    from harness.run import run_experiment
+    from harness.run import PreflightError, run_experiment
+
+    location = locate_spec(spec_path)
+    exp_id, cycle = (location.exp_id, location.cycle) if location else (None, None)
+
+    def fail(stage: FailureStage, err: Exception, message: str, code: int, line: str = "") -> NoReturn:
+        failure = RunFailure(
+            exp_id=exp_id, cycle=cycle, stage=stage, error_type=type(err).__name__, message=message
+        )
+        _fail(RunFiles(spec_path.parent).error, failure, line or message, code)
 
     try:
         spec = RunSpec.model_validate_json(spec_path.read_bytes())
+        exp_id, cycle = spec.exp_id, spec.cycle
         parse_params(spec.backend, spec.params)
     except OSError as err:
-        _fail(f"cannot read {spec_path}: {err.strerror or err}", EXIT_BAD_SPEC)
+        fail("spec", err, f"cannot read {spec_path}: {err.strerror or err}", EXIT_BAD_SPEC)
     except ValidationError as err:
         # params errors carry no "params" prefix in their location: add it, so the field is findable
         prefix = "" if err.title == RunSpec.__name__ else "params."
-        _fail(f"{spec_path} is not a valid spec ({first_error(err, prefix)})", EXIT_BAD_SPEC)
+        fail("spec", err, f"{spec_path} is not a valid spec ({first_error(err, prefix)})", EXIT_BAD_SPEC)
     click.echo(f"camp-harness: {spec.exp_id} c{spec.cycle} {spec.backend} {spec.model}")
+    results_root = location.results_root if location else None
     try:
-        result = run_experiment(spec, spec_path.parent, results_root=_results_root(spec_path))
+        result = run_experiment(spec, spec_path.parent, results_root=results_root)
+    except PreflightError as err:
+        fail("preflight", err, "; ".join(err.problems), EXIT_RUN_FAILED, f"run failed: {err}")
     except Exception as err:  # every failure ends in one line the host stores as the reason
-        _fail(f"run failed: {type(err).__name__}: {err}", EXIT_RUN_FAILED)
+        fail("run", err, str(err), EXIT_RUN_FAILED, f"run failed: {type(err).__name__}: {err}")
     m = result.metrics
     per_token = (
         f"{m.energy_per_output_token_j:.4g} J/token"
@@ -65,20 +82,16 @@ def run(spec_path: Path) -> None:
 
 @main.command()
 def contract() -> None:
-    """Print the fingerprint of the spec/result/params schemas this image was built with."""
+    """Print the fingerprint of the contract (camp_contract) this image was built with."""
     click.echo(contract_fingerprint())
 
 
 main.add_command(calibrate)
 
 
-def _fail(reason: str, code: int) -> NoReturn:
-    """One line on stderr (the host keeps the last line as the reason), then exit ``code``."""
-    click.echo("camp-harness: " + " ".join(reason.split()), err=True)
+def _fail(error_path: Path, failure: RunFailure, line: str, code: int) -> NoReturn:
+    """Record ``failure`` in ``error.json`` (the host's reason for the run), print ``line`` on
+    stderr (the host's fallback where no error.json could be written), then exit ``code``."""
+    write_failure(error_path, failure)
+    click.echo("camp-harness: " + " ".join(line.split()), err=True)
     sys.exit(code)
-
-
-def _results_root(spec_path: Path) -> Path | None:
-    """<root>/<campaign>/<exp_id>/c<cycle>/spec.json → <root>, where the layout is the usual one."""
-    parents = spec_path.resolve().parents
-    return parents[3] if len(parents) > 3 else None

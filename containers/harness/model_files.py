@@ -18,11 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from camp_contract.model_ref import looks_like_path, split_revision
+from camp_contract.models import RunSpec
 from harness.backends.tiny_model import is_tiny
-from harness.contract import RunSpec
-from harness.preflight import looks_like_path
 
-REVISION_SEPARATOR = "@"
 # Weight formats left out when the repo has safetensors, and folders no loader reads.
 OTHER_WEIGHT_FORMATS = ["*.bin", "*.pt", "*.pth", "*.ckpt", "*.msgpack", "*.h5", "*.onnx", "*.gguf"]
 NEVER_NEEDED = ["original/*"]
@@ -41,15 +40,6 @@ class ModelFiles:
 
     def as_environment(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def split_revision(model: str) -> tuple[str, str | None]:
-    """``org/name@rev`` → (``org/name``, ``rev``); Hub repo ids cannot contain ``@``.
-    ValueError names the fix (the campaign schema validates with this too)."""
-    repo_id, sep, revision = model.partition(REVISION_SEPARATOR)
-    if sep and not (repo_id and revision):
-        raise ValueError(f"model {model!r}: write a pinned model as org/name@<branch, tag or commit>")
-    return repo_id, revision or None
 
 
 def fetch_model(spec: RunSpec) -> ModelFiles:

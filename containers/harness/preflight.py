@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from harness.contract import BackendName, RunSpec
+from camp_contract.model_ref import looks_like_path
+from camp_contract.models import BackendName, RunSpec
 
 # What each backend imports in load(); absent means the run was started in the wrong image.
 FRAMEWORKS: dict[BackendName, tuple[str, ...]] = {
@@ -26,11 +27,6 @@ def is_installed(module: str) -> bool:
         return True
     found = importlib.util.find_spec(module)
     return found is not None and found.origin is not None
-
-
-def looks_like_path(model: str) -> bool:
-    """A local checkpoint, as opposed to a hub id such as ``org/name``."""
-    return model.startswith(("/", "./", "../", "~"))
 
 
 def find_problems(spec: RunSpec, out_dir: Path) -> list[str]:

@@ -19,24 +19,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from camp_contract.image_variables import (
+    BASE_IMAGE_VARIABLE,
+    IMAGE_DIGEST_VARIABLE,
+    IMAGE_ID_VARIABLE,
+    IMAGE_VARIABLE,
+    SOURCE_REVISION_VARIABLE,
+)
 from harness import __version__
 
 if TYPE_CHECKING:  # imported where used: the build's `python3 -m harness.provenance` needs no pydantic
-    from harness.contract import Provenance
+    from camp_contract.models import Provenance
 
-SOURCE_REVISION_VARIABLE = "CAMP_SOURCE_REVISION"
-IMAGE_VARIABLE = "CAMP_IMAGE"
-IMAGE_ID_VARIABLE = "CAMP_IMAGE_ID"
-IMAGE_DIGEST_VARIABLE = "CAMP_IMAGE_DIGEST"
-BASE_IMAGE_VARIABLE = "CAMP_BASE_IMAGE"
-# They describe an image: a process outside one must not inherit them from a shell.
-IMAGE_VARIABLES = (
-    SOURCE_REVISION_VARIABLE,
-    IMAGE_VARIABLE,
-    IMAGE_ID_VARIABLE,
-    IMAGE_DIGEST_VARIABLE,
-    BASE_IMAGE_VARIABLE,
-)
 UNKNOWN = "unknown"
 HARNESS_DIR = Path(__file__).resolve().parent
 # What decides a measurement: a change elsewhere (docs, campaigns) does not make a build dirty.
@@ -68,7 +62,7 @@ def checkout_revision(harness_dir: Path = HARNESS_DIR) -> str | None:
 
 def current_provenance(environ: Mapping[str, str]) -> Provenance:
     """This harness's provenance: the image's facts from ``environ``, else the checkout's."""
-    from harness.contract import Provenance
+    from camp_contract.models import Provenance
 
     return Provenance(
         camp_version=__version__,
@@ -78,11 +72,6 @@ def current_provenance(environ: Mapping[str, str]) -> Provenance:
         image_digest=environ.get(IMAGE_DIGEST_VARIABLE) or None,
         base_image=environ.get(BASE_IMAGE_VARIABLE) or None,
     )
-
-
-def without_image_variables(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` for a harness that runs outside any image (the local executor)."""
-    return {k: v for k, v in environ.items() if k not in IMAGE_VARIABLES}
 
 
 if __name__ == "__main__":

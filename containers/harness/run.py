@@ -17,20 +17,27 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.atomic import atomic_write_text
-from harness.backends import get_backend
-from harness.backends.base import Completion
-from harness.contract import (
-    RESULT_FILENAME,
-    TIMESERIES_FILENAME,
+from camp_contract.atomic import atomic_write_text
+from camp_contract.layout import RunFiles, baseline_cache_dir
+from camp_contract.models import (
     Metrics,
     RequestRecord,
     RunResult,
     RunSpec,
     RunWarning,
 )
+from camp_contract.params import parse_params
+from camp_contract.timeseries import (
+    PHASE_BASELINE,
+    PHASE_LOAD,
+    PHASE_MEASURED,
+    PHASE_SETTLE,
+    PHASE_WARMUP,
+)
+from camp_contract.validation import first_error
+from harness.backends import get_backend
+from harness.backends.base import Completion
 from harness.environment import snapshot
-from harness.errors import first_error
 from harness.measurement.baseline import baseline_warnings, cached_baseline, idle_baseline
 from harness.measurement.energy import energy_info, sampling_warnings, warnings_for, window_stats
 from harness.measurement.estimator import estimate_window
@@ -40,18 +47,24 @@ from harness.measurement.sampling import sampling_info
 from harness.measurement.settle import settle_gate, settle_warnings, temperatures_at
 from harness.measurement.warmup import warm_up
 from harness.model_files import fetch_model
-from harness.params import parse_params
 from harness.preflight import find_problems
 from harness.provenance import current_provenance
 from harness.timeseries import write_timeseries
 from harness.workload import WarmupPrompts, prompt_warnings, prompts_for
 
-CACHE_DIRNAME = ".cache"
 VISIBLE_DEVICE_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
 
 
 class RunError(RuntimeError):
     """A run that cannot produce a trustworthy result; the message is shown to the user."""
+
+
+class PreflightError(RunError):
+    """Problems found before anything was measured (see preflight.py), all of them."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("preflight: " + "; ".join(problems))
+        self.problems = problems
 
 
 def open_power_source(spec: RunSpec) -> PowerSource:
@@ -81,7 +94,7 @@ def preflight(spec: RunSpec, out_dir: Path) -> PowerSource:
     if problems:
         if source is not None:
             source.close()
-        raise RunError("preflight: " + "; ".join(problems))
+        raise PreflightError(problems)
     assert source is not None
     return source
 
@@ -140,7 +153,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     source = preflight(spec, out_dir)
     backend = get_backend(spec.backend)
     try:
-        cache = results_root / CACHE_DIRNAME if results_root is not None else None
+        cache = baseline_cache_dir(results_root) if results_root is not None else None
         model = fetch_model(spec)  # a download here is in no metered phase
         others = source.other_processes()  # before any context of ours exists
         settle_trace: list[Reading] = []
@@ -268,11 +281,16 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         settle=settle,
         window_start_temperature_c=temperatures_at(readings, start, [g["uuid"] for g in gpus]),
     )
-    phases = [("load", load_start, load_end), ("warmup", load_end, start), ("measured", start, end)]
+    phases = [
+        (PHASE_LOAD, load_start, load_end),
+        (PHASE_WARMUP, load_end, start),
+        (PHASE_MEASURED, start, end),
+    ]
     if idle_trace:
-        phases.insert(0, ("baseline", idle_trace[0].t_s, idle_trace[-1].t_s))
+        phases.insert(0, (PHASE_BASELINE, idle_trace[0].t_s, idle_trace[-1].t_s))
     if settle_trace:
-        phases.insert(0, ("settle", settle_trace[0].t_s, settle_trace[-1].t_s))
-    write_timeseries(out_dir / TIMESERIES_FILENAME, readings, [g["uuid"] for g in gpus], origin, phases)
-    atomic_write_text(out_dir / RESULT_FILENAME, result.model_dump_json(indent=2))
+        phases.insert(0, (PHASE_SETTLE, settle_trace[0].t_s, settle_trace[-1].t_s))
+    files = RunFiles(out_dir)
+    write_timeseries(files.timeseries, readings, [g["uuid"] for g in gpus], origin, phases)
+    atomic_write_text(files.result, result.model_dump_json(indent=2))
     return result

@@ -1,9 +1,7 @@
-"""The sampled trace of a run as ``timeseries.parquet``: one row per (sample, device).
-
-``t_s`` counts from the first sample, on the same clock as the result's ``window``; ``phase``
-says which part of the run a sample belongs to (baseline, load, warmup, measured), so a plot or a
-re-analysis can cut the trace without re-deriving the marks. Baseline rows exist only when the
-idle baseline was measured in this run rather than taken from the cache.
+"""The sampled trace of a run written as ``timeseries.parquet``, in the schema the contract
+defines (``camp_contract.timeseries``): one row per (sample, device), each with its phase.
+Baseline rows exist only when the idle baseline was measured in this run rather than taken from
+the cache.
 """
 
 from __future__ import annotations
@@ -14,19 +12,18 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.atomic import atomic_write_with
-from harness.measurement.power import Reading
-
-COLUMNS = (
-    "power_w",
-    "power_avg_1s_w",
-    "energy_j",
-    "gpu_util_pct",
-    "mem_used_bytes",
-    "temperature_c",
-    "sm_clock_mhz",
-    "throttle_reasons",
+from camp_contract.atomic import atomic_write_with
+from camp_contract.timeseries import (
+    DEVICE,
+    DEVICE_INDEX,
+    PHASE,
+    PHASE_IDLE,
+    PHASES,
+    READING_COLUMNS,
+    SCHEMA,
+    T_S,
 )
+from harness.measurement.power import Reading
 
 
 def _phase(t: float, phases: Sequence[tuple[str, float, float]]) -> str:
@@ -35,7 +32,7 @@ def _phase(t: float, phases: Sequence[tuple[str, float, float]]) -> str:
     for name, start, end in reversed(phases):
         if start <= t <= end:
             return name
-    return "idle"
+    return PHASE_IDLE
 
 
 def write_timeseries(
@@ -45,25 +42,18 @@ def write_timeseries(
     origin: float,
     phases: Sequence[tuple[str, float, float]],
 ) -> None:
-    rows: dict[str, list[object]] = {"t_s": [], "device": [], "device_index": [], "phase": []}
-    rows.update({c: [] for c in COLUMNS})
+    unknown = sorted({name for name, _, _ in phases} - set(PHASES))
+    if unknown:
+        raise ValueError(f"phase {unknown[0]!r} is not in the timeseries schema ({', '.join(PHASES)})")
+    rows: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
     for reading in readings:
         phase = _phase(reading.t_s, phases)
         for index, (uuid, device) in enumerate(zip(device_uuids, reading.devices, strict=True)):
-            rows["t_s"].append(reading.t_s - origin)
-            rows["device"].append(uuid)
-            rows["device_index"].append(index)
-            rows["phase"].append(phase)
-            for column in COLUMNS:
+            rows[T_S].append(reading.t_s - origin)
+            rows[DEVICE].append(uuid)
+            rows[DEVICE_INDEX].append(index)
+            rows[PHASE].append(phase)
+            for column in READING_COLUMNS:
                 rows[column].append(getattr(device, column))
-    schema = pa.schema(
-        [
-            ("t_s", pa.float64()),
-            ("device", pa.string()),
-            ("device_index", pa.int32()),
-            ("phase", pa.string()),
-            *[(c, pa.int64() if c == "throttle_reasons" else pa.float64()) for c in COLUMNS],
-        ]
-    )
-    table = pa.table(rows, schema=schema)
+    table = pa.table(rows, schema=SCHEMA)
     atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from harness.contract import RunWarning, Workload
+from camp_contract.models import RunWarning, Workload
 
 VOCABULARY = (
     "energy",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from harness.contract import BackendName
+from camp_contract.models import BackendName
 
 LOG_TAIL_LINES = 40
 

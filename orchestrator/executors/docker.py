@@ -20,9 +20,10 @@ from typing import Any
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from harness.contract import BackendName
-from harness.params import contract_fingerprint
-from harness.provenance import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
+from camp_contract import layout
+from camp_contract.fingerprint import contract_fingerprint
+from camp_contract.image_variables import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
+from camp_contract.models import BackendName
 from orchestrator.executors.base import ExecOutcome, ExecutorUnavailable, RunRequest
 from orchestrator.secrets import redact, run_env_files
 
@@ -150,7 +151,9 @@ class DockerExecutor:
 
     def _execute(self, request: RunRequest, client: Any, image: dict[str, str]) -> ExecOutcome:
         self._remove(request.container_name)
-        spec_in_container = CONTAINER_RESULTS / request.spec_path.relative_to(request.results_root).as_posix()
+        spec_in_container = layout.run_files(
+            CONTAINER_RESULTS, request.campaign, request.exp_id, request.cycle
+        ).spec
         chunks: list[str] = []
         status: dict[str, Any] = {}
 

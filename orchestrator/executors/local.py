@@ -10,8 +10,8 @@ import subprocess
 import sys
 from collections.abc import Collection
 
-from harness.contract import BackendName
-from harness.provenance import without_image_variables
+from camp_contract.image_variables import without_image_variables
+from camp_contract.models import BackendName
 from orchestrator.executors.base import ExecOutcome, RunRequest
 from orchestrator.secrets import redact
 

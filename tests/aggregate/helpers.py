@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.contract import (
-    RESULT_FILENAME,
-    SPEC_FILENAME,
+from camp_contract import layout
+from camp_contract.models import (
     RequestRecord,
     RunResult,
     RunSpec,
@@ -30,11 +29,11 @@ def make_spec(exp_id: str, cycle: int, backend: str = "stub", **params: Any) -> 
 
 
 def write_run(campaign_dir: Path, spec: RunSpec, result: RunResult) -> Path:
-    run_dir = campaign_dir / spec.exp_id / f"c{spec.cycle}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / SPEC_FILENAME).write_text(spec.model_dump_json())
-    (run_dir / RESULT_FILENAME).write_text(result.model_dump_json())
-    return run_dir
+    files = layout.RunFiles(layout.run_dir(campaign_dir, spec.exp_id, spec.cycle))
+    files.dir.mkdir(parents=True, exist_ok=True)
+    files.spec.write_text(spec.model_dump_json())
+    files.result.write_text(result.model_dump_json())
+    return files.dir
 
 
 def write_experiment(
@@ -65,7 +64,7 @@ def write_experiment(
 
 def add_warnings(run_dir: Path, *kinds: str) -> None:
     """Give a written run warnings of these kinds, as the harness would have."""
-    path = run_dir / RESULT_FILENAME
+    path = layout.RunFiles(run_dir).result
     result = RunResult.model_validate_json(path.read_bytes())
     warnings = (*result.warnings, *(RunWarning(kind=k, message=f"{k} happened") for k in kinds))
     path.write_text(result.model_copy(update={"warnings": warnings}).model_dump_json())

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.weightstats import DescrStatsW
 
-from harness.contract import RESULT_FILENAME, Provenance, SamplingInfo
+from camp_contract import layout
+from camp_contract.layout import RESULT_FILENAME
+from camp_contract.models import Provenance, SamplingInfo
 from orchestrator import aggregate, report, stats
 from tests.aggregate.helpers import make_spec, write_experiment, write_run
 from tests.factories import make_result
@@ -148,7 +150,7 @@ def test_done_run_dirs_without_a_manifest_falls_back_to_result_files(tmp_path: P
 def test_aggregate_campaign_writes_every_table(tmp_path: Path) -> None:
     write_experiment(tmp_path, "a", [10.0, 11.0], latencies=[0.1, 0.2, 0.3, 0.4])
     aggregate.aggregate_campaign(tmp_path)
-    names = sorted(p.name for p in (tmp_path / aggregate.AGGREGATE_DIRNAME).iterdir())
+    names = sorted(p.name for p in (layout.aggregate_dir(tmp_path)).iterdir())
     assert names == [
         "experiments.csv",
         "experiments.parquet",
@@ -186,7 +188,7 @@ def test_the_model_commit_of_each_run_is_a_column_and_a_change_mid_experiment_is
 
 def test_results_from_before_warning_kinds_still_validate() -> None:
     """result.json files written when warnings were plain strings load as kind 'unclassified'."""
-    from harness.contract import RunResult
+    from camp_contract.models import RunResult
 
     dumped = json.loads(make_result(make_spec("aaa", 0)).model_dump_json())
     dumped["warnings"] = ["an old warning"]
@@ -251,7 +253,7 @@ def test_an_experiment_whose_cycles_ran_on_different_builds_is_flagged(tmp_path:
 
 
 def test_the_counter_step_each_run_measured_is_a_column(tmp_path: Path) -> None:
-    from harness.contract import EnergyInfo
+    from camp_contract.models import EnergyInfo
 
     refined = EnergyInfo(
         method="counter_refined",
@@ -273,7 +275,7 @@ def test_the_counter_step_each_run_measured_is_a_column(tmp_path: Path) -> None:
 
 
 def test_the_thermal_state_of_each_run_is_a_column_and_older_results_leave_it_empty(tmp_path: Path) -> None:
-    from harness.contract import SettleInfo
+    from camp_contract.models import SettleInfo
 
     settle = SettleInfo(
         reference="baseline",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.contract import TIMESERIES_FILENAME
+from camp_contract.layout import TIMESERIES_FILENAME
 from orchestrator import aggregate, report, stats
 from tests.aggregate.helpers import write_experiment
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.weightstats import DescrStatsW
 
-from harness.contract import RESULT_FILENAME, RunResult
+from camp_contract.layout import RESULT_FILENAME
+from camp_contract.models import RunResult
 from orchestrator import aggregate, report, stats, warned
 from tests.aggregate.helpers import add_warnings, make_spec, write_experiment, write_run
 from tests.factories import make_result

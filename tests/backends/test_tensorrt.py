@@ -6,16 +6,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.backends import get_backend
-from harness.backends.tensorrt_backend import TensorRTBackend, llm_kwargs, sampling_kwargs
-from harness.contract import (
+from camp_contract.models import (
     BaselineSettings,
     MeasurementSettings,
     RunSpec,
     WarmupSettings,
     Workload,
 )
-from harness.params import TensorRTParams
+from camp_contract.params import TensorRTParams
+from harness.backends import get_backend
+from harness.backends.tensorrt_backend import TensorRTBackend, llm_kwargs, sampling_kwargs
 from harness.run import run_experiment
 from tests.backends.fakes import BOS, FakeKvCacheConfig, fake_tensorrt_llm, token_ids, word_id
 from tests.fake_hub import FakeHub

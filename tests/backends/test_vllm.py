@@ -6,11 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.backends import get_backend
-from harness.backends.base import reset_prefix_cache
-from harness.backends.token_prompts import token_prompts
-from harness.backends.vllm_backend import VllmBackend, engine_kwargs, parse_outputs, sampling_kwargs
-from harness.contract import (
+from camp_contract.models import (
     BaselineSettings,
     MeasurementSettings,
     RunResult,
@@ -18,7 +14,11 @@ from harness.contract import (
     WarmupSettings,
     Workload,
 )
-from harness.params import VllmParams
+from camp_contract.params import VllmParams
+from harness.backends import get_backend
+from harness.backends.base import reset_prefix_cache
+from harness.backends.token_prompts import token_prompts
+from harness.backends.vllm_backend import VllmBackend, engine_kwargs, parse_outputs, sampling_kwargs
 from harness.run import run_experiment
 from tests.backends.fakes import BOS, FakeTokenizer, ResettableEngine, fake_vllm, token_ids, word_id
 from tests.fake_hub import COMMIT, FakeHub

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import BaselineSettings, WarmupSettings
+from camp_contract.models import BaselineSettings, WarmupSettings
 from harness.measurement.baseline import idle_baseline
 from harness.measurement.power import DeviceReading, Reading
 from harness.measurement.sampler import Sampler

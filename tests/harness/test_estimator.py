@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.contract import EnergyInfo
+from camp_contract.models import EnergyInfo
 from harness.measurement.energy import MIN_COUNTER_STEPS, energy_info, warnings_for
 from harness.measurement.power import DeviceReading, Reading
 from tests.harness.fake_nvml import COUNTER_UPDATE_S, FakeGpu, square_wave

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from harness.atomic import atomic_write_text
-from harness.contract import BaselineSettings, MeasurementSettings, RunSpec, SettleSettings, Workload
+from camp_contract.atomic import atomic_write_text
+from camp_contract.models import BaselineSettings, MeasurementSettings, RunSpec, SettleSettings, Workload
 from harness.measurement import nvml
 from harness.measurement.baseline import baseline_warnings, idle_baseline
 from harness.measurement.cuda_context import CudaContextError, cuda_context_held
@@ -194,7 +194,7 @@ def test_the_result_records_the_resolved_spec(tmp_path: Path) -> None:
     atomic_write_text(path, spec.model_dump_json())
     done = harness(path)
     assert done.returncode == 0, done.stderr
-    from harness.contract import RunResult
+    from camp_contract.models import RunResult
 
     result = RunResult.model_validate_json((path.parent / "result.json").read_text())
     assert RunSpec.model_validate(result.environment["spec"]) == spec

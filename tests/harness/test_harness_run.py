@@ -11,11 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from harness import __version__ as camp_version
-from harness.atomic import atomic_write_text
-from harness.backends.base import Completion
-from harness.backends.stub import StubBackend
-from harness.contract import (
+from camp_contract import layout
+from camp_contract.atomic import atomic_write_text
+from camp_contract.failure import RunFailure, read_failure
+from camp_contract.models import (
     BaselineSettings,
     MeasurementSettings,
     Metrics,
@@ -25,6 +24,9 @@ from harness.contract import (
     WarmupSettings,
     Workload,
 )
+from harness import __version__ as camp_version
+from harness.backends.base import Completion
+from harness.backends.stub import StubBackend
 from harness.measurement import nvml
 from harness.measurement.energy import window_stats
 from harness.run import _metrics, run_experiment
@@ -58,7 +60,7 @@ def harness(spec_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def write_spec(tmp_path: Path, spec: RunSpec) -> Path:
-    path = tmp_path / spec.campaign / spec.exp_id / f"c{spec.cycle}" / "spec.json"
+    path = layout.run_files(tmp_path, spec.campaign, spec.exp_id, spec.cycle).spec
     atomic_write_text(path, spec.model_dump_json())
     return path
 
@@ -136,6 +138,27 @@ def test_bad_spec_exits_2_with_one_line(tmp_path: Path) -> None:
     done = harness(path)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "is not a valid spec" in done.stderr
+    failure = read_failure(tmp_path / "error.json")
+    assert failure is not None and failure.stage == "spec" and failure.error_type == "ValidationError"
+    assert (failure.exp_id, failure.cycle) == (None, None)  # neither the spec nor its path says
+    assert failure.message == f"{path} is not a valid spec (exp_id: Field required (and 3 more))"
+
+
+def test_a_spec_that_cannot_be_read_is_recorded_for_the_run_its_path_names(tmp_path: Path) -> None:
+    path = layout.run_files(tmp_path, "t", "e1", 3).spec
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff not json")
+    assert harness(path).returncode == 2
+    failure = read_failure(path.parent / "error.json")
+    assert failure is not None and (failure.exp_id, failure.cycle, failure.stage) == ("e1", 3, "spec")
+
+
+def test_invalid_params_are_a_spec_failure_naming_the_field(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, make_spec(batch_size=0))
+    assert harness(path).returncode == 2
+    failure = read_failure(path.parent / "error.json")
+    assert failure is not None and (failure.exp_id, failure.cycle, failure.stage) == ("e1", 0, "spec")
+    assert "params.batch_size: Input should be greater than or equal to 1" in failure.message
 
 
 def test_failed_run_exits_1_with_the_reason_and_leaves_no_result(tmp_path: Path) -> None:
@@ -146,6 +169,13 @@ def test_failed_run_exits_1_with_the_reason_and_leaves_no_result(tmp_path: Path)
         done.stderr.strip() == "camp-harness: run failed: RuntimeError: injected fault: the backend crashed"
     )
     assert not (path.parent / "result.json").exists()
+    assert read_failure(path.parent / "error.json") == RunFailure(
+        exp_id="e1",
+        cycle=0,
+        stage="run",
+        error_type="RuntimeError",
+        message="injected fault: the backend crashed",
+    )
 
 
 def test_stub_counts_tokens_and_batching_amortises_steps() -> None:
@@ -218,3 +248,18 @@ def test_a_zero_length_window_has_undefined_rates_not_zero() -> None:
     assert math.isnan(window_stats([], 1.0, 1.0, 0.0).avg_power_w)
     again = Metrics.model_validate_json(metrics.model_dump_json())
     assert math.isnan(again.throughput_tokens_per_s) and math.isnan(again.avg_power_w)
+
+
+def test_the_baseline_cache_is_under_the_results_root_the_spec_path_names(tmp_path: Path) -> None:
+    laid_out = write_spec(tmp_path / "results", make_spec())
+    by_hand = tmp_path / "by-hand" / "somewhere" / "deep" / "spec.json"
+    atomic_write_text(by_hand, make_spec().model_dump_json())
+    for path in (laid_out, laid_out, by_hand, by_hand):
+        assert harness(path).returncode == 0
+    cached = {
+        path: RunResult.model_validate_json((path.parent / "result.json").read_text()).baseline.cached
+        for path in (laid_out, by_hand)
+    }
+    assert cached == {laid_out: True, by_hand: False}  # outside the layout: no results root to guess
+    assert [p.parent.name for p in tmp_path.rglob("baseline-*.json")] == [".cache"]
+    assert (tmp_path / "results" / ".cache").is_dir()

@@ -10,8 +10,8 @@ from typing import Any
 import huggingface_hub
 import pytest
 
+from camp_contract.models import RunSpec
 from harness.backends.tiny_model import save_tiny
-from harness.contract import RunSpec
 from harness.model_files import NEVER_NEEDED, OTHER_WEIGHT_FORMATS, ModelFetchError, fetch_model
 from harness.run import run_experiment
 from tests.fake_hub import COMMIT, FakeHub

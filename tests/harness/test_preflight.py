@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.atomic import atomic_write_text
-from harness.contract import MeasurementSettings, RunSpec
+from camp_contract.atomic import atomic_write_text
+from camp_contract.failure import read_failure
+from camp_contract.layout import ERROR_FILENAME
+from camp_contract.models import MeasurementSettings, RunSpec
 from harness.measurement import nvml
 from harness.preflight import find_problems
 from harness.run import RunError, run_experiment
@@ -70,5 +72,10 @@ def test_the_cli_prints_the_preflight_on_one_line(tmp_path: Path) -> None:
         [sys.executable, "-m", "harness", "run", str(path)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1 and done.stderr.count("\n") == 1
-    assert "camp-harness: run failed: RunError: preflight: backend tensorrt needs" in done.stderr
+    assert "camp-harness: run failed: preflight: backend tensorrt needs" in done.stderr
     assert "model path ./nowhere does not exist here" in done.stderr
+    failure = read_failure(path.parent / ERROR_FILENAME)  # the same, for the host
+    assert failure is not None and (failure.exp_id, failure.cycle, failure.stage) == ("e", 0, "preflight")
+    assert failure.error_type == "PreflightError"
+    assert failure.message.startswith("backend tensorrt needs the 'tensorrt_llm' package")
+    assert failure.message.endswith("model path ./nowhere does not exist here (is its directory mounted?)")

@@ -12,13 +12,9 @@ import pytest
 import tomllib
 
 import harness
-from harness.contract import Provenance, RunResult
-from harness.provenance import (
-    IMAGE_VARIABLES,
-    checkout_revision,
-    current_provenance,
-    without_image_variables,
-)
+from camp_contract.image_variables import IMAGE_VARIABLES, without_image_variables
+from camp_contract.models import Provenance, RunResult
+from harness.provenance import checkout_revision, current_provenance
 from tests.factories import make_result, run_spec
 
 REPO = Path(__file__).resolve().parents[2]

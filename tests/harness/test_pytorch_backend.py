@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.backends.pytorch import PyTorchBackend, generated_lengths
-from harness.contract import (
+from camp_contract.models import (
     BaselineSettings,
     MeasurementSettings,
     RunResult,
@@ -16,6 +15,7 @@ from harness.contract import (
     WarmupSettings,
     Workload,
 )
+from harness.backends.pytorch import PyTorchBackend, generated_lengths
 from harness.run import run_experiment
 from harness.workload import prompts_for
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import torch
 
+from camp_contract.models import RunSpec, Workload
 from harness.backends.pytorch import PyTorchBackend
-from harness.contract import RunSpec, Workload
 
 
 def spec(**params: Any) -> RunSpec:

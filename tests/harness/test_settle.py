@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import BaselineInfo, BaselineSettings, SettleInfo, SettleSettings
+from camp_contract.models import BaselineInfo, BaselineSettings, SettleInfo, SettleSettings
 from harness.measurement import nvml
 from harness.measurement.baseline import cached_baseline, idle_baseline
 from harness.measurement.nvml import NvmlPower
@@ -216,7 +216,7 @@ def test_a_run_after_a_heavy_one_waits_for_its_gpu_and_records_the_temperatures(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from harness.contract import MeasurementSettings, Workload
+    from camp_contract.models import MeasurementSettings, Workload
     from harness.run import run_experiment
     from tests.factories import run_spec
 
@@ -256,7 +256,7 @@ def test_a_run_after_a_heavy_one_waits_for_its_gpu_and_records_the_temperatures(
 
 
 def test_results_written_before_the_settle_gate_still_load() -> None:
-    from harness.contract import RunResult
+    from camp_contract.models import RunResult
     from tests.factories import make_result, run_spec
 
     written = json.loads(make_result(run_spec()).model_dump_json())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.contract import Workload
+from camp_contract.models import Workload
 from harness.workload import VOCABULARY, WarmupPrompts, prompt_warnings, prompts_for, warmup_seed
 
 

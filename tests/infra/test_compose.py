@@ -71,7 +71,7 @@ def test_stub_runs_the_harness_as_the_invoking_user_and_writes_into_the_results_
     run_env: Path,
 ) -> None:
     script = (
-        "import os, pathlib, harness.contract; "
+        "import os, pathlib, camp_contract.models; "
         "pathlib.Path('/results/probe.txt').write_text(f'{os.getuid()}:{os.getgid()} {os.environ[\"HOME\"]}')"
     )
     stub = compose()
@@ -101,7 +101,7 @@ def test_the_build_context_holds_only_what_the_images_install(tmp_path: Path) ->
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
     top = {Path(path).relative_to("/context").parts[0] for path in listing if path != "/context"}
     assert top == {"README.md", "containers", "orchestrator", "pyproject.toml"}
-    assert "/context/containers/harness" in listing
+    assert {"/context/containers/harness", "/context/containers/camp_contract"} <= set(listing)
     assert not any("__pycache__" in path for path in listing)
 
 

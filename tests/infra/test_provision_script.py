@@ -43,10 +43,9 @@ def _checkout_copy(tmp_path: Path) -> Path:
         shutil.copy(REPO / name, copy / name)
     (copy / "containers" / "stub").mkdir(parents=True)
     shutil.copy(REPO / "containers" / "stub" / "Dockerfile", copy / "containers" / "stub")
-    (copy / "containers" / "harness").mkdir()
-    (copy / "orchestrator").mkdir()
-    (copy / "orchestrator" / "__init__.py").touch()
-    (copy / "containers" / "harness" / "__init__.py").touch()
+    for package in ("containers/harness", "containers/camp_contract", "orchestrator"):
+        (copy / package).mkdir()
+        (copy / package / "__init__.py").touch()
     return copy
 
 

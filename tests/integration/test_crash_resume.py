@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import RunResult
+from camp_contract import layout
+from camp_contract.models import RunResult
 from orchestrator.campaign import load_campaign
 from orchestrator.manifest import Manifest
 from tests.integration.conftest import REPO, camp, camp_containers
@@ -75,7 +76,7 @@ def assert_each_run_done_exactly_once(campaign: Path, results: Path) -> None:
     assert set(done_events(campaign_dir).values()) == {1}
     for run in runs:
         result = RunResult.model_validate_json(
-            (campaign_dir / run.exp_id / f"c{run.cycle}" / "result.json").read_text()
+            layout.RunFiles(layout.run_dir(campaign_dir, run.exp_id, run.cycle)).result.read_text()
         )
         assert (result.exp_id, result.cycle) == (run.exp_id, run.cycle)
 

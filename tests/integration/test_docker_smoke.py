@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import RunResult
+from camp_contract import layout
+from camp_contract.models import RunResult
 from orchestrator.campaign import load_campaign
 from tests.integration.conftest import camp, camp_containers, status
 
@@ -43,12 +44,12 @@ def test_smoke_campaign_runs_in_containers_and_resumes_with_nothing_to_do(
     state = status(results / name)
     assert state["counts"]["done"] == 12 and sum(state["counts"].values()) == 12
     for run in state["runs"]:
-        directory = results / name / run["exp_id"] / f"c{run['cycle']}"
-        result = RunResult.model_validate_json((directory / "result.json").read_text())
+        files = layout.run_files(results, name, run["exp_id"], run["cycle"])
+        result = RunResult.model_validate_json(files.result.read_text())
         assert (result.exp_id, result.cycle) == (run["exp_id"], run["cycle"])
         assert result.metrics.energy_j > 0 and result.metrics.output_tokens > 0
-        assert (directory / "timeseries.parquet").stat().st_size > 0
-        assert (directory / "result.json").stat().st_uid == os.getuid()  # written as the invoking user
+        assert files.timeseries.stat().st_size > 0 and not files.error.exists()
+        assert files.result.stat().st_uid == os.getuid()  # written as the invoking user
         assert result.provenance.image == "camp-stub" and result.provenance.image_id == stub_id
         assert result.provenance.source_revision != "unknown"  # provisioning baked it in
     assert camp_containers(name) == []  # --rm: nothing left behind

@@ -1,5 +1,6 @@
 """A fake executor that behaves like a container running the harness: it reads the spec the
-runner wrote and writes (or does not write) result.json beside it."""
+runner wrote and writes (or does not write) result.json — or, for a failure the harness caught,
+error.json — beside it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.atomic import atomic_write_text
-from harness.contract import RESULT_FILENAME, RunSpec
+from camp_contract.atomic import atomic_write_text
+from camp_contract.failure import RunFailure, write_failure
+from camp_contract.layout import RESULT_FILENAME, RunFiles
+from camp_contract.models import RunSpec
 from orchestrator.executors.base import ExecOutcome, RunRequest
 from tests.factories import make_result
 
@@ -23,7 +26,28 @@ def succeed(request: RunRequest, spec: RunSpec) -> ExecOutcome:
 
 
 def crash(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    """Dies before the harness can say why (killed, a crash before Python): no error.json."""
     return ExecOutcome(3, "Traceback ...\nRuntimeError: CUDA error: out of memory\n")
+
+
+def harness_fails(request: RunRequest, spec: RunSpec, exp_id: str | None = None) -> ExecOutcome:
+    """The harness caught the failure, as ``camp-harness run`` does: error.json beside the spec,
+    its one line on stderr, exit 1 — and another line printed after it, as a thread may."""
+    failure = RunFailure(
+        exp_id=exp_id or spec.exp_id,
+        cycle=spec.cycle,
+        stage="run",
+        error_type="RuntimeError",
+        message="injected fault: the backend crashed",
+    )
+    write_failure(RunFiles(request.spec_path.parent).error, failure)
+    return ExecOutcome(
+        1, "camp-harness: run failed: RuntimeError: injected fault: the backend crashed\n[sampler] stopped\n"
+    )
+
+
+def harness_fails_naming_another_run(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+    return harness_fails(request, spec, exp_id="someone-else")
 
 
 def exit_zero_without_result(request: RunRequest, spec: RunSpec) -> ExecOutcome:

@@ -1,83 +1,101 @@
-"""``camp calibrate`` (and ``camp-harness calibrate``, the same command) end to end on the
-synthetic source with short windows, and its one-line errors."""
+"""``camp calibrate`` runs ``camp-harness calibrate`` in a child process: its arguments, output
+and exit code go through untouched, and Ctrl-C reaches it once. (What the command itself does is
+tested in tests/harness/test_calibrate_command.py.)"""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from harness import cli as harness_cli
-from harness.measurement import nvml
 from orchestrator import cli
-from tests.harness.fake_nvml import FakeGpu, FakeNvml, NVMLError
+from orchestrator.cli_calibrate import harness_command, run_passing_through
 
-SHORT = ["--windows", "0.1,0.3", "--idle-s", "0.1", "--settle-s", "0"]
-
-
-class NoDriver(FakeNvml):
-    """NVML where no NVIDIA driver is installed."""
-
-    def nvmlInit(self) -> None:
-        raise NVMLError("NVML Shared Library Not Found")
+SHORT = ["--source", "synthetic", "--windows", "0.1,0.3", "--idle-s", "0.1", "--settle-s", "0"]
 
 
-def test_calibrate_on_the_synthetic_source_prints_verdicts_and_writes_json(tmp_path: Path) -> None:
+def test_it_runs_the_harness_command_with_the_same_arguments() -> None:
+    assert harness_command(["calibrate", "--gpu", "1"]) == [
+        sys.executable,
+        "-m",
+        "harness",
+        "calibrate",
+        "--gpu",
+        "1",
+    ]
+
+
+def test_the_harness_calibration_runs_and_its_output_and_files_come_through(tmp_path: Path) -> None:
     out = tmp_path / "calibration.json"
-    result = CliRunner().invoke(cli.main, ["calibrate", "--source", "synthetic", *SHORT, "--json", str(out)])
+    result = CliRunner().invoke(cli.main, ["calibrate", *SHORT, "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "counter update step      0.1" in result.output
+    assert result.output.startswith("camp calibrate: checking synthetic power trace")
     assert "idle power, bare             40.0 W" in result.output
-    assert "too short" in result.output  # a 0.1 s step on 0.1 and 0.3 s windows
     assert "no tested window is metered within 2%" in result.output
-    saved = json.loads(out.read_text())
-    assert saved["source"] == "synthetic" and saved["format_version"] == 1
-    assert [w["window_s"] for w in saved["windows"]] == [0.1, 0.3]
-    assert [w["verdict"] for w in saved["windows"]] == ["too_short", "too_short"]
-    assert saved["counter_step"]["step_s"] == pytest.approx(0.1, abs=0.02)
-    assert saved["idle_bare"]["power_w"] == 40.0 and saved["idle_cuda_context"] is None
-    assert saved["load_power_w"] == pytest.approx(160.0)
-    assert not list(tmp_path.glob(".*.tmp"))  # written atomically: no temp file left
+    assert result.output.rstrip().endswith(f"written: {out}")
+    assert [w["verdict"] for w in json.loads(out.read_text())["windows"]] == ["too_short", "too_short"]
 
 
-def test_auto_without_a_gpu_calibrates_the_synthetic_source_and_says_so(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(nvml, "pynvml", NoDriver([]))
-    result = CliRunner().invoke(harness_cli.main, ["calibrate", *SHORT])  # camp-harness: the same command
-    assert result.exit_code == 0, result.output
-    assert "(no GPU found: see the notes)" in result.output
-    assert "note: no GPU here (NVML: NVML Shared Library Not Found): calibrated the synthetic source" in (
-        result.output
-    )
-    assert "verdict" in result.output and "too short" in result.output
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--windows", "0.3,x"], "Invalid value for '--windows': '0.3,x' is not a comma-separated list"),
-        (["--windows", "0.01"], "--windows 0.01 s holds fewer than 5 samples at --sample-hz 100"),
-        (["--sample-hz", "500"], "--sample-hz must be in (0, 100], not 500"),
-        (["--idle-s", "0"], "--idle-s must be positive"),
-    ],
-)
-def test_bad_options_exit_2_naming_the_option(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(cli.main, ["calibrate", "--source", "synthetic", *args])
+def test_a_bad_option_is_the_harness_usage_error_and_exit_2() -> None:
+    result = CliRunner().invoke(cli.main, ["calibrate", "--sample-hz", "500"])
     assert result.exit_code == 2
-    assert message in result.output and "Traceback" not in result.output
+    assert "--sample-hz must be in (0, 100], not 500" in result.stderr and result.stdout == ""
+    assert "Traceback" not in result.output
 
 
-def test_a_gpu_that_cannot_be_had_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nvml, "pynvml", NoDriver([]))
-    result = CliRunner().invoke(cli.main, ["calibrate", "--source", "nvml"])
+def test_a_failure_is_its_one_line_on_stderr_and_exit_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli.main, ["calibrate", *SHORT, "--json", str(blocker / "out.json")])
     assert result.exit_code == 1
-    assert result.output.strip() == "error: NVML power source unavailable: NVML Shared Library Not Found"
-    monkeypatch.setattr(nvml, "pynvml", FakeNvml([FakeGpu(uuid="GPU-aaaa"), FakeGpu(uuid="GPU-bbbb")]))
-    result = CliRunner().invoke(cli.main, ["calibrate", "--gpu", "7"])
-    assert result.exit_code == 1
-    assert "error: --gpu 7: CUDA_VISIBLE_DEVICES names '7', but NVML sees: 0=GPU-aaaa, 1=GPU-bbbb" in (
-        result.output
-    )
+    assert result.stderr.startswith(f"error: cannot write {blocker / 'out.json'}")
+    assert "Traceback" not in result.output
+
+
+def test_help_is_the_harness_commands() -> None:
+    result = CliRunner().invoke(cli.main, ["calibrate", "--help"])
+    assert result.exit_code == 0
+    assert "--windows TEXT" in result.output and "--idle-s FLOAT" in result.output
+
+
+CHILD = """
+import pathlib, sys, time
+pathlib.Path(sys.argv[1]).touch()
+try:
+    time.sleep(30)
+except KeyboardInterrupt:
+    print("stopping cleanly", file=sys.stderr, flush=True)
+    try:
+        time.sleep(1)  # a second SIGINT here would cut the clean stop short
+    except KeyboardInterrupt:
+        sys.exit(3)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_reaches_the_child_once_and_its_exit_code_is_camps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready = tmp_path / "ready"
+
+    def press_ctrl_c_twice() -> None:
+        while not ready.exists():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_twice, daemon=True)
+    presser.start()
+    code = run_passing_through([sys.executable, "-c", CHILD, str(ready)])
+    presser.join(5)
+    assert code == 130
+    assert capsys.readouterr().err == "stopping cleanly\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # camp's own Ctrl-C is back

@@ -190,7 +190,7 @@ def test_secrets_go_through_a_private_env_file_that_is_removed(
 
 
 def test_prepare_accepts_an_image_with_this_checkouts_contract(tmp_path: Path, monkeypatch) -> None:
-    from harness.params import contract_fingerprint
+    from camp_contract.fingerprint import contract_fingerprint
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     client = FakeClient(exits_with(0))

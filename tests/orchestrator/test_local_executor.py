@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.atomic import atomic_write_text
-from harness.contract import MeasurementSettings, RunResult, Workload
+from camp_contract import layout
+from camp_contract.atomic import atomic_write_text
+from camp_contract.failure import read_failure
+from camp_contract.models import MeasurementSettings, RunResult, Workload
+from orchestrator.campaign import parse_campaign
 from orchestrator.executors.base import RunRequest
 from orchestrator.executors.local import LocalExecutor
+from orchestrator.manifest import Manifest
+from orchestrator.runner import CampaignRunner
 from tests.factories import run_spec
 
 
@@ -25,7 +30,7 @@ def request(tmp_path: Path, fault: str, timeout_s: float) -> RunRequest:
             power_source="synthetic", sample_hz=50, baseline={"duration_s": 0.1}, warmup={"max_requests": 2}
         ),
     )
-    path = tmp_path / "t" / "e1" / "c0" / "spec.json"
+    path = layout.run_files(tmp_path, "t", "e1", 0).spec
     atomic_write_text(path, spec.model_dump_json())
     return RunRequest("t", "e1", 0, "stub", tmp_path, path, timeout_s)
 
@@ -70,3 +75,25 @@ def test_stop_kills_a_running_harness(tmp_path: Path) -> None:
     executor.stop(run)
     worker.join(20)
     assert outcomes and outcomes[0].exit_code == -9
+
+
+def test_a_failure_the_harness_caught_is_recorded_from_its_error_json(tmp_path: Path) -> None:
+    campaign = parse_campaign(
+        """
+name: t
+models: [m]
+backends:
+  stub: {params: {fault: crash, work_ms_per_token: 0.1}}
+workload: {n_requests: 2, max_output_tokens: 2}
+measurement: {sample_hz: 50, baseline: {duration_s: 0.1}, warmup: {max_requests: 2}}
+cycles: 1
+retries: 0
+""",
+        Path("t.yaml"),
+    )
+    CampaignRunner(campaign, tmp_path, LocalExecutor(), lambda _: None).run()
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        (failed,) = manifest.runs(states=("failed",))
+    assert failed.error == "exited with code 1 — [run] RuntimeError: injected fault: the backend crashed"
+    failure = read_failure(layout.run_files(tmp_path, "t", failed.exp_id, 0).error)
+    assert failure is not None and (failure.exp_id, failure.cycle) == (failed.exp_id, 0)

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from camp_contract.layout import run_dir
 from orchestrator.campaign import parse_campaign
 from orchestrator.grid import Experiment, expand
 from orchestrator.lock import CampaignLocked, campaign_lock
-from orchestrator.manifest import Manifest, done_run_dirs, run_dir
+from orchestrator.manifest import Manifest, done_run_dirs
 from orchestrator.schedule import schedule
 
 

@@ -6,17 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from harness.atomic import atomic_write_text
-from harness.contract import RESULT_FILENAME, RunResult, RunSpec, RunWarning
+from camp_contract.atomic import atomic_write_text
+from camp_contract.layout import RESULT_FILENAME, RunFiles, run_dir
+from camp_contract.models import RunResult, RunSpec, RunWarning
 from orchestrator.campaign import Campaign, parse_campaign
 from orchestrator.executors import ExecOutcome, RunRequest
-from orchestrator.manifest import Manifest, run_dir
+from orchestrator.manifest import Manifest, RunRow
 from orchestrator.runner import CampaignRunner
 from tests.factories import make_result, run_spec
 from tests.orchestrator.fakes import (
     FakeExecutor,
     crash,
     exit_zero_without_result,
+    harness_fails,
+    harness_fails_naming_another_run,
     invalid_result,
     succeed,
     time_out,
@@ -103,6 +106,41 @@ def test_crash_keeps_the_log_tail(tmp_path: Path) -> None:
         failed = manifest.runs(states=("failed",))[0]
         assert "CUDA error: out of memory" in (manifest.log_tail(failed.exp_id, failed.cycle) or "")
     assert "out of memory" in (failed.error or "")
+
+
+def failed_run(tmp_path: Path) -> RunRow:
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        (failed,) = manifest.runs(states=("failed",))
+    return failed
+
+
+def test_the_reason_is_the_harness_error_json_where_it_wrote_one(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor([harness_fails, succeed]))
+    failed = failed_run(tmp_path)
+    assert failed.exit_code == 1
+    assert failed.error == "exited with code 1 — [run] RuntimeError: injected fault: the backend crashed"
+
+
+def test_without_error_json_the_reason_is_the_last_line_printed(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor([crash, succeed]))
+    assert failed_run(tmp_path).error == "exited with code 3 — RuntimeError: CUDA error: out of memory"
+
+
+def test_an_error_json_of_another_run_is_not_this_runs_reason(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor([harness_fails_naming_another_run, succeed]))
+    assert failed_run(tmp_path).error == "exited with code 1 — [sampler] stopped"
+
+
+def test_a_stale_error_json_is_removed_before_the_next_attempt(tmp_path: Path) -> None:
+    run(tmp_path, FakeExecutor([harness_fails, succeed]))
+    failed = failed_run(tmp_path)
+    error_json = RunFiles(run_dir(tmp_path / "t", failed.exp_id, failed.cycle)).error
+    assert error_json.is_file()
+    run(tmp_path, FakeExecutor([crash]))  # this attempt dies without saying why
+    assert failed_run(tmp_path).error == "exited with code 3 — RuntimeError: CUDA error: out of memory"
+    assert not error_json.exists()
+    run(tmp_path, FakeExecutor([succeed]))
+    assert states(tmp_path)["done"] == 4 and not error_json.exists()
 
 
 def test_retries_then_success(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib
 
+from camp_contract.models import BackendName
 from harness.backends.base import Backend
-from harness.contract import BackendName
 
 _MODULES: dict[BackendName, tuple[str, str]] = {
     "stub": ("harness.backends.stub", "StubBackend"),

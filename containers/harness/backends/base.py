@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from harness.contract import RunSpec
+from camp_contract.models import RunSpec
 
 # What emptying the engine's cross-request cache between warmup and the window did: "reset";
 # "nothing_cached" (the backend keeps nothing between requests); "not_offered" (the engine may

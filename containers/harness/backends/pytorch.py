@@ -15,10 +15,10 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from camp_contract.models import RunSpec
+from camp_contract.params import PyTorchParams
 from harness.backends.base import CacheReset, Completion
 from harness.backends.tiny_model import is_tiny, save_tiny
-from harness.contract import RunSpec
-from harness.params import PyTorchParams
 from harness.workload import batches
 
 TORCH_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}

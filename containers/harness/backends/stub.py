@@ -13,9 +13,9 @@ import os
 import signal
 import time
 
+from camp_contract.models import RunSpec
+from camp_contract.params import StubParams
 from harness.backends.base import CacheReset, Completion
-from harness.contract import RunSpec
-from harness.params import StubParams
 from harness.workload import batches
 
 BATCH_STEP_OVERHEAD = 0.1

@@ -32,10 +32,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from camp_contract.models import RunSpec
+from camp_contract.params import TensorRTParams
 from harness.backends.base import CacheReset, Completion, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
-from harness.contract import RunSpec
-from harness.params import TensorRTParams
 
 DEFAULT_WARMUP_BATCH = 8
 

@@ -33,10 +33,10 @@ import importlib
 import time
 from typing import Any
 
+from camp_contract.models import RunSpec
+from camp_contract.params import VllmParams
 from harness.backends.base import CacheReset, Completion, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
-from harness.contract import RunSpec
-from harness.params import VllmParams
 
 DEFAULT_WARMUP_BATCH = 8
 

@@ -23,8 +23,8 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from harness.atomic import atomic_write_text
-from harness.contract import BaselineInfo, BaselineSettings, RunWarning
+from camp_contract.atomic import atomic_write_text
+from camp_contract.models import BaselineInfo, BaselineSettings, RunWarning
 from harness.measurement.cuda_context import cuda_context_held
 from harness.measurement.power import PowerSource, Reading
 from harness.measurement.settle import IdleRead, device_temperatures, idle_read, read_for

@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.contract import EnergyInfo, RunWarning
+from camp_contract.models import EnergyInfo, RunWarning
 from harness.measurement.estimator import (
     WindowEstimate,
     counter_delta,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pynvml
 
-from harness.contract import PowerReading
+from camp_contract.models import PowerReading
 from harness.measurement.power import DeviceInfo, DeviceReading, Reading, no_op
 
 DISABLED = {"", "none", "void"}

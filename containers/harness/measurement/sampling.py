@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 
-from harness.contract import PowerReading, SamplingInfo
+from camp_contract.models import PowerReading, SamplingInfo
 from harness.measurement.energy import window
 from harness.measurement.power import Reading
 

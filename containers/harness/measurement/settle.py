@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.contract import BaselineInfo, RunWarning, SettleInfo, SettleSettings
+from camp_contract.models import BaselineInfo, RunWarning, SettleInfo, SettleSettings
 from harness.measurement.power import PowerSource, Reading
 
 STEADY_DROP_C = 1.0  # NVML reports whole degrees: a smaller fall cannot be seen

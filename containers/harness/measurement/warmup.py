@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 
-from harness.contract import WarmupInfo, WarmupSettings
+from camp_contract.models import WarmupInfo, WarmupSettings
 
 
 def coefficient_of_variation(values: list[float]) -> float:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.atomic import atomic_path, atomic_write_text
+from camp_contract.atomic import atomic_path, atomic_write_text
 
 
 def test_published_file_has_the_umask_mode_and_no_temp_is_left(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@ run result (harness → host).
 
 Both sides import these models, so a change here is a change of contract: bump
 ``SPEC_SCHEMA_VERSION`` / ``RESULT_SCHEMA_VERSION`` when a field changes meaning or is removed.
-The spec lives at ``<results>/<campaign>/<exp_id>/c<cycle>/spec.json``; the harness writes
-``result.json`` and ``timeseries.parquet`` beside it, so no host path is ever inside a spec.
+Where the files live is ``camp_contract.layout``'s job: the spec sits in the run's directory and
+the harness writes its result (and timeseries, or its ``error.json``) beside it, so no host path
+is ever inside a spec.
 """
 
 from __future__ import annotations
@@ -16,10 +17,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 SPEC_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1
-
-SPEC_FILENAME = "spec.json"
-RESULT_FILENAME = "result.json"
-TIMESERIES_FILENAME = "timeseries.parquet"
 
 BackendName = Literal["stub", "pytorch", "vllm", "tensorrt"]
 

@@ -9,13 +9,11 @@ researcher reads in ``camp plan``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.contract import BackendName
+from camp_contract.models import BackendName
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
@@ -251,14 +249,3 @@ PARAMS_BY_BACKEND: dict[BackendName, type[BackendParams]] = {
 def parse_params(backend: BackendName, params: dict[str, Any]) -> BackendParams:
     """Validate one grid point for ``backend``; raises pydantic.ValidationError with the reason."""
     return PARAMS_BY_BACKEND[backend].model_validate(params)
-
-
-def contract_fingerprint() -> str:
-    """A short hash of every schema that crosses the container boundary (spec, result, each
-    backend's parameters). The host compares it with the image's before a campaign runs, so an
-    image built from other camp code is caught at once, not as a failed result hours later."""
-    from harness.contract import RunResult, RunSpec
-
-    schemas = [RunSpec.model_json_schema(), RunResult.model_json_schema()]
-    schemas += [model.model_json_schema() for _, model in sorted(PARAMS_BY_BACKEND.items())]
-    return hashlib.sha256(json.dumps(schemas, sort_keys=True).encode()).hexdigest()[:16]

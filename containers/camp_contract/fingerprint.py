@@ -1,0 +1,38 @@
+"""The contract's fingerprint: a short hash of everything the two sides must agree on.
+
+``camp-harness contract`` prints it inside an image; before a campaign runs, the host compares it
+with its own, so an image built from other camp code is caught at once, not as a failed result
+hours later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from camp_contract import layout
+from camp_contract.failure import RunFailure
+from camp_contract.models import RunResult, RunSpec
+from camp_contract.params import PARAMS_BY_BACKEND
+from camp_contract.timeseries import SCHEMA as TIMESERIES_SCHEMA
+
+# The layout's names both sides read or write (the rest of the layout is the host's alone).
+SHARED_NAMES = [
+    layout.SPEC_FILENAME,
+    layout.RESULT_FILENAME,
+    layout.TIMESERIES_FILENAME,
+    layout.ERROR_FILENAME,
+    layout.BASELINE_CACHE_DIRNAME,
+    layout.CYCLE_PREFIX,
+]
+
+
+def contract_fingerprint() -> str:
+    """The hash of the spec, result and failure schemas, each backend's parameters, the
+    timeseries columns and the layout's shared names."""
+    schemas: list[object] = [RunSpec.model_json_schema(), RunResult.model_json_schema()]
+    schemas += [model.model_json_schema() for _, model in sorted(PARAMS_BY_BACKEND.items())]
+    schemas.append(RunFailure.model_json_schema())
+    schemas.append([f"{field.name}:{field.type}" for field in TIMESERIES_SCHEMA])
+    schemas.append(SHARED_NAMES)
+    return hashlib.sha256(json.dumps(schemas, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,54 @@
+"""The schema of ``timeseries.parquet``, a run's sampled trace: one row per (sample, device).
+
+The harness writes it with ``SCHEMA`` (``harness/timeseries.py``) and the host reads it by these
+names (``orchestrator/report.py``), so a column renamed on one side is renamed on both.
+
+``t_s`` counts seconds from the first sample, on the same clock as the result's ``window``;
+``device`` is the GPU's UUID and ``device_index`` its position among the measured GPUs; ``phase``
+says which part of the run a sample belongs to (``PHASES``), so a plot or a re-analysis can cut
+the trace without re-deriving the marks. The per-device readings are empty (null) on samples
+where the sampler did not read them (see docs/measurement.md).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+T_S = "t_s"
+DEVICE = "device"
+DEVICE_INDEX = "device_index"
+PHASE = "phase"
+POWER_W = "power_w"
+
+# What one device reported at one sample: named as the harness's DeviceReading fields.
+READING_COLUMNS = (
+    POWER_W,
+    "power_avg_1s_w",
+    "energy_j",
+    "gpu_util_pct",
+    "mem_used_bytes",
+    "temperature_c",
+    "sm_clock_mhz",
+    "throttle_reasons",
+)
+
+PHASE_SETTLE = "settle"  # the settle gate's idle reads, before the baseline
+PHASE_BASELINE = "baseline"  # only when the idle baseline was measured in this run, not cached
+PHASE_LOAD = "load"
+PHASE_WARMUP = "warmup"
+PHASE_MEASURED = "measured"
+PHASE_IDLE = "idle"  # a sample in no other phase
+PHASES = (PHASE_SETTLE, PHASE_BASELINE, PHASE_LOAD, PHASE_WARMUP, PHASE_MEASURED, PHASE_IDLE)
+
+SCHEMA = pa.schema(
+    [
+        (T_S, pa.float64()),
+        (DEVICE, pa.string()),
+        (DEVICE_INDEX, pa.int32()),
+        (PHASE, pa.string()),
+        *[(c, pa.int64() if c == "throttle_reasons" else pa.float64()) for c in READING_COLUMNS],
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+# What a trace needs to be plotted at all (one series per ``device`` where it has that column).
+REQUIRED_COLUMNS = (T_S, POWER_W)

@@ -1,0 +1,71 @@
+"""timeseries.parquet has one schema, owned by the contract: the harness writes exactly it and
+the report reads it by the same names (one power series per device UUID)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from camp_contract import timeseries as ts
+from harness.measurement.power import DeviceReading, Reading
+from harness.timeseries import write_timeseries
+from orchestrator import report
+
+UUIDS = ("GPU-aaaa", "GPU-bbbb")
+
+
+def readings() -> list[Reading]:
+    return [
+        Reading(
+            10.0 + i * 0.1,
+            tuple(
+                DeviceReading(power_w=100.0 + d, energy_j=i * 10.0, gpu_util_pct=50.0, throttle_reasons=0)
+                for d in range(len(UUIDS))
+            ),
+        )
+        for i in range(6)
+    ]
+
+
+def write(path: Path) -> Path:
+    phases = [(ts.PHASE_LOAD, 10.0, 10.2), (ts.PHASE_WARMUP, 10.2, 10.3), (ts.PHASE_MEASURED, 10.3, 10.5)]
+    write_timeseries(path, readings(), UUIDS, 10.0, phases)
+    return path
+
+
+def test_the_harness_writes_exactly_the_contracts_schema(tmp_path: Path) -> None:
+    table = pq.read_table(write(tmp_path / "timeseries.parquet"))
+    assert table.schema.equals(ts.SCHEMA)
+    assert set(table.column(ts.PHASE).to_pylist()) <= set(ts.PHASES)
+    assert table.column(ts.DEVICE).to_pylist()[:2] == list(UUIDS)
+
+
+def test_every_reading_column_is_a_field_the_harness_reads() -> None:
+    assert set(ts.READING_COLUMNS) <= {f.name for f in dataclasses.fields(DeviceReading)}
+
+
+def test_a_phase_outside_the_schema_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="phase 'prefill' is not in the timeseries schema"):
+        write_timeseries(tmp_path / "t.parquet", readings(), UUIDS, 10.0, [("prefill", 10.0, 10.5)])
+
+
+def test_the_report_reads_every_column_the_harness_writes(tmp_path: Path) -> None:
+    trace = report.read_timeseries(write(tmp_path / "timeseries.parquet"))
+    assert trace is not None
+    assert tuple(trace.columns) == ts.COLUMNS
+
+
+def test_the_power_plot_draws_one_series_per_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trace = report.read_timeseries(write(tmp_path / "timeseries.parquet"))
+    assert trace is not None
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(report, "_save", lambda fig, path: drawn.setdefault("fig", fig) and path)
+    run = pd.Series({"window_start_s": 0.3, "window_end_s": 0.5, "baseline_power_w": 40.0})
+    report.plot_power_timeseries(trace, run, "power", tmp_path / "power.png")
+    labels = [line.get_label() for line in drawn["fig"].axes[0].get_lines()]
+    assert [label for label in labels if label.startswith("GPU")] == [f"GPU {u}" for u in UUIDS]
