@@ -61,7 +61,7 @@ def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
     page = index.read_text()
     for exp_id in ["e0float16", "e2float32"]:
         assert exp_id in page
-    assert "Student-t" in page and "BCa" in page
+    assert "Student-t" in page and "bootstrap-t" in page
     assert (campaign / "aggregate" / "runs.parquet").is_file()
 
 
