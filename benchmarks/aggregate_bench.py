@@ -1,10 +1,11 @@
 """How long aggregation takes for a large campaign (default 10k experiments × 5 cycles).
 
 Times, on synthetic runs with known spread:
-  1. in memory: building the runs and requests tables, the per-experiment t intervals of every
-     summary metric, the per-request BCa latency intervals, the terminal summary, and counting
-     warned runs per experiment and kind (with the --exclude-warned mask);
-  2. side by side with the obvious per-experiment loop (scipy per group), as speed-up ratios;
+  1. in memory: building the runs and requests tables, the per-experiment intervals of every
+     summary metric (bootstrap-t at 5 cycles), the request latency intervals over cycles, and the
+     terminal summary, and counting warned runs per experiment and kind (with the
+     --exclude-warned mask);
+  2. side by side with the obvious per-experiment loop (one call per group), as speed-up ratios;
   3. on disk: reading and validating spec.json + result.json of every run and building the tables.
 
 Run: .venv/bin/python benchmarks/aggregate_bench.py [--experiments N] [--cycles C] [--disk-experiments M]
@@ -155,14 +156,12 @@ def naive_t(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["exp_id", "mean", "low", "high", "n"])
 
 
-def naive_bca(frame: pd.DataFrame, value: str) -> list[tuple[float, float]]:
-    """One scipy.stats.bootstrap call per experiment."""
+def naive_bootstrap_t(frame: pd.DataFrame, value: str) -> list[tuple[float, float]]:
+    """One bootstrap-t call per experiment."""
     out = []
     for _, group in frame.groupby("exp_id"):
-        ci = sps.bootstrap(
-            (group[value].to_numpy(),), np.mean, vectorized=True, method="BCa", rng=np.random.default_rng(0)
-        ).confidence_interval
-        out.append((ci.low, ci.high))
+        low, high = stats.bootstrap_t_rows(group[value].to_numpy()[None, :])
+        out.append((float(low[0]), float(high[0])))
     return out
 
 
@@ -176,12 +175,12 @@ def in_memory(n_experiments: int, cycles: int, n_requests: int) -> None:
     )
     requests, t_req = timed("requests table", lambda: aggregate.requests_frame(loaded), n_experiments)
     experiments, t_exp = timed(
-        f"t intervals, {len(aggregate.SUMMARY_METRICS)} metrics",
+        f"{stats.method_for(cycles)} intervals, {len(aggregate.SUMMARY_METRICS)} metrics",
         lambda: aggregate.experiments_frame(runs),
         n_experiments,
     )
-    _, t_bca = timed(
-        "BCa latency intervals (per request)",
+    _, t_lat = timed(
+        "request latency intervals (over cycles)",
         lambda: aggregate.request_latency_frame(requests),
         n_experiments,
     )
@@ -192,10 +191,10 @@ def in_memory(n_experiments: int, cycles: int, n_requests: int) -> None:
         lambda: (warned.experiment_counts(warned_runs), warned.excluded_mask(warned_runs, ["throttled"])),
         n_experiments,
     )
-    total = t_runs + t_req + t_exp + t_bca + t_sum + t_warned
+    total = t_runs + t_req + t_exp + t_lat + t_sum + t_warned
     print(f"  {'total':<44} {total:8.3f} s   {total / n_experiments * 1e6:9.1f} µs per experiment")
-    print(f"  {'total without per-request BCa':<44} {total - t_bca:8.3f} s")
-    assert experiments["energy_per_output_token_j_method"].eq(stats.METHOD_T).all()
+    print(f"  {'total without request latency':<44} {total - t_lat:8.3f} s")
+    assert experiments["energy_per_output_token_j_method"].eq(stats.method_for(cycles)).all()
 
 
 def side_by_side(cycles: int, n_requests: int) -> None:
@@ -204,16 +203,19 @@ def side_by_side(cycles: int, n_requests: int) -> None:
     loaded = synthetic_runs(n_t, cycles, n_requests, seed=1)
     runs = aggregate.runs_frame(loaded)
     metric = "energy_per_output_token_j"
-    fast, t_fast = timed(f"vectorised t, {n_t} experiments", lambda: stats.summarise(runs, metric), n_t)
+    only_t = 10**9  # Student-t at every n: the path n < 4 takes
+    fast, t_fast = timed(
+        f"vectorised t, {n_t} experiments", lambda: stats.summarise(runs, metric, bootstrap_min_n=only_t), n_t
+    )
     slow, t_slow = timed(f"loop of scipy t.interval, {n_t} experiments", lambda: naive_t(runs, metric), n_t)
     np.testing.assert_allclose(fast["low"], slow["low"], rtol=1e-10)
     print(f"  → vectorised t intervals are {t_slow / t_fast:.0f}× faster")
-    requests = aggregate.requests_frame(loaded[: n_boot * cycles])
+    some = runs[runs["exp_id"].isin(runs["exp_id"].unique()[:n_boot])]
     fast_b, b_fast = timed(
-        f"stacked BCa, {n_boot} experiments", lambda: aggregate.request_latency_frame(requests), n_boot
+        f"stacked bootstrap-t, {n_boot} experiments", lambda: stats.summarise(some, metric), n_boot
     )
     slow_b, b_slow = timed(
-        f"one scipy bootstrap each, {n_boot} experiments", lambda: naive_bca(requests, "latency_s"), n_boot
+        f"one bootstrap-t call each, {n_boot} experiments", lambda: naive_bootstrap_t(some, metric), n_boot
     )
     np.testing.assert_allclose(fast_b["low"], [lo for lo, _ in slow_b], rtol=1e-9)
     print(f"  → stacking experiments of one size into one bootstrap call is {b_slow / b_fast:.1f}× faster")
@@ -244,7 +246,7 @@ def on_disk(n_experiments: int, cycles: int, n_requests: int) -> None:
             "run",
         )
         timed(
-            "  same without per-request BCa",
+            "  same without the request latency table",
             lambda: aggregate.aggregate_runs(dirs, request_stats=False),
             n_runs,
             "run",

@@ -3,8 +3,9 @@
 Each row is one run: its configuration flattened into columns (``backend``, ``model``,
 ``params.batch_size``, ``workload.max_output_tokens``, ``measurement.sample_hz``, …) so any
 field can be grouped on, followed by its metrics. Per-request records (latencies) go to a second
-table, since per-request statistics are bootstrapped from them. Tables are written atomically as
-parquet (typed, for analysis) and CSV (for a spreadsheet) under ``results/<campaign>/aggregate/``.
+table; their intervals are taken over per-cycle statistics, never over pooled requests. Tables
+are written atomically as parquet (typed, for analysis) and CSV (for a spreadsheet) under
+``results/<campaign>/aggregate/``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class CampaignTables:
     runs: pd.DataFrame  # one row per run, every done run; ``excluded`` marks those left out
     requests: pd.DataFrame  # one row per measured request of the runs kept
     experiments: pd.DataFrame  # per experiment: config, warned-run counts, intervals over kept runs
-    request_latency: pd.DataFrame  # per experiment: BCa interval of the mean request latency
+    request_latency: pd.DataFrame  # per experiment: mean request latency, interval over cycles
     warnings: pd.DataFrame  # one row per run warning: exp_id, cycle, kind, message
     excluded_kinds: tuple[str, ...] = ()  # the kinds `--exclude-warned` left out of the intervals
 
@@ -330,10 +331,23 @@ def experiments_frame(
 
 
 def request_latency_frame(requests: pd.DataFrame) -> pd.DataFrame:
-    """Per experiment: the mean request latency over all its cycles, BCa-bootstrapped."""
+    """Per experiment: the mean request latency and its interval over cycles (n = cycles), and
+    how many requests went into it.
+
+    The requests of one cycle share its conditions (clocks, temperature, the batches they ran
+    in), so they are not independent repeats: pooling them makes an interval that is far too
+    narrow. Each cycle's mean latency is one observation instead.
+    """
     if requests.empty:
         return pd.DataFrame({"exp_id": pd.Series(dtype="string")})
-    return stats.summarise(requests, "latency_s", by=["exp_id"], bootstrap_min_n=2)
+    per_cycle = (
+        requests.groupby(["exp_id", "cycle"], sort=True)["latency_s"]
+        .agg(latency_s="mean", requests="count")
+        .reset_index()
+    )
+    table = stats.summarise(per_cycle, "latency_s", by=["exp_id"])
+    counted = per_cycle.groupby("exp_id", sort=True)["requests"].sum()
+    return table.merge(counted.rename("requests").reset_index(), on="exp_id", how="left")
 
 
 def write_table(frame: pd.DataFrame, out_dir: Path, name: str, *, csv: bool = True) -> list[Path]:
@@ -392,8 +406,8 @@ def aggregate_campaign(
 ) -> CampaignTables:
     """Aggregate a campaign's done runs; with ``write``, publish the tables under aggregate/.
 
-    ``request_stats=False`` skips the per-request bootstrap (the costly part, ~1.5 ms per
-    experiment) where nothing shows it, e.g. the summary printed after ``camp run``.
+    ``request_stats=False`` skips the request latency table where nothing shows it, e.g. the
+    summary printed after ``camp run``.
     ``exclude_warned``: see ``aggregate_runs``."""
     tables = aggregate_runs(
         done_run_dirs(campaign_dir), request_stats=request_stats, exclude_warned=exclude_warned

@@ -14,6 +14,7 @@ from orchestrator import aggregate, report, stats
 from tests.aggregate.helpers import write_experiment
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ENERGY, THROUGHPUT = report.ENERGY, report.THROUGHPUT
 
 
 def _campaign(root: Path, *, with_trace: bool = True) -> Path:
@@ -61,7 +62,8 @@ def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
     page = index.read_text()
     for exp_id in ["e0float16", "e2float32"]:
         assert exp_id in page
-    assert "Student-t" in page and "BCa" in page
+    assert "<td>student-t</td>" in page  # 3 cycles each: the interval column names the method
+    assert "bars: 95% CI over cycles (student-t; n = 3)" in page  # and every plot caption
     assert (campaign / "aggregate" / "runs.parquet").is_file()
 
 
@@ -221,3 +223,60 @@ def test_too_many_categories_are_not_plotted() -> None:
         }
     )
     assert report.plotted_parameters(experiments) == ["params.batch_size"]
+
+
+def test_the_report_names_each_rows_interval_method(tmp_path: Path) -> None:
+    campaign = tmp_path / "demo"
+    write_experiment(campaign, "five", [10.0, 12.0, 11.0, 13.0, 10.5], latencies=[0.1, 0.2], batch_size=1)
+    write_experiment(campaign, "three", [10.0, 12.0, 11.5], latencies=[0.1, 0.2], batch_size=4)
+    page = report.write_report(campaign).read_text()
+    first_table = page.split("</table>")[0]
+    headers = re.findall(r"<th>(.*?)</th>", first_table)
+    rows = {
+        cells[0]: cells
+        for cells in (re.findall(r"<td>(.*?)</td>", r) for r in first_table.split("<tr"))
+        if cells
+    }
+    assert rows["five"][headers.index("interval")] == stats.METHOD_BOOTSTRAP_T
+    assert rows["three"][headers.index("interval")] == stats.METHOD_T
+    assert "bootstrap-t" in page.split("<h2>Plots</h2>")[0].split("</table>")[1]  # the note under it
+
+
+def _pooled_runs() -> pd.DataFrame:
+    """Two batch sizes × 9 dtypes (more combinations than colours), 3 cycles each."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for i, dtype in enumerate(f"t{k}" for k in range(report.MAX_SERIES + 1)):
+        for batch in (1, 8):
+            level = 1.0 + 0.1 * i + (0.5 if batch == 1 else 0.0)
+            for cycle in range(3):
+                rows.append(
+                    {
+                        "exp_id": f"{dtype}-{batch}",
+                        "cycle": cycle,
+                        "backend": "stub",
+                        "model": "m",
+                        "params.batch_size": batch,
+                        "params.dtype": dtype,
+                        ENERGY: level + rng.normal(0, 0.01),
+                        THROUGHPUT: 100.0 + rng.normal(0, 1),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_a_pooled_plot_point_has_its_interval_over_experiment_means(tmp_path: Path) -> None:
+    runs = _pooled_runs()
+    experiments = aggregate.experiments_frame(runs, [ENERGY, THROUGHPUT])
+    plotted = report.energy_series(experiments, runs, "params.batch_size")
+    ((label, points),) = plotted.lines
+    assert plotted.over == "per-experiment means" and "n = experiments" in label
+    point = points.set_index("params.batch_size").loc[8]
+    means = runs[runs["params.batch_size"] == 8].groupby("exp_id")[ENERGY].mean()
+    expected = stats.interval_of_mean(means.to_numpy())
+    assert point[f"{ENERGY}_n"] == report.MAX_SERIES + 1  # experiments, not their 27 runs
+    assert (point[f"{ENERGY}_low"], point[f"{ENERGY}_high"]) == pytest.approx((expected.low, expected.high))
+    note = report.bars_note([points], plotted.over)
+    assert note == f"bars: 95% CI over per-experiment means ({stats.METHOD_BOOTSTRAP_T}; n = 9)"
+    path = report.plot_energy_vs_parameter(experiments, runs, "params.batch_size", tmp_path / "e.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)

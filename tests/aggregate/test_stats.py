@@ -1,7 +1,10 @@
-"""Intervals checked against independent references: statsmodels for t, scipy for BCa and paired t."""
+"""Intervals checked against independent references: statsmodels for t, a plain per-group
+bootstrap-t (every ordered resample, or scipy's draws) for bootstrap-t, scipy for paired t."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import warnings
 
 import numpy as np
@@ -19,23 +22,30 @@ def _frame(groups: dict[str, list[float]]) -> pd.DataFrame:
     )
 
 
-def _scipy_bca(values: np.ndarray, *, n_resamples: int = stats.N_RESAMPLES) -> tuple[float, float]:
-    result = sps.bootstrap(
-        (values,),
-        np.mean,
-        n_resamples=n_resamples,
-        vectorized=True,
-        method="BCa",
-        confidence_level=0.95,
-        rng=np.random.default_rng(stats.SEED),
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+def _reference_bootstrap_t(values: np.ndarray, resamples: np.ndarray) -> tuple[float, float]:
+    """One group, one resample (a row of indices) at a time, all equally likely: the textbook
+    equal-tailed bootstrap-t with the inverse-distribution-function quantile."""
+    n = len(values)
+    se = values.std() / math.sqrt(n)
+    pivots = []
+    for index in resamples:
+        drawn = values[index]
+        spread = drawn.std()
+        shift = drawn.mean() - values.mean()
+        pivots.append(
+            shift / (spread / math.sqrt(n))
+            if spread > 1e-9 * values.std()
+            else math.copysign(math.inf, shift)
+        )
+    low_q, high_q = np.quantile(np.array(pivots), [0.025, 0.975], method="inverted_cdf")
+    return values.mean() - high_q * se, values.mean() - low_q * se
 
 
 def test_student_t_intervals_match_statsmodels_for_every_group_at_once() -> None:
     rng = np.random.default_rng(7)
     groups = {f"g{n}": list(rng.normal(10, 2, n)) for n in range(2, 10)}
-    table = stats.summarise(_frame(groups), "value").set_index("exp_id")
+    # Forced for every n here; by default only n < BOOTSTRAP_T_MIN_N gets it.
+    table = stats.summarise(_frame(groups), "value", bootstrap_min_n=100).set_index("exp_id")
     for name, values in groups.items():
         low, high = DescrStatsW(np.array(values)).tconfint_mean(alpha=0.05)
         row = table.loc[name]
@@ -45,15 +55,61 @@ def test_student_t_intervals_match_statsmodels_for_every_group_at_once() -> None
         assert row["method"] == stats.METHOD_T
 
 
+def test_the_method_follows_n() -> None:
+    rng = np.random.default_rng(8)
+    groups = {f"g{n:02d}": list(rng.normal(10, 2, n)) for n in (1, 2, 3, 4, 5, 9, 12)}
+    table = stats.summarise(_frame(groups), "value").set_index("exp_id")
+    assert table["method"].to_dict() == {
+        "g01": stats.METHOD_SINGLE,
+        "g02": stats.METHOD_T,
+        "g03": stats.METHOD_T,
+        "g04": stats.METHOD_BOOTSTRAP_T,
+        "g05": stats.METHOD_BOOTSTRAP_T,
+        "g09": stats.METHOD_BOOTSTRAP_T,
+        "g12": stats.METHOD_BOOTSTRAP_T,
+    }
+    assert [stats.method_for(n) for n in (0, 1, 3, 4, 100)] == [
+        stats.METHOD_EMPTY,
+        stats.METHOD_SINGLE,
+        stats.METHOD_T,
+        stats.METHOD_BOOTSTRAP_T,
+        stats.METHOD_BOOTSTRAP_T,
+    ]
+
+
 def test_other_confidence_levels_match_statsmodels() -> None:
-    values = [3.1, 2.9, 3.4, 3.0, 2.7]
+    values = [3.1, 2.9, 3.4]
     interval = stats.interval_of_mean(values, confidence=0.9)
     assert (interval.low, interval.high) == pytest.approx(
         DescrStatsW(np.array(values)).tconfint_mean(alpha=0.1)
     )
 
 
-def test_bca_for_n_of_ten_or_more_equals_scipy_bootstrap_called_directly() -> None:
+def test_resamples_are_enumerated_while_fewer_than_the_draws_then_drawn() -> None:
+    # C(2n−1, n) distinct resamples: 6435 at n = 8, 24310 at n = 9 (more than 9999 draws).
+    assert stats.exact_bootstrap_max_n() == 8
+    counts, probabilities = stats.bootstrap_resamples(4)
+    assert counts.shape == (4, 35) and probabilities.sum() == pytest.approx(1.0)
+    assert (counts.sum(axis=0) == 4).all()
+    # The four resamples repeating one value have probability 1/4⁴ each.
+    assert sorted(probabilities)[:4] == pytest.approx([1 / 256] * 4)
+    counts, probabilities = stats.bootstrap_resamples(9)
+    assert counts.shape == (9, stats.N_RESAMPLES) and (probabilities == 1 / stats.N_RESAMPLES).all()
+
+
+@pytest.mark.parametrize("n", [4, 5])
+def test_exact_bootstrap_t_equals_every_ordered_resample_taken_one_by_one(n: int) -> None:
+    rng = np.random.default_rng(n)
+    groups = {f"g{i}": list(rng.lognormal(0, 0.5, n)) for i in range(3)}  # stacked in one matrix
+    table = stats.summarise(_frame(groups), "value").set_index("exp_id")
+    every_resample = np.array(list(itertools.product(range(n), repeat=n)))  # nⁿ, equally likely
+    for name, values in groups.items():
+        low, high = _reference_bootstrap_t(np.array(values), every_resample)
+        assert (table.loc[name, "low"], table.loc[name, "high"]) == pytest.approx((low, high), rel=1e-9)
+        assert table.loc[name, "method"] == stats.METHOD_BOOTSTRAP_T
+
+
+def test_drawn_bootstrap_t_uses_scipys_draws_and_equals_the_per_group_reference() -> None:
     rng = np.random.default_rng(3)
     groups = {
         "a": list(rng.lognormal(0, 0.5, 12)),
@@ -62,21 +118,42 @@ def test_bca_for_n_of_ten_or_more_equals_scipy_bootstrap_called_directly() -> No
     }
     table = stats.summarise(_frame(groups), "value").set_index("exp_id")
     for name, values in groups.items():
-        low, high = _scipy_bca(np.array(values))
+        n = len(values)
+        draws = np.random.default_rng(stats.SEED).integers(0, n, (stats.N_RESAMPLES, n))
+        low, high = _reference_bootstrap_t(np.array(values), draws)
         assert (table.loc[name, "low"], table.loc[name, "high"]) == pytest.approx((low, high), rel=1e-9)
-        assert table.loc[name, "method"] == stats.METHOD_BCA
-        assert table.loc[name, "n"] == len(values)
+        assert table.loc[name, "n"] == n
 
 
-def test_bca_is_the_same_when_groups_are_split_into_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bootstrap_t_is_the_same_when_groups_are_split_into_small_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rng = np.random.default_rng(5)
-    groups = {f"g{i}": list(rng.exponential(1.0, 10)) for i in range(5)}
+    groups = {f"g{i}": list(rng.exponential(1.0, n)) for i, n in enumerate([5, 5, 5, 10, 10])}
     whole = stats.summarise(_frame(groups), "value", n_resamples=999)
-    monkeypatch.setattr(stats, "_BOOTSTRAP_CHUNK_ELEMENTS", 1)  # one group per scipy call
+    monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", 1)  # one group per block
     chunked = stats.summarise(_frame(groups), "value", n_resamples=999)
     pd.testing.assert_frame_equal(whole, chunked, rtol=1e-12)
-    low, high = _scipy_bca(np.array(groups["g3"]), n_resamples=999)
-    assert (chunked.loc[3, "low"], chunked.loc[3, "high"]) == pytest.approx((low, high), rel=1e-9)
+
+
+def test_bootstrap_t_does_not_depend_on_units() -> None:
+    values = np.array([3.1, 2.7, 3.9, 3.3, 5.2])
+    base = stats.interval_of_mean(values)
+    scaled = stats.interval_of_mean(1e-6 * values + 7.0)
+    assert (scaled.low, scaled.high) == pytest.approx(
+        (1e-6 * base.low + 7.0, 1e-6 * base.high + 7.0), rel=1e-12
+    )
+
+
+def test_tied_values_that_leave_bootstrap_t_undefined_keep_student_t_and_say_so() -> None:
+    # A third of the resamples repeat the value 1.0: an infinite pivot fills the lower tail.
+    values = [1.0, 1.0, 1.0, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        interval = stats.interval_of_mean(values)
+    low, high = DescrStatsW(np.array(values)).tconfint_mean()
+    assert (interval.low, interval.high) == pytest.approx((low, high))
+    assert interval.method == stats.METHOD_T + stats.BOOTSTRAP_T_UNDEFINED
 
 
 def test_single_observation_has_no_interval_and_says_so() -> None:
@@ -90,7 +167,7 @@ def test_single_observation_has_no_interval_and_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "method"), [(3, stats.METHOD_T), (12, stats.METHOD_BCA), (40, stats.METHOD_BCA)]
+    ("n", "method"), [(3, stats.METHOD_T), (4, stats.METHOD_BOOTSTRAP_T), (40, stats.METHOD_BOOTSTRAP_T)]
 )
 @pytest.mark.parametrize("value", [0.5, 0.1])  # 0.1 × 40 has a rounding std of ~1e-17 in pandas
 def test_zero_variance_gives_a_zero_width_interval_without_warnings(
@@ -113,14 +190,14 @@ def test_empty_sample_and_nan_values() -> None:
 def test_grouping_by_a_config_field_pools_the_runs_of_that_value() -> None:
     runs = pd.DataFrame(
         {
-            "exp_id": ["a", "a", "b", "b", "c", "c"],
-            "params.batch_size": [1, 1, 1, 1, 8, 8],
-            "energy": [1.0, 1.2, 1.4, 1.1, 0.3, 0.35],
+            "exp_id": ["a", "a", "b", "c", "c"],
+            "params.batch_size": [1, 1, 1, 8, 8],
+            "energy": [1.0, 1.2, 1.4, 0.3, 0.35],
         }
     )
     table = stats.summarise(runs, "energy", by=["params.batch_size"]).set_index("params.batch_size")
-    low, high = DescrStatsW(np.array([1.0, 1.2, 1.4, 1.1])).tconfint_mean()
-    assert table.loc[1, "n"] == 4
+    low, high = DescrStatsW(np.array([1.0, 1.2, 1.4])).tconfint_mean()
+    assert table.loc[1, "n"] == 3
     assert (table.loc[1, "low"], table.loc[1, "high"]) == pytest.approx((low, high))
     assert table.loc[8, "mean"] == pytest.approx(0.325)
 
