@@ -43,6 +43,8 @@ _SHORT_METHOD = {
     stats.METHOD_T: "t",
     stats.METHOD_T + stats.ZERO_VARIANCE: "t,sd=0",
     stats.METHOD_T + stats.BOOTSTRAP_T_UNDEFINED: "t*",
+    stats.METHOD_T_WIDENED: "t+",
+    stats.METHOD_T_WIDENED + stats.ZERO_VARIANCE: "t+,sd=0",
     stats.METHOD_BOOTSTRAP_T: "boot-t",
     stats.METHOD_BOOTSTRAP_T + stats.ZERO_VARIANCE: "boot-t,sd=0",
     stats.METHOD_SINGLE: "n=1",
@@ -55,8 +57,9 @@ METHODS_NOTE = (
     f"(studentized bootstrap: every resample enumerated up to n = {stats.exact_bootstrap_max_n()}, "
     f"else {stats.N_RESAMPLES} resamples, seed {stats.SEED}) from n = {_MIN_N}. Chosen per n for "
     "covering the true mean at least 93% of the time for near-normal and for skewed cycles in "
-    "benchmarks/interval_coverage.py; with 3 cycles no method does for strongly skewed data, so "
-    "prefer 4 or more cycles for figures you cite. n=1 has no interval; zero variance gives a "
+    "benchmarks/interval_coverage.py; with 3 cycles Student-t does so only with its quantile taken at "
+    f"{100 * stats.WIDENED_T_LEVELS[3]:.0f}% (t+: widened), as no bootstrap is usable there; prefer 4 or "
+    "more cycles for figures you cite. n=1 has no interval; zero variance gives a "
     "zero-width interval; t* = Student-t where tied values leave bootstrap-t undefined."
 )
 
@@ -193,7 +196,8 @@ def format_summary(
     if len(table) > max_rows:
         lines.append(f"… {len(table) - max_rows} more experiments: see the report")
     legend = (
-        f"CI: 95% interval of the mean over cycles; t = Student-t (n < {_MIN_N}), boot-t = "
+        f"CI: 95% interval of the mean over cycles; t = Student-t (n < {_MIN_N}; t+ at n = 3: its "
+        f"quantile at {100 * stats.WIDENED_T_LEVELS[3]:.0f}%, skew-safe), boot-t = "
         f"bootstrap-t (n ≥ {_MIN_N}), sd=0 = zero variance, n=1 = no interval, t* = Student-t where "
         "tied values leave bootstrap-t undefined"
     )

@@ -6,8 +6,10 @@ camp reports must cover the true mean at least 93 % of the time for near-normal 
 and for strongly skewed ones (lognormal σ = 0.5), wherever any usable method does.
 
 - n ≤ 3: Student-t. Bootstrap-t is infinite there (at n = 3 a ninth of the resamples repeat
-  one value) and percentile/BCa bootstraps cover far less. At n = 3 no usable method reaches
-  93 % for skewed data, and none beats Student-t: the docs say so.
+  one value) and percentile/BCa bootstraps cover far less. At n = 3 Student-t covers skewed
+  data only ~92 %, so there its quantile is taken at a higher level (``WIDENED_T_LEVELS``: 96 %
+  for a 95 % interval, 13 % wider), the least that reaches 93 % in the benchmark; the method
+  says so ("student-t, widened").
 - n ≥ ``BOOTSTRAP_T_MIN_N``: bootstrap-t (studentized bootstrap, equal-tailed). Student-t
   under-covers skewed data up to n ≈ 15, BCa and percentile under-cover even normal data up
   to n ≈ 20.
@@ -43,6 +45,10 @@ _CHUNK_ELEMENTS = 250_000
 _DEGENERATE_VARIANCE = 1e-12
 
 METHOD_T = "student-t"
+METHOD_T_WIDENED = "student-t, widened"
+# n → the level whose t quantile a 95 % interval uses at that n (for another confidence c, the
+# same share of 1 − c): where Student-t under-covers skewed cycles and no bootstrap is usable.
+WIDENED_T_LEVELS = {3: 0.96}
 METHOD_BOOTSTRAP_T = "bootstrap-t"
 METHOD_SINGLE = "n=1: no interval"
 METHOD_EMPTY = "no data"
@@ -71,7 +77,17 @@ def method_for(n: int, *, bootstrap_min_n: int = BOOTSTRAP_T_MIN_N) -> str:
         return METHOD_EMPTY
     if n == 1:
         return METHOD_SINGLE
-    return METHOD_BOOTSTRAP_T if n >= bootstrap_min_n else METHOD_T
+    if n >= bootstrap_min_n:
+        return METHOD_BOOTSTRAP_T
+    return METHOD_T_WIDENED if n in WIDENED_T_LEVELS else METHOD_T
+
+
+def t_level(n: int, confidence: float = CONFIDENCE) -> float:
+    """The level of the t quantile camp's Student-t interval of ``n`` values uses."""
+    widened = WIDENED_T_LEVELS.get(n)
+    if widened is None:
+        return confidence
+    return 1 - (1 - confidence) * (1 - widened) / (1 - CONFIDENCE)
 
 
 def exact_bootstrap_max_n(n_resamples: int = N_RESAMPLES) -> int:
@@ -306,12 +322,14 @@ def _t_intervals(
     method[n == 0] = METHOD_EMPTY
     ok = n >= 2
     if ok.any():
-        quantile = sps.t.ppf((1 + confidence) / 2, n[ok] - 1)
+        levels = np.array([t_level(int(k), confidence) for k in n[ok]])
+        quantile = sps.t.ppf((1 + levels) / 2, n[ok] - 1)
         half = quantile * std[ok] / np.sqrt(n[ok])
         low[ok] = mean[ok] - half
         high[ok] = mean[ok] + half
         zero = std[ok] == 0
-        method[np.flatnonzero(ok)] = np.where(zero, METHOD_T + ZERO_VARIANCE, METHOD_T)
+        names = np.array([METHOD_T_WIDENED if int(k) in WIDENED_T_LEVELS else METHOD_T for k in n[ok]])
+        method[np.flatnonzero(ok)] = np.where(zero, names + ZERO_VARIANCE, names)
     return low, high, method
 
 

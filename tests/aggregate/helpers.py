@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from camp_contract import layout
 from camp_contract.models import (
     RequestRecord,
@@ -68,3 +70,15 @@ def add_warnings(run_dir: Path, *kinds: str) -> None:
     result = RunResult.model_validate_json(path.read_bytes())
     warnings = (*result.warnings, *(RunWarning(kind=k, message=f"{k} happened") for k in kinds))
     path.write_text(result.model_copy(update={"warnings": warnings}).model_dump_json())
+
+
+def t_interval(values: Any, confidence: float = 0.95) -> tuple[float, float]:
+    """camp's Student-t interval by statsmodels: at n = 3 its quantile is taken at the widened
+    level ``stats.t_level`` gives (skew-safe coverage, see stats.py)."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    from orchestrator import stats
+
+    array = np.asarray(values, dtype=float)
+    low, high = DescrStatsW(array).tconfint_mean(alpha=1 - stats.t_level(len(array), confidence))
+    return float(low), float(high)

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.stats.weightstats import DescrStatsW
 
 from camp_contract import layout
 from camp_contract.layout import RESULT_FILENAME
 from camp_contract.models import Provenance, RequestRecord, SamplingInfo
 from orchestrator import aggregate, report, stats
-from tests.aggregate.helpers import make_spec, write_experiment, write_run
+from tests.aggregate.helpers import make_spec, t_interval, write_experiment, write_run
 from tests.factories import make_result
 
 OUTPUT_TOKENS = 4 * 16  # helpers: 4 requests × 16 output tokens
@@ -115,14 +114,14 @@ def test_experiments_frame_carries_config_and_intervals(tmp_path: Path) -> None:
     experiments = aggregate.experiments_frame(aggregate.runs_table(dirs))
     row = experiments.iloc[0]
     per_token = (np.array(energies) - 4.0) / OUTPUT_TOKENS
-    low, high = DescrStatsW(per_token).tconfint_mean()
+    low, high = t_interval(per_token)
     assert row["params.batch_size"] == 2
     assert row["energy_per_output_token_j_mean"] == pytest.approx(per_token.mean())
     assert (row["energy_per_output_token_j_low"], row["energy_per_output_token_j_high"]) == pytest.approx(
         (low, high)
     )
     assert row["energy_per_output_token_j_n"] == 3
-    assert row["energy_per_output_token_j_method"] == stats.METHOD_T
+    assert row["energy_per_output_token_j_method"] == stats.METHOD_T_WIDENED
 
 
 def test_the_interval_method_is_named_in_experiments_csv(tmp_path: Path) -> None:
@@ -133,7 +132,7 @@ def test_the_interval_method_is_named_in_experiments_csv(tmp_path: Path) -> None
     assert table.loc["a", "energy_per_output_token_j_method"] == stats.METHOD_BOOTSTRAP_T
     # Every cycle ran for the same duration here: no spread, and the label says so.
     assert table.loc["a", "throughput_tokens_per_s_method"] == stats.METHOD_BOOTSTRAP_T + stats.ZERO_VARIANCE
-    assert table.loc["b", "energy_per_output_token_j_method"] == stats.METHOD_T
+    assert table.loc["b", "energy_per_output_token_j_method"] == stats.METHOD_T_WIDENED
 
 
 def test_request_latency_interval_is_over_per_cycle_means(tmp_path: Path) -> None:
@@ -147,8 +146,8 @@ def test_request_latency_interval_is_over_per_cycle_means(tmp_path: Path) -> Non
     assert len(tables.requests) == 12
     row = tables.request_latency.iloc[0]
     cycle_means = np.array([np.mean(latencies) for latencies in cycles])
-    low, high = DescrStatsW(cycle_means).tconfint_mean()
-    assert row["n"] == 3 and row["requests"] == 12 and row["method"] == stats.METHOD_T
+    low, high = t_interval(cycle_means)
+    assert row["n"] == 3 and row["requests"] == 12 and row["method"] == stats.METHOD_T_WIDENED
     assert row["mean"] == pytest.approx(cycle_means.mean())
     assert (row["low"], row["high"]) == pytest.approx((low, high), rel=1e-9)
 

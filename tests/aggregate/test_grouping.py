@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats as sps
 
-from orchestrator import aggregate, grouping
+from orchestrator import aggregate, grouping, stats
 from orchestrator.cli_report import report
 from tests.aggregate.helpers import write_experiment
 
@@ -24,7 +24,9 @@ def _per_token(energies: list[float]) -> np.ndarray:
 
 
 def _t_interval(values: np.ndarray) -> tuple[float, float]:
-    low, high = sps.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=sps.sem(values))
+    low, high = sps.t.interval(
+        stats.t_level(len(values)), len(values) - 1, loc=values.mean(), scale=sps.sem(values)
+    )
     return float(low), float(high)
 
 

@@ -62,8 +62,8 @@ def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
     page = index.read_text()
     for exp_id in ["e0float16", "e2float32"]:
         assert exp_id in page
-    assert "<td>student-t</td>" in page  # 3 cycles each: the interval column names the method
-    assert "bars: 95% CI over cycles (student-t; n = 3)" in page  # and every plot caption
+    assert "<td>student-t, widened</td>" in page  # 3 cycles each: the interval column names the method
+    assert "bars: 95% CI over cycles (student-t, widened; n = 3)" in page  # and every plot caption
     assert (campaign / "aggregate" / "runs.parquet").is_file()
 
 
@@ -118,7 +118,7 @@ def test_summary_has_one_readable_row_per_experiment(tmp_path: Path) -> None:
         assert expected in line
         assert f"batch_size={row['params.batch_size']}" in line
         assert f"dtype={row['params.dtype']}" in line
-        assert re.search(r"\s3\s+t$", line), line  # n and the method
+        assert re.search(r"\s3\s+t\+$", line), line  # n and the method
 
 
 def test_summary_truncates_long_config_labels_to_the_width() -> None:
@@ -238,7 +238,7 @@ def test_the_report_names_each_rows_interval_method(tmp_path: Path) -> None:
         if cells
     }
     assert rows["five"][headers.index("interval")] == stats.METHOD_BOOTSTRAP_T
-    assert rows["three"][headers.index("interval")] == stats.METHOD_T
+    assert rows["three"][headers.index("interval")] == stats.METHOD_T_WIDENED
     assert "bootstrap-t" in page.split("<h2>Plots</h2>")[0].split("</table>")[1]  # the note under it
 
 

@@ -14,6 +14,7 @@ from scipy import stats as sps
 from statsmodels.stats.weightstats import DescrStatsW
 
 from orchestrator import stats
+from tests.aggregate.helpers import t_interval
 
 
 def _frame(groups: dict[str, list[float]]) -> pd.DataFrame:
@@ -47,12 +48,12 @@ def test_student_t_intervals_match_statsmodels_for_every_group_at_once() -> None
     # Forced for every n here; by default only n < BOOTSTRAP_T_MIN_N gets it.
     table = stats.summarise(_frame(groups), "value", bootstrap_min_n=100).set_index("exp_id")
     for name, values in groups.items():
-        low, high = DescrStatsW(np.array(values)).tconfint_mean(alpha=0.05)
+        low, high = t_interval(values)
         row = table.loc[name]
         assert row["mean"] == pytest.approx(np.mean(values), rel=1e-12)
         assert (row["low"], row["high"]) == pytest.approx((low, high), rel=1e-10)
         assert row["n"] == len(values)
-        assert row["method"] == stats.METHOD_T
+        assert row["method"] == (stats.METHOD_T_WIDENED if len(values) == 3 else stats.METHOD_T)
 
 
 def test_the_method_follows_n() -> None:
@@ -62,7 +63,7 @@ def test_the_method_follows_n() -> None:
     assert table["method"].to_dict() == {
         "g01": stats.METHOD_SINGLE,
         "g02": stats.METHOD_T,
-        "g03": stats.METHOD_T,
+        "g03": stats.METHOD_T_WIDENED,
         "g04": stats.METHOD_BOOTSTRAP_T,
         "g05": stats.METHOD_BOOTSTRAP_T,
         "g09": stats.METHOD_BOOTSTRAP_T,
@@ -71,7 +72,7 @@ def test_the_method_follows_n() -> None:
     assert [stats.method_for(n) for n in (0, 1, 3, 4, 100)] == [
         stats.METHOD_EMPTY,
         stats.METHOD_SINGLE,
-        stats.METHOD_T,
+        stats.METHOD_T_WIDENED,
         stats.METHOD_BOOTSTRAP_T,
         stats.METHOD_BOOTSTRAP_T,
     ]
@@ -80,9 +81,7 @@ def test_the_method_follows_n() -> None:
 def test_other_confidence_levels_match_statsmodels() -> None:
     values = [3.1, 2.9, 3.4]
     interval = stats.interval_of_mean(values, confidence=0.9)
-    assert (interval.low, interval.high) == pytest.approx(
-        DescrStatsW(np.array(values)).tconfint_mean(alpha=0.1)
-    )
+    assert (interval.low, interval.high) == pytest.approx(t_interval(values, confidence=0.9))
 
 
 def test_resamples_are_enumerated_while_fewer_than_the_draws_then_drawn() -> None:
@@ -167,7 +166,8 @@ def test_single_observation_has_no_interval_and_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "method"), [(3, stats.METHOD_T), (4, stats.METHOD_BOOTSTRAP_T), (40, stats.METHOD_BOOTSTRAP_T)]
+    ("n", "method"),
+    [(3, stats.METHOD_T_WIDENED), (4, stats.METHOD_BOOTSTRAP_T), (40, stats.METHOD_BOOTSTRAP_T)],
 )
 @pytest.mark.parametrize("value", [0.5, 0.1])  # 0.1 × 40 has a rounding std of ~1e-17 in pandas
 def test_zero_variance_gives_a_zero_width_interval_without_warnings(
@@ -196,7 +196,7 @@ def test_grouping_by_a_config_field_pools_the_runs_of_that_value() -> None:
         }
     )
     table = stats.summarise(runs, "energy", by=["params.batch_size"]).set_index("params.batch_size")
-    low, high = DescrStatsW(np.array([1.0, 1.2, 1.4])).tconfint_mean()
+    low, high = t_interval([1.0, 1.2, 1.4])
     assert table.loc[1, "n"] == 3
     assert (table.loc[1, "low"], table.loc[1, "high"]) == pytest.approx((low, high))
     assert table.loc[8, "mean"] == pytest.approx(0.325)

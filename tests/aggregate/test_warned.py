@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.stats.weightstats import DescrStatsW
 
 from camp_contract.layout import RESULT_FILENAME
 from camp_contract.models import RunResult
 from orchestrator import aggregate, report, stats, warned
-from tests.aggregate.helpers import add_warnings, make_spec, write_experiment, write_run
+from tests.aggregate.helpers import add_warnings, make_spec, t_interval, write_experiment, write_run
 from tests.factories import make_result
 
 OUTPUT_TOKENS = 64
@@ -75,7 +74,7 @@ def test_excluding_a_kind_recomputes_the_intervals_without_its_runs(tmp_path: Pa
     assert tables.excluded_kinds == ("throttled",)
     a = _row(tables.experiments, "a")
     kept = _per_token([12.0, 13.0, 14.0])  # cycles 0 and 1 were throttled
-    low, high = DescrStatsW(kept).tconfint_mean()
+    low, high = t_interval(kept)
     assert a["energy_per_output_token_j_mean"] == pytest.approx(kept.mean())
     assert (a["energy_per_output_token_j_low"], a["energy_per_output_token_j_high"]) == pytest.approx(
         (low, high)
@@ -152,7 +151,7 @@ def test_summary_says_which_runs_were_excluded(tmp_path: Path) -> None:
     lines = text.splitlines()
     assert re.search(r"warned\s+excl\.$", lines[0])
     (line_a,) = [line for line in lines if line.startswith("a ")]
-    assert re.search(r"\s3\s+t\s+2/5\s+2$", line_a), line_a
+    assert re.search(r"\s3\s+t\+\s+2/5\s+2$", line_a), line_a
     assert "the 4 runs with throttled are left out of the intervals above" in " ".join(text.split())
     (throttled,) = [line for line in lines if line.strip().startswith("throttled ")]
     assert "(excluded)" in throttled
