@@ -257,3 +257,16 @@ def test_a_compose_config_that_cannot_be_read_still_runs(tmp_path: Path) -> None
 def test_the_compose_client_sees_the_gpu_services(tmp_path: Path) -> None:
     executor = DockerRuntime(tmp_path / "compose.yaml")
     assert executor.client.client_config.compose_profiles == ["gpu"]
+
+
+def test_a_leases_variables_reach_the_container_and_a_lease_elsewhere_is_refused(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    client = FakeClient(exits_with(0))
+    runtime = DockerRuntime(tmp_path / "compose.yaml", client)
+    runtime.execute(replace(request(tmp_path), env={"CAMP_LEASE": "a"}))
+    assert client.calls[0]["envs"] == {"CAMP_LEASE": "a", "CAMP_IMAGE_ID": STUB_ID}
+    elsewhere = replace(request(tmp_path / "b"), launcher=("srun", "--jobid=7"))
+    outcome = runtime.execute(elsewhere)
+    assert outcome.exit_code is None and "starts containers here only, not via srun" in (outcome.error or "")
+    assert len(client.calls) == 1  # nothing was started

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -97,3 +100,27 @@ retries: 0
     assert failed.error == "exited with code 1 — [run] RuntimeError: injected fault: the backend crashed"
     failure = read_failure(layout.run_files(tmp_path, "t", failed.exp_id, 0).error)
     assert failure is not None and (failure.exp_id, failure.cycle) == (failed.exp_id, 0)
+
+
+def test_the_harness_starts_through_the_leases_launcher_with_its_variables_and_gpus(tmp_path: Path) -> None:
+    """A placement elsewhere (a scheduler's ``srun --jobid=…``) gives a launcher: the harness
+    command is handed to it, in the lease's environment. This launcher records and exits."""
+    record = tmp_path / "launched.json"
+    launcher = (
+        sys.executable,
+        "-c",
+        "import json, os, sys; json.dump({'command': sys.argv[2:], 'job': os.environ.get('SLURM_JOB_ID'),"
+        " 'gpus': os.environ.get('CUDA_VISIBLE_DEVICES')}, open(sys.argv[1], 'w'))",
+        str(record),
+    )
+    run = replace(
+        request(tmp_path, "none", 60), gpus=("GPU-7",), env={"SLURM_JOB_ID": "42"}, launcher=launcher
+    )
+    outcome = LocalRuntime().execute(run)
+    assert outcome.exit_code == 0, outcome.output
+    launched = json.loads(record.read_text())
+    assert launched == {
+        "command": [sys.executable, "-m", "harness", "run", str(run.spec_path)],
+        "job": "42",
+        "gpus": "GPU-7",
+    }
