@@ -29,6 +29,7 @@ from orchestrator.config_errors import (
     load_yaml_with_lines,
     problems_from_validation,
 )
+from orchestrator.executors.registry import ExecutorChoice
 
 WORKLOAD_PREFIX = "workload."
 
@@ -99,7 +100,7 @@ class Campaign(_Strict):
     timeout_s: float = Field(default=900.0, gt=0)
     retries: int = Field(default=1, ge=0)
     max_consecutive_failures: int = Field(default=5, ge=1)
-    executor: Literal["auto", "docker", "local"] = "auto"
+    executor: ExecutorChoice = "auto"  # a name in the executor registry, or auto
     # GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a time,
     # tensor-parallel runs on as many GPUs as they need. Empty: one run at a time on the
     # executor's default devices.

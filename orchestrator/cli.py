@@ -26,7 +26,7 @@ from orchestrator.cli_common import (
     results_option,
 )
 from orchestrator.cli_report import compare, report
-from orchestrator.executors import ExecutorUnavailable, make_executor
+from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
 from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
 from orchestrator.manifest import Manifest
@@ -45,6 +45,22 @@ def _echo(message: str) -> None:
     click.echo(message)
 
 
+class RegisteredExecutor(click.Choice[str]):
+    """``--executor``'s choices: the registry's as it is when the option is read, so an executor
+    registered after this module was imported is accepted, as in a campaign's ``executor:``."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(executor_choices())
+
+    @choices.setter
+    def choices(self, _: object) -> None:
+        pass  # the registry is the one list
+
+
 campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Path, dir_okay=False))
 
 
@@ -59,7 +75,7 @@ def main() -> None:
 @results_option
 @click.option(
     "--executor",
-    type=click.Choice(["auto", "docker", "local"]),
+    type=RegisteredExecutor(),
     default=None,
     help="Override the campaign's executor.",
 )
@@ -76,7 +92,7 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
 
     campaign = load_or_exit(campaign_file)
     try:
-        chosen, notice = make_executor(executor or campaign.executor, compose_file)  # type: ignore[arg-type]
+        chosen, notice = make_executor(executor or campaign.executor, compose_file)
     except ExecutorUnavailable as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None

@@ -1,4 +1,4 @@
-"""The docker executor: each run in a fresh ``docker compose run --rm <backend>`` container.
+"""The docker runtime: each run in a fresh ``docker compose run --rm <backend>`` container.
 
 The container is named ``camp-<exp_id>-c<cycle>`` and labelled with its campaign, so a timeout
 or Ctrl-C can kill it by name (killing the compose client alone leaves the container running)
@@ -15,7 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Collection
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -24,8 +24,11 @@ from camp_contract import layout
 from camp_contract.fingerprint import contract_fingerprint
 from camp_contract.image_variables import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
 from camp_contract.models import BackendName
-from orchestrator.executors.base import ExecOutcome, ExecutorUnavailable, RunRequest
+from orchestrator.executors.runtime import ExecOutcome, ExecutorUnavailable, RunRequest
 from orchestrator.secrets import redact, run_env_files
+
+if TYPE_CHECKING:
+    from orchestrator.executors.registry import RuntimeSetup
 
 CONTAINER_RESULTS = PurePosixPath("/results")
 LABEL_CAMPAIGN = "camp.campaign"
@@ -53,10 +56,24 @@ def engine_answers(client: DockerClient | None = None) -> str | None:
     return None
 
 
+def unavailable(setup: RuntimeSetup) -> str | None:
+    """The registry's hook: why compose cannot run here (no engine, no Compose v2, no compose
+    file), or None."""
+    problem = engine_answers()
+    if problem is None and not setup.compose_file.is_file():
+        problem = f"no compose file at {setup.compose_file}"
+    return problem
+
+
+def make_runtime(setup: RuntimeSetup) -> DockerRuntime:
+    """The registry's hook: the runtime for the compose file camp was given."""
+    return DockerRuntime(setup.compose_file)
+
+
 ClientFactory = Callable[[Path], Any]
 
 
-class DockerExecutor:
+class DockerRuntime:
     name = "docker"
 
     def __init__(self, compose_file: Path, client_factory: ClientFactory | None = None):
@@ -84,9 +101,12 @@ class DockerExecutor:
         }
 
     def execute(self, request: RunRequest) -> ExecOutcome:
-        image = self.image_facts(request.backend)
+        if request.launcher:  # a lease on another machine: this engine cannot start it there
+            reason = f"the docker runtime starts containers here only, not via {request.launcher[0]}"
+            return ExecOutcome(None, "", error=reason)
+        container_env = {**request.env, **self.image_facts(request.backend)}  # lease's, then image's
         with run_env_files(self._variables(request.results_root, request.gpus)) as files:
-            return self._execute(request, self.client_factory(files.compose_env), image)
+            return self._execute(request, self.client_factory(files.compose_env), container_env)
 
     def image_facts(self, backend: BackendName) -> dict[str, str]:
         """The ID (``sha256:…``) and, where it came from a registry, the digest of the image a run
@@ -149,7 +169,7 @@ class DockerExecutor:
     def stop(self, request: RunRequest) -> None:
         self._remove(request.container_name)
 
-    def _execute(self, request: RunRequest, client: Any, image: dict[str, str]) -> ExecOutcome:
+    def _execute(self, request: RunRequest, client: Any, container_env: dict[str, str]) -> ExecOutcome:
         self._remove(request.container_name)
         spec_in_container = layout.run_files(
             CONTAINER_RESULTS, request.campaign, request.exp_id, request.cycle
@@ -169,7 +189,7 @@ class DockerExecutor:
                         "camp.cycle": str(request.cycle),
                     },
                     user=f"{os.getuid()}:{os.getgid()}",
-                    envs=image,
+                    envs=container_env,
                     dependencies=False,
                     tty=False,
                     remove=True,

@@ -1,5 +1,6 @@
-"""The local executor: the same harness as a subprocess on this machine, for machines without
-Docker and for development. Same spec in, same result out as the docker executor."""
+"""The local runtime: the same harness as a subprocess, for machines without Docker and for
+development. Same spec in, same result out as the docker runtime. The subprocess starts on this
+machine, or through the lease's launcher where the placement put the run elsewhere."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import signal
 import subprocess
 import sys
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from camp_contract.image_variables import without_image_variables
 from camp_contract.models import BackendName
-from orchestrator.executors.base import ExecOutcome, RunRequest
+from orchestrator.executors.runtime import ExecOutcome, RunRequest
 from orchestrator.secrets import redact
+
+if TYPE_CHECKING:
+    from orchestrator.executors.registry import RuntimeSetup
 
 # Run in the child before it becomes the harness: ask Linux to SIGKILL it when camp dies (even by
 # kill -9), so an orphaned harness never goes on measuring — or writing a result — beside the
@@ -27,11 +32,16 @@ except (OSError, AttributeError):
     pass
 if os.getppid() != parent:
     sys.exit(137)  # camp died before the guard was set
-os.execv(sys.argv[2], sys.argv[2:])
+os.execvp(sys.argv[2], sys.argv[2:])  # the lease's launcher, else the harness
 """
 
 
-class LocalExecutor:
+def make_runtime(setup: RuntimeSetup) -> LocalRuntime:
+    """The registry's hook: the harness under this interpreter (it needs no setup)."""
+    return LocalRuntime()
+
+
+class LocalRuntime:
     name = "local"
 
     def __init__(self, python: str = sys.executable):
@@ -41,11 +51,11 @@ class LocalExecutor:
     def execute(self, request: RunRequest) -> ExecOutcome:
         # The harness finds its own revision from its checkout; image facts a shell exported
         # (CAMP_SOURCE_REVISION for a build) would be false here.
-        env = without_image_variables(os.environ)
+        env = {**without_image_variables(os.environ), **request.env}
         if request.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(request.gpus)
         harness = [self.python, "-m", "harness", "run", str(request.spec_path)]
-        command = [self.python, "-c", _DIE_WITH_PARENT, str(os.getpid()), *harness]
+        command = [self.python, "-c", _DIE_WITH_PARENT, str(os.getpid()), *request.launcher, *harness]
         try:
             process = subprocess.Popen(
                 command,

@@ -14,7 +14,7 @@ from camp_contract.atomic import atomic_write_text
 from camp_contract.failure import RunFailure, write_failure
 from camp_contract.layout import RESULT_FILENAME, RunFiles
 from camp_contract.models import RunSpec
-from orchestrator.executors.base import ExecOutcome, RunRequest
+from orchestrator.executors.runtime import ExecOutcome, RunRequest
 from tests.factories import make_result
 
 Behaviour = Callable[[RunRequest, RunSpec], ExecOutcome]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from python_on_whales.exceptions import DockerException
 
-from orchestrator.executors.base import RunRequest
-from orchestrator.executors.docker import TIMEOUT_EXIT_CODE, DockerExecutor
+from orchestrator.executors.docker import TIMEOUT_EXIT_CODE, DockerRuntime
+from orchestrator.executors.runtime import RunRequest
 
 STUB_ID = "sha256:" + "5" * 64
 
@@ -112,7 +112,7 @@ def request(tmp_path: Path, timeout_s: float = 5.0) -> RunRequest:
 
 def test_dispatch_is_compose_run_rm_named_labelled_as_the_user(tmp_path: Path) -> None:
     client = FakeClient(exits_with(0))
-    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path))
     assert (outcome.exit_code, outcome.output, outcome.timed_out) == (0, "hello\n", False)
     call = client.calls[0]
     assert call["service"] == "stub"
@@ -128,14 +128,14 @@ def test_dispatch_is_compose_run_rm_named_labelled_as_the_user(tmp_path: Path) -
 
 def test_non_zero_exit_code_and_stderr_are_returned(tmp_path: Path) -> None:
     client = FakeClient(exits_with(3))
-    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path))
     assert outcome.exit_code == 3
     assert outcome.output.count("boom") == 1
 
 
 def test_timeout_kills_the_container_by_name(tmp_path: Path) -> None:
     client = FakeClient(hangs)
-    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path, timeout_s=0.2))
+    outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path, timeout_s=0.2))
     assert outcome.timed_out and outcome.exit_code == TIMEOUT_EXIT_CODE
     assert client.removed.count("camp-camp-x-abc123-c2") == 2  # once before starting (stale), once to kill
     assert "loading" in outcome.output
@@ -143,7 +143,7 @@ def test_timeout_kills_the_container_by_name(tmp_path: Path) -> None:
 
 def test_stop_kills_a_running_container_and_execute_returns(tmp_path: Path) -> None:
     client = FakeClient(hangs)
-    executor = DockerExecutor(tmp_path / "compose.yaml", client)
+    executor = DockerRuntime(tmp_path / "compose.yaml", client)
     run = request(tmp_path, timeout_s=60)
     outcomes = []
     worker = threading.Thread(target=lambda: outcomes.append(executor.execute(run)))
@@ -159,7 +159,7 @@ def test_cleanup_removes_leftovers_of_the_campaign(tmp_path: Path) -> None:
     client = FakeClient(exits_with(0))
     client.leftovers = ["camp-old-c0"]
     client.running["camp-old-c0"] = threading.Event()
-    assert DockerExecutor(tmp_path / "compose.yaml", client).cleanup("camp-x") == ["camp-old-c0"]
+    assert DockerRuntime(tmp_path / "compose.yaml", client).cleanup("camp-x") == ["camp-old-c0"]
     assert client.removed == ["camp-old-c0"]
 
 
@@ -181,7 +181,7 @@ def test_secrets_go_through_a_private_env_file_that_is_removed(
         client.running.pop(name, None)
 
     client = FakeClient(script)
-    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path))
     assert seen["mode"] == 0o600 and seen["dir_mode"] == 0o700
     assert seen["content"] == "HF_TOKEN=hf_secret_value_123\n"
     assert not seen["path"].exists()
@@ -197,14 +197,14 @@ def test_prepare_accepts_an_image_with_this_checkouts_contract(tmp_path: Path, m
     client.compose.run = lambda service, command, **kw: (
         client.calls.append({"service": service, "command": command}) or f"{contract_fingerprint()}\n"
     )
-    DockerExecutor(tmp_path / "compose.yaml", client).prepare({"stub", "vllm"})
+    DockerRuntime(tmp_path / "compose.yaml", client).prepare({"stub", "vllm"})
     assert [c["command"] for c in client.calls] == [["camp-harness", "contract"]] * 2
     assert [c["service"] for c in client.calls] == ["stub", "vllm"]
     assert (tmp_path / "hf").is_dir()  # created as the user before Docker could create it as root
 
 
 def test_prepare_refuses_an_image_built_from_other_code(tmp_path: Path, monkeypatch) -> None:
-    from orchestrator.executors.base import ExecutorUnavailable
+    from orchestrator.executors.runtime import ExecutorUnavailable
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     client = FakeClient(exits_with(0))
@@ -213,19 +213,19 @@ def test_prepare_refuses_an_image_built_from_other_code(tmp_path: Path, monkeypa
         ExecutorUnavailable,
         match=r"built from other camp code.*rebuild it: `make images IMAGES=vllm`",
     ):
-        DockerExecutor(tmp_path / "compose.yaml", client).prepare({"vllm"})
+        DockerRuntime(tmp_path / "compose.yaml", client).prepare({"vllm"})
 
     def missing(service, command, **kw):
         raise DockerException(["docker", "compose", "run"], 1, stderr=b"pull access denied for camp-stub")
 
     client.compose.run = missing
     with pytest.raises(ExecutorUnavailable, match=r"cannot run camp-harness .*build it: `make provision`"):
-        DockerExecutor(tmp_path / "compose.yaml", client).prepare({"stub"})
+        DockerRuntime(tmp_path / "compose.yaml", client).prepare({"stub"})
 
 
 def test_each_run_is_told_the_id_of_the_image_it_starts_from(tmp_path: Path) -> None:
     client = FakeClient(exits_with(0))
-    executor = DockerExecutor(tmp_path / "compose.yaml", client)
+    executor = DockerRuntime(tmp_path / "compose.yaml", client)
     executor.execute(request(tmp_path))
     assert client.calls[0]["envs"] == {"CAMP_IMAGE_ID": STUB_ID}  # built here: no registry digest
     # rebuilt between two runs, and pushed to a registry: the next run says so
@@ -239,7 +239,7 @@ def test_each_run_is_told_the_id_of_the_image_it_starts_from(tmp_path: Path) -> 
 def test_an_image_that_cannot_be_inspected_still_runs_and_records_no_id(tmp_path: Path) -> None:
     client = FakeClient(exits_with(0))
     client.image.held.clear()
-    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path))
     assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
 
 
@@ -250,10 +250,23 @@ def test_a_compose_config_that_cannot_be_read_still_runs(tmp_path: Path) -> None
         raise DockerException(["docker", "compose", "config"], 15, stderr=b"invalid compose project")
 
     client.compose.config = unreadable
-    outcome = DockerExecutor(tmp_path / "compose.yaml", client).execute(request(tmp_path))
+    outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path))
     assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
 
 
 def test_the_compose_client_sees_the_gpu_services(tmp_path: Path) -> None:
-    executor = DockerExecutor(tmp_path / "compose.yaml")
+    executor = DockerRuntime(tmp_path / "compose.yaml")
     assert executor.client.client_config.compose_profiles == ["gpu"]
+
+
+def test_a_leases_variables_reach_the_container_and_a_lease_elsewhere_is_refused(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    client = FakeClient(exits_with(0))
+    runtime = DockerRuntime(tmp_path / "compose.yaml", client)
+    runtime.execute(replace(request(tmp_path), env={"CAMP_LEASE": "a"}))
+    assert client.calls[0]["envs"] == {"CAMP_LEASE": "a", "CAMP_IMAGE_ID": STUB_ID}
+    elsewhere = replace(request(tmp_path / "b"), launcher=("srun", "--jobid=7"))
+    outcome = runtime.execute(elsewhere)
+    assert outcome.exit_code is None and "starts containers here only, not via srun" in (outcome.error or "")
+    assert len(client.calls) == 1  # nothing was started

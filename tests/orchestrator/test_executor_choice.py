@@ -4,14 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.executors import ExecutorUnavailable, LocalExecutor, make_executor
+from orchestrator.executors import ExecutorUnavailable, make_executor
 from orchestrator.executors import docker as docker_module
+from orchestrator.executors.local import LocalRuntime
 
 
 def test_auto_falls_back_to_local_with_a_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docker_module, "engine_answers", lambda: "no Docker engine answers (socket refused)")
     executor, notice = make_executor("auto", tmp_path / "compose.yaml")
-    assert isinstance(executor, LocalExecutor)
+    assert isinstance(executor, LocalRuntime)
     assert notice is not None and "socket refused" in notice and "local" in notice
 
 
@@ -26,7 +27,7 @@ def test_docker_asked_for_but_unavailable_is_an_error(
 def test_missing_compose_file_counts_as_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docker_module, "engine_answers", lambda: None)
     executor, notice = make_executor("auto", tmp_path / "compose.yaml")
-    assert isinstance(executor, LocalExecutor) and "no compose file" in (notice or "")
+    assert isinstance(executor, LocalRuntime) and "no compose file" in (notice or "")
 
 
 def test_auto_uses_docker_when_the_engine_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,4 +39,4 @@ def test_auto_uses_docker_when_the_engine_answers(tmp_path: Path, monkeypatch: p
 
 def test_local_is_local() -> None:
     executor, notice = make_executor("local", Path("unused.yaml"))
-    assert isinstance(executor, LocalExecutor) and notice is None
+    assert isinstance(executor, LocalRuntime) and notice is None

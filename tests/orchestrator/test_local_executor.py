@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +17,8 @@ from camp_contract.atomic import atomic_write_text
 from camp_contract.failure import read_failure
 from camp_contract.models import MeasurementSettings, RunResult, Workload
 from orchestrator.campaign import parse_campaign
-from orchestrator.executors.base import RunRequest
-from orchestrator.executors.local import LocalExecutor
+from orchestrator.executors.local import LocalRuntime
+from orchestrator.executors.runtime import RunRequest
 from orchestrator.manifest import Manifest
 from orchestrator.runner import CampaignRunner
 from tests.factories import run_spec
@@ -41,7 +44,7 @@ def test_runs_the_real_harness_which_reports_its_checkouts_revision(
     monkeypatch.setenv("CAMP_SOURCE_REVISION", "stale-from-a-build")  # exported in the shell
     monkeypatch.setenv("CAMP_IMAGE_ID", "sha256:stale")
     run = request(tmp_path, "none", 60)
-    outcome = LocalExecutor().execute(run)
+    outcome = LocalRuntime().execute(run)
     assert outcome.exit_code == 0, outcome.output
     result = RunResult.model_validate_json((run.spec_path.parent / "result.json").read_text())
     assert result.exp_id == "e1"
@@ -58,12 +61,12 @@ def checkout_commit() -> str:
 
 def test_timeout_kills_the_harness(tmp_path: Path) -> None:
     started = time.monotonic()
-    outcome = LocalExecutor().execute(request(tmp_path, "hang", 3))
+    outcome = LocalRuntime().execute(request(tmp_path, "hang", 3))
     assert outcome.timed_out and time.monotonic() - started < 20
 
 
 def test_stop_kills_a_running_harness(tmp_path: Path) -> None:
-    executor = LocalExecutor()
+    executor = LocalRuntime()
     run = request(tmp_path, "hang", 120)
     outcomes = []
     worker = threading.Thread(target=lambda: outcomes.append(executor.execute(run)))
@@ -91,9 +94,33 @@ retries: 0
 """,
         Path("t.yaml"),
     )
-    CampaignRunner(campaign, tmp_path, LocalExecutor(), lambda _: None).run()
+    CampaignRunner(campaign, tmp_path, LocalRuntime(), lambda _: None).run()
     with Manifest.open_readonly(tmp_path / "t") as manifest:
         (failed,) = manifest.runs(states=("failed",))
     assert failed.error == "exited with code 1 — [run] RuntimeError: injected fault: the backend crashed"
     failure = read_failure(layout.run_files(tmp_path, "t", failed.exp_id, 0).error)
     assert failure is not None and (failure.exp_id, failure.cycle) == (failed.exp_id, 0)
+
+
+def test_the_harness_starts_through_the_leases_launcher_with_its_variables_and_gpus(tmp_path: Path) -> None:
+    """A placement elsewhere (a scheduler's ``srun --jobid=…``) gives a launcher: the harness
+    command is handed to it, in the lease's environment. This launcher records and exits."""
+    record = tmp_path / "launched.json"
+    launcher = (
+        sys.executable,
+        "-c",
+        "import json, os, sys; json.dump({'command': sys.argv[2:], 'job': os.environ.get('SLURM_JOB_ID'),"
+        " 'gpus': os.environ.get('CUDA_VISIBLE_DEVICES')}, open(sys.argv[1], 'w'))",
+        str(record),
+    )
+    run = replace(
+        request(tmp_path, "none", 60), gpus=("GPU-7",), env={"SLURM_JOB_ID": "42"}, launcher=launcher
+    )
+    outcome = LocalRuntime().execute(run)
+    assert outcome.exit_code == 0, outcome.output
+    launched = json.loads(record.read_text())
+    assert launched == {
+        "command": [sys.executable, "-m", "harness", "run", str(run.spec_path)],
+        "job": "42",
+        "gpus": "GPU-7",
+    }

@@ -294,3 +294,21 @@ def test_the_progress_line_shows_a_runs_warnings(tmp_path: Path) -> None:
         "      ⚠ throttled: GPU throttled during the measured window: software power cap",
         "      ⚠ no_output_tokens: the backend generated no output tokens",
     ]
+
+
+def test_the_log_is_redacted_whichever_runtime_printed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
+
+    def leaks(request: RunRequest, spec: RunSpec) -> ExecOutcome:
+        return ExecOutcome(3, "using hf_secret_value_123\nRuntimeError: token hf_secret_value_123 refused\n")
+
+    run(tmp_path, FakeExecutor([leaks, succeed]))
+    failed = failed_run(tmp_path)
+    log = RunFiles(run_dir(tmp_path / "t", failed.exp_id, failed.cycle)).container_log.read_text()
+    with Manifest.open_readonly(tmp_path / "t") as manifest:
+        tail = manifest.log_tail(failed.exp_id, failed.cycle) or ""
+    assert "<HF_TOKEN redacted>" in log and "<HF_TOKEN redacted>" in tail
+    assert failed.error == "exited with code 3 — RuntimeError: token <HF_TOKEN redacted> refused"
+    assert "hf_secret_value_123" not in log + tail

@@ -1,13 +1,17 @@
-"""What every executor takes and returns: one run in, its exit status and output out.
+"""The runtime half of an executor: how one run of the harness starts, is waited for and stopped.
 
-Executors only dispatch; deciding whether a run succeeded is the runner's job (it validates
-``result.json``), so a container that exits 0 without a valid result still counts as failed.
+A runtime (``docker``: a compose container; ``local``: a subprocess) is handed a ``RunRequest``
+that already carries its placement's lease — which GPUs the run may use, the variables the
+placement grants it, and the command prefix that puts a process where the lease is — and returns
+the exit status and output. Runtimes only dispatch; deciding whether a run succeeded is the
+runner's job (it validates ``result.json``), so a run that exits 0 without a valid result still
+counts as failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +29,11 @@ class RunRequest:
     results_root: Path  # host path of the results volume
     spec_path: Path  # host path of the run's spec.json, inside results_root
     timeout_s: float
-    gpus: tuple[str, ...] = ()  # device indices or UUIDs this run may use; () = executor's default
+    gpus: tuple[str, ...] = ()  # device indices or UUIDs this run may use; () = runtime's default
+    # From the lease (see placement.py): variables the placement grants the run, and the command
+    # prefix that starts a process where the lease is; () = on this machine.
+    env: Mapping[str, str] = field(default_factory=dict)
+    launcher: tuple[str, ...] = ()
 
     @property
     def container_name(self) -> str:
@@ -49,7 +57,7 @@ class ExecOutcome:
         return next((line.strip() for line in reversed(self.output.splitlines()) if line.strip()), "")
 
 
-class Executor(Protocol):
+class Runtime(Protocol):
     name: str
 
     def execute(self, request: RunRequest) -> ExecOutcome:
