@@ -32,7 +32,8 @@ sys.path[:0] = [
 
 from camp_contract import layout  # noqa: E402
 from camp_contract.models import RunResult, RunSpec  # noqa: E402
-from orchestrator import aggregate, report, stats, warned  # noqa: E402
+from orchestrator import aggregate, stats, warned  # noqa: E402
+from orchestrator.report import terminal  # noqa: E402
 
 T = TypeVar("T")
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -184,7 +185,7 @@ def in_memory(n_experiments: int, cycles: int, n_requests: int) -> None:
         lambda: aggregate.request_latency_frame(requests),
         n_experiments,
     )
-    _, t_sum = timed("terminal summary", lambda: report.format_summary(experiments), n_experiments)
+    _, t_sum = timed("terminal summary", lambda: terminal.format_summary(experiments), n_experiments)
     warned_runs = with_warnings(runs)
     _, t_warned = timed(
         "warned runs: counts per kind + exclusion mask",

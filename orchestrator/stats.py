@@ -133,7 +133,8 @@ def studentized_resamples(standardised: np.ndarray, counts: np.ndarray) -> tuple
     from ``bootstrap_resamples``) of every row of a standardised matrix (rows of mean 0, ddof-0
     sd 1): rows × resamples each.
 
-    A resample repeating one value has no spread: its pivot is ±inf (0 where its mean is 0 too).
+    A resample repeating one value has no spread: its pivot is ±inf (0 where its mean is 0 too,
+    as when the repeated value is the sample's own mean).
     """
     n = standardised.shape[1]
     # einsum, not BLAS: these products are small, and a threaded BLAS can spend 10–50× their
@@ -150,7 +151,9 @@ def studentized_resamples(standardised: np.ndarray, counts: np.ndarray) -> tuple
     if degenerate.any():
         shift = means[degenerate]
         still = np.abs(shift) <= math.sqrt(_DEGENERATE_VARIANCE)
-        pivots[degenerate] = np.where(still, 0.0, np.sign(shift) * np.inf)
+        # copysign, not sign × inf: a shift of exactly 0 (the repeated value is the mean) would
+        # make 0 × inf = NaN before np.where discards it, with a RuntimeWarning.
+        pivots[degenerate] = np.where(still, 0.0, np.copysign(np.inf, shift))
     return means, pivots
 
 

@@ -12,7 +12,8 @@ import pytest
 from camp_contract import layout
 from camp_contract.layout import RESULT_FILENAME
 from camp_contract.models import Provenance, RequestRecord, SamplingInfo
-from orchestrator import aggregate, report, stats
+from orchestrator import aggregate, stats
+from orchestrator.report import terminal
 from tests.aggregate.helpers import make_spec, t_interval, write_experiment, write_run
 from tests.factories import make_result
 
@@ -217,7 +218,7 @@ def test_the_model_commit_of_each_run_is_a_column_and_a_change_mid_experiment_is
     (warning,) = aggregate.mixed_revision_warnings(runs)
     assert warning.startswith("experiment drifted ran on 2 revisions of its model (aaa, bbb)")
     assert "org/name@<commit>" in warning
-    assert f"warning: {warning}" in report.summary_text(tmp_path)  # printed after `camp run`
+    assert f"warning: {warning}" in terminal.summary_text(tmp_path)  # printed after `camp run`
 
 
 def test_results_from_before_warning_kinds_still_validate() -> None:
@@ -283,7 +284,7 @@ def test_an_experiment_whose_cycles_ran_on_different_builds_is_flagged(tmp_path:
     ]
     assert [w.split(" ran on")[0] for w in images] == ["experiment rebuilt", "experiment recoded"]
     assert "(111111111111, 222222222222)" in images[0]
-    assert f"warning: {revisions[0]}" in report.summary_text(tmp_path)  # printed after `camp run`
+    assert f"warning: {revisions[0]}" in terminal.summary_text(tmp_path)  # printed after `camp run`
 
 
 def test_the_counter_step_each_run_measured_is_a_column(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 from camp_contract.layout import TIMESERIES_FILENAME
-from orchestrator import aggregate, report, stats
+from orchestrator import aggregate, stats
+from orchestrator.report import data, figures, formatting, terminal, traces, write_report
 from tests.aggregate.helpers import write_experiment
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ENERGY, THROUGHPUT = report.ENERGY, report.THROUGHPUT
+ENERGY, THROUGHPUT = formatting.ENERGY, formatting.THROUGHPUT
 
 
 def _campaign(root: Path, *, with_trace: bool = True) -> Path:
@@ -46,7 +47,7 @@ def _images(index: Path) -> list[str]:
 
 def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
     campaign = _campaign(tmp_path)
-    index = report.write_report(campaign)
+    index = write_report(campaign)
     assert index == campaign / "report" / "index.html"
     images = _images(index)
     assert set(images) == {
@@ -56,8 +57,8 @@ def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
         "power_timeseries.png",
     }
     for name in images:
-        data = (index.parent / name).read_bytes()
-        assert data.startswith(PNG_MAGIC) and len(data) > 5_000, name
+        png = (index.parent / name).read_bytes()
+        assert png.startswith(PNG_MAGIC) and len(png) > 5_000, name
     assert not [p for p in index.parent.iterdir() if p.name.endswith(".tmp")]
     page = index.read_text()
     for exp_id in ["e0float16", "e2float32"]:
@@ -68,14 +69,14 @@ def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
 
 
 def test_report_without_power_traces_says_so(tmp_path: Path) -> None:
-    index = report.write_report(_campaign(tmp_path, with_trace=False))
+    index = write_report(_campaign(tmp_path, with_trace=False))
     assert "power_timeseries.png" not in _images(index)
     assert "No power trace" in index.read_text()
 
 
 def test_report_of_a_campaign_with_no_done_runs(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    index = report.write_report(tmp_path / "empty")
+    index = write_report(tmp_path / "empty")
     assert _images(index) == []
     assert "No finished runs" in index.read_text()
 
@@ -83,7 +84,7 @@ def test_report_of_a_campaign_with_no_done_runs(tmp_path: Path) -> None:
 def test_representative_run_is_nearest_the_median_with_a_trace(tmp_path: Path) -> None:
     campaign = _campaign(tmp_path)
     runs = aggregate.runs_table(aggregate.done_run_dirs(campaign))
-    chosen = report.representative_run(runs, campaign)
+    chosen = traces.representative_run(runs, campaign)
     assert chosen is not None
     run, trace = chosen
     median = runs["energy_per_output_token_j"].median()
@@ -95,21 +96,21 @@ def test_representative_run_is_nearest_the_median_with_a_trace(tmp_path: Path) -
 def test_trace_without_power_column_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / TIMESERIES_FILENAME
     pd.DataFrame({"t_s": [0.0, 0.1], "watts": [1.0, 2.0]}).to_parquet(path)
-    assert report.read_timeseries(path) is None
+    assert traces.read_timeseries(path) is None
     path.write_bytes(b"not parquet")
-    assert report.read_timeseries(path) is None
+    assert traces.read_timeseries(path) is None
 
 
 def test_summary_has_one_readable_row_per_experiment(tmp_path: Path) -> None:
     tables = aggregate.aggregate_runs(aggregate.done_run_dirs(_campaign(tmp_path)))
-    text = report.format_summary(tables.experiments)
+    text = terminal.format_summary(tables.experiments)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 100
-    unit = report.energy_unit(tables.experiments["energy_per_output_token_j_mean"])
+    unit = formatting.energy_unit(tables.experiments["energy_per_output_token_j_mean"])
     assert f"{unit.name}/tok (95% CI)" in lines[0]
     for _, row in tables.experiments.iterrows():
         (line,) = [line for line in lines if line.startswith(row["exp_id"])]
-        expected = report.format_interval(
+        expected = formatting.format_interval(
             row["energy_per_output_token_j_mean"],
             row["energy_per_output_token_j_low"],
             row["energy_per_output_token_j_high"],
@@ -135,13 +136,13 @@ def test_summary_truncates_long_config_labels_to_the_width() -> None:
             "energy_per_output_token_j_n": [3, 3],
         }
     )
-    lines = report.format_summary(experiments).splitlines()
+    lines = terminal.format_summary(experiments).splitlines()
     assert max(len(line) for line in lines) <= 100
     assert "…" in lines[2]
 
 
 def test_summary_of_nothing() -> None:
-    assert "no finished runs" in report.format_summary(pd.DataFrame())
+    assert "no finished runs" in terminal.format_summary(pd.DataFrame())
 
 
 @pytest.mark.parametrize(
@@ -158,18 +159,18 @@ def test_summary_of_nothing() -> None:
     ],
 )
 def test_format_interval(mean: float, low: float, high: float, scale: float, expected: str) -> None:
-    assert report.format_interval(mean, low, high, scale) == expected
+    assert formatting.format_interval(mean, low, high, scale) == expected
 
 
 def test_energy_unit_picks_a_readable_scale() -> None:
-    assert report.energy_unit(np.array([2.5, 3.0])).name == "J"
-    assert report.energy_unit(np.array([0.012, 0.02])).name == "mJ"
-    assert report.energy_unit(np.array([2e-5])).name == "µJ"
+    assert formatting.energy_unit(np.array([2.5, 3.0])).name == "J"
+    assert formatting.energy_unit(np.array([0.012, 0.02])).name == "mJ"
+    assert formatting.energy_unit(np.array([2e-5])).name == "µJ"
 
 
 def test_summary_text_of_a_campaign_dir_writes_the_tables(tmp_path: Path) -> None:
     campaign = _campaign(tmp_path, with_trace=False)
-    text = report.summary_text(campaign)
+    text = terminal.summary_text(campaign)
     assert "e1float32" in text and "batch_size=4" in text
     assert (campaign / "aggregate" / "runs.parquet").is_file()
     assert (campaign / "aggregate" / "experiments.csv").is_file()
@@ -185,15 +186,15 @@ def test_report_of_two_backends_with_different_parameters(tmp_path: Path) -> Non
     experiments = aggregate.experiments_frame(aggregate.runs_table(aggregate.done_run_dirs(campaign)))
     # max_num_seqs differs from NA but has one value: nothing to plot against it
     assert "params.max_num_seqs" in aggregate.swept_columns(experiments)
-    assert report.plotted_parameters(experiments) == ["backend", "params.batch_size", "params.dtype"]
-    index = report.write_report(campaign)
+    assert data.plotted_parameters(experiments) == ["backend", "params.batch_size", "params.dtype"]
+    index = write_report(campaign)
     assert set(_images(index)) == {
         "energy_vs_backend.png",
         "energy_vs_params_batch_size.png",
         "energy_vs_params_dtype.png",
         "pareto.png",
     }
-    text = report.format_summary(experiments)
+    text = terminal.format_summary(experiments)
     assert "backend=vllm" in text and "max_num_seqs=8" not in text.splitlines()[3]
 
 
@@ -201,7 +202,7 @@ def test_summary_text_reports_a_broken_run_instead_of_raising(tmp_path: Path) ->
     campaign = tmp_path / "demo"
     (run_dir,) = write_experiment(campaign, "a", [10.0])
     (run_dir / "result.json").write_text("{}")
-    assert report.summary_text(campaign).startswith("cannot summarise:")
+    assert terminal.summary_text(campaign).startswith("cannot summarise:")
 
 
 def test_pareto_front_is_listed_and_stale_plots_are_removed(tmp_path: Path) -> None:
@@ -209,7 +210,7 @@ def test_pareto_front_is_listed_and_stale_plots_are_removed(tmp_path: Path) -> N
     stale = campaign / "report" / "energy_vs_params_old.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(PNG_MAGIC)
-    page = report.write_report(campaign).read_text()
+    page = write_report(campaign).read_text()
     assert "<h3>Pareto front</h3>" in page
     assert not stale.exists()
 
@@ -222,14 +223,14 @@ def test_too_many_categories_are_not_plotted() -> None:
             "params.batch_size": [2**i for i in range(40)],
         }
     )
-    assert report.plotted_parameters(experiments) == ["params.batch_size"]
+    assert data.plotted_parameters(experiments) == ["params.batch_size"]
 
 
 def test_the_report_names_each_rows_interval_method(tmp_path: Path) -> None:
     campaign = tmp_path / "demo"
     write_experiment(campaign, "five", [10.0, 12.0, 11.0, 13.0, 10.5], latencies=[0.1, 0.2], batch_size=1)
     write_experiment(campaign, "three", [10.0, 12.0, 11.5], latencies=[0.1, 0.2], batch_size=4)
-    page = report.write_report(campaign).read_text()
+    page = write_report(campaign).read_text()
     first_table = page.split("</table>")[0]
     headers = re.findall(r"<th>(.*?)</th>", first_table)
     rows = {
@@ -246,7 +247,7 @@ def _pooled_runs() -> pd.DataFrame:
     """Two batch sizes × 9 dtypes (more combinations than colours), 3 cycles each."""
     rng = np.random.default_rng(4)
     rows = []
-    for i, dtype in enumerate(f"t{k}" for k in range(report.MAX_SERIES + 1)):
+    for i, dtype in enumerate(f"t{k}" for k in range(data.MAX_SERIES + 1)):
         for batch in (1, 8):
             level = 1.0 + 0.1 * i + (0.5 if batch == 1 else 0.0)
             for cycle in range(3):
@@ -268,15 +269,15 @@ def _pooled_runs() -> pd.DataFrame:
 def test_a_pooled_plot_point_has_its_interval_over_experiment_means(tmp_path: Path) -> None:
     runs = _pooled_runs()
     experiments = aggregate.experiments_frame(runs, [ENERGY, THROUGHPUT])
-    plotted = report.energy_series(experiments, runs, "params.batch_size")
+    plotted = data.energy_series(experiments, runs, "params.batch_size")
     ((label, points),) = plotted.lines
     assert plotted.over == "per-experiment means" and "n = experiments" in label
     point = points.set_index("params.batch_size").loc[8]
     means = runs[runs["params.batch_size"] == 8].groupby("exp_id")[ENERGY].mean()
     expected = stats.interval_of_mean(means.to_numpy())
-    assert point[f"{ENERGY}_n"] == report.MAX_SERIES + 1  # experiments, not their 27 runs
+    assert point[f"{ENERGY}_n"] == data.MAX_SERIES + 1  # experiments, not their 27 runs
     assert (point[f"{ENERGY}_low"], point[f"{ENERGY}_high"]) == pytest.approx((expected.low, expected.high))
-    note = report.bars_note([points], plotted.over)
+    note = data.bars_note([points], plotted.over)
     assert note == f"bars: 95% CI over per-experiment means ({stats.METHOD_BOOTSTRAP_T}; n = 9)"
-    path = report.plot_energy_vs_parameter(experiments, runs, "params.batch_size", tmp_path / "e.png")
+    path = figures.plot_energy_vs_parameter(experiments, runs, "params.batch_size", tmp_path / "e.png")
     assert path.read_bytes().startswith(PNG_MAGIC)

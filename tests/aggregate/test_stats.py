@@ -155,6 +155,23 @@ def test_tied_values_that_leave_bootstrap_t_undefined_keep_student_t_and_say_so(
     assert interval.method == stats.METHOD_T + stats.BOOTSTRAP_T_UNDEFINED
 
 
+def test_a_resample_repeating_the_mean_value_has_pivot_zero_without_warnings() -> None:
+    # 10…14: the resample of five 12s repeats the sample's own mean, a shift of exactly 0.
+    values = np.array([[10.0, 11.0, 12.0, 13.0, 14.0]])
+    standardised, _, _ = stats.standardise(values)
+    counts, _ = stats.bootstrap_resamples(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        means, pivots = stats.studentized_resamples(standardised, counts)
+        interval = stats.interval_of_mean(values[0])
+    all_twelves = int(np.flatnonzero(counts[2] == 5)[0])
+    assert means[0, all_twelves] == 0.0 and pivots[0, all_twelves] == 0.0
+    all_tens = int(np.flatnonzero(counts[0] == 5)[0])
+    assert pivots[0, all_tens] == -np.inf
+    assert interval.method == stats.METHOD_BOOTSTRAP_T  # such resamples are too rare to fill a tail
+    assert interval.low < 12.0 < interval.high
+
+
 def test_single_observation_has_no_interval_and_says_so() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -13,7 +13,8 @@ import pytest
 
 from camp_contract.layout import RESULT_FILENAME
 from camp_contract.models import RunResult
-from orchestrator import aggregate, report, stats, warned
+from orchestrator import aggregate, stats, warned
+from orchestrator.report import terminal, write_report
 from tests.aggregate.helpers import add_warnings, make_spec, t_interval, write_experiment, write_run
 from tests.factories import make_result
 
@@ -132,9 +133,9 @@ def test_undefined_j_per_token_is_left_out_of_the_mean_and_its_n(tmp_path: Path)
 
 
 def test_summary_shows_warned_runs_per_experiment_and_per_kind(tmp_path: Path) -> None:
-    text = report.format_campaign_summary(aggregate.aggregate_campaign(_campaign(tmp_path)))
+    text = terminal.format_campaign_summary(aggregate.aggregate_campaign(_campaign(tmp_path)))
     lines = text.splitlines()
-    assert max(len(line) for line in lines) <= report.SUMMARY_WIDTH
+    assert max(len(line) for line in lines) <= terminal.SUMMARY_WIDTH
     assert lines[0].rstrip().endswith("warned")
     for exp_id, cell in [("a", "2/5"), ("b", "1/3"), ("c", "2/2")]:
         (line,) = [line for line in lines if line.startswith(f"{exp_id} ")]
@@ -147,7 +148,7 @@ def test_summary_shows_warned_runs_per_experiment_and_per_kind(tmp_path: Path) -
 
 def test_summary_says_which_runs_were_excluded(tmp_path: Path) -> None:
     tables = aggregate.aggregate_campaign(_campaign(tmp_path), exclude_warned=["throttled"])
-    text = report.format_campaign_summary(tables)
+    text = terminal.format_campaign_summary(tables)
     lines = text.splitlines()
     assert re.search(r"warned\s+excl\.$", lines[0])
     (line_a,) = [line for line in lines if line.startswith("a ")]
@@ -161,14 +162,14 @@ def test_summary_says_which_runs_were_excluded(tmp_path: Path) -> None:
 
 def test_summary_of_a_campaign_without_warnings_has_no_warnings_block(tmp_path: Path) -> None:
     write_experiment(tmp_path / "demo", "a", [10.0, 11.0])
-    text = report.format_campaign_summary(aggregate.aggregate_campaign(tmp_path / "demo"))
+    text = terminal.format_campaign_summary(aggregate.aggregate_campaign(tmp_path / "demo"))
     assert "⚠" not in text and "warned" in text.splitlines()[0]
 
 
 def test_html_report_marks_warned_runs_and_groups_them_by_kind(tmp_path: Path) -> None:
     campaign = _campaign(tmp_path)
     tables = aggregate.aggregate_campaign(campaign, exclude_warned=["throttled"])
-    page = report.write_report(campaign, tables).read_text()
+    page = write_report(campaign, tables).read_text()
     assert "⚠ 5 of 10 runs carry warnings" in page
     assert "⚠ 2/5: throttled×2, short_window×1" in page and "⚠ 1/3: negative_energy×1" in page
     headings = re.findall(r"<h3>⚠ ([a-z_]+): ([^<]+)</h3>", page)
@@ -186,6 +187,6 @@ def test_html_report_when_every_run_is_excluded(tmp_path: Path) -> None:
     (run_dir,) = write_experiment(campaign, "a", [10.0])
     add_warnings(run_dir, "throttled")
     tables = aggregate.aggregate_campaign(campaign, exclude_warned=["throttled"])
-    page = report.write_report(campaign, tables).read_text()
+    page = write_report(campaign, tables).read_text()
     assert "Every run was excluded" in page and "<h3>⚠ throttled" in page
     assert "<img" not in page

@@ -14,7 +14,7 @@ import pytest
 from camp_contract import timeseries as ts
 from harness.measurement.power import DeviceReading, Reading
 from harness.timeseries import write_timeseries
-from orchestrator import report
+from orchestrator.report import figures, traces
 
 UUIDS = ("GPU-aaaa", "GPU-bbbb")
 
@@ -55,17 +55,17 @@ def test_a_phase_outside_the_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_report_reads_every_column_the_harness_writes(tmp_path: Path) -> None:
-    trace = report.read_timeseries(write(tmp_path / "timeseries.parquet"))
+    trace = traces.read_timeseries(write(tmp_path / "timeseries.parquet"))
     assert trace is not None
     assert tuple(trace.columns) == ts.COLUMNS
 
 
 def test_the_power_plot_draws_one_series_per_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    trace = report.read_timeseries(write(tmp_path / "timeseries.parquet"))
+    trace = traces.read_timeseries(write(tmp_path / "timeseries.parquet"))
     assert trace is not None
     drawn: dict[str, Any] = {}
-    monkeypatch.setattr(report, "_save", lambda fig, path: drawn.setdefault("fig", fig) and path)
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.setdefault("fig", fig) and path)
     run = pd.Series({"window_start_s": 0.3, "window_end_s": 0.5, "baseline_power_w": 40.0})
-    report.plot_power_timeseries(trace, run, "power", tmp_path / "power.png")
+    figures.plot_power_timeseries(trace, run, "power", tmp_path / "power.png")
     labels = [line.get_label() for line in drawn["fig"].axes[0].get_lines()]
     assert [label for label in labels if label.startswith("GPU")] == [f"GPU {u}" for u in UUIDS]

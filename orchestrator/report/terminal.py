@@ -1,0 +1,163 @@
+"""What ``camp run`` and ``camp report`` print: the per-experiment table with its intervals, the
+``--by`` tables, and the warned runs per kind, fitted to a terminal's width."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from orchestrator import aggregate, grouping, stats, warned
+from orchestrator.report.formatting import (
+    ENERGY,
+    MISSING,
+    THROUGHPUT,
+    EnergyUnit,
+    config_label,
+    energy_unit,
+    label_columns,
+    metric_interval,
+    short_method,
+    sorted_by_config,
+)
+
+SUMMARY_WIDTH = 100
+SUMMARY_MAX_ROWS = 60
+_MIN_N = stats.BOOTSTRAP_T_MIN_N
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: set[int],
+    shrinking: int,
+    width: int = SUMMARY_WIDTH,
+) -> list[str]:
+    """Aligned lines, header and rule first; column ``shrinking`` gives way (cut with …) when a
+    line would pass ``width``."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    others = sum(w for i, w in enumerate(widths) if i != shrinking) + 2 * (len(headers) - 1)
+    widths[shrinking] = max(len(headers[shrinking]), min(widths[shrinking], width - others))
+
+    def line(cells: Sequence[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            if len(cell) > widths[i]:
+                cell = cell[: widths[i] - 1] + "…"
+            out.append(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _interval_cells(row: pd.Series, unit: EnergyUnit) -> tuple[str, str, str, str]:
+    """J/token and tokens/s with their intervals, n and the short method: the columns every
+    terminal table shares."""
+    return (
+        metric_interval(row, ENERGY, unit.scale),
+        metric_interval(row, THROUGHPUT),
+        str(row[f"{ENERGY}_n"]),
+        short_method(str(row[f"{ENERGY}_method"])),
+    )
+
+
+def format_summary(
+    experiments: pd.DataFrame, *, width: int = SUMMARY_WIDTH, max_rows: int = SUMMARY_MAX_ROWS
+) -> str:
+    """One line per experiment: swept config, J/output-token mean ± 95% interval, throughput, n,
+    method — what ``camp run`` prints at the end. ``experiments`` is ``aggregate.experiments_frame``."""
+    if experiments.empty or f"{ENERGY}_mean" not in experiments.columns:
+        return "no finished runs to summarise"
+    columns = label_columns(experiments)
+    table = sorted_by_config(experiments, columns)
+    unit = energy_unit(table[f"{ENERGY}_mean"])
+    energy_header = f"{unit.name}/tok (95% CI)"
+    shown = table.head(max_rows)
+    rows = [
+        (str(row["exp_id"]), config_label(row, columns), *_interval_cells(row, unit), *extra)
+        for (_, row), extra in zip(shown.iterrows(), _warned_cells(shown), strict=True)
+    ]
+    headers = ("exp_id", "config", energy_header, "tok/s (95% CI)", "n", "CI", *_warned_headers(table))
+    lines = text_table(headers, rows, right={2, 3, 4, 6, 7}, shrinking=1, width=width)
+    if len(table) > max_rows:
+        lines.append(f"… {len(table) - max_rows} more experiments: see the report")
+    legend = (
+        f"CI: 95% interval of the mean over cycles; t = Student-t (n < {_MIN_N}; t+ at n = 3: its "
+        f"quantile at {100 * stats.WIDENED_T_LEVELS[3]:.0f}%, skew-safe), boot-t = "
+        f"bootstrap-t (n ≥ {_MIN_N}), sd=0 = zero variance, n=1 = no interval, t* = Student-t where "
+        "tied values leave bootstrap-t undefined"
+    )
+    lines.extend(textwrap.wrap(legend, width))
+    return "\n".join(lines)
+
+
+def _warned_headers(experiments: pd.DataFrame) -> tuple[str, ...]:
+    """``warned`` when the table counts warned runs; ``excl.`` too when some were excluded."""
+    if "warned_runs" not in experiments.columns:
+        return ()
+    return ("warned", "excl.") if experiments["excluded_runs"].sum() > 0 else ("warned",)
+
+
+def _warned_cells(experiments: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Per experiment: ``2/5`` (warned of all its runs; blank with none) and, when runs were
+    excluded, how many of its runs the intervals leave out."""
+    headers = _warned_headers(experiments)
+    if not headers:
+        return [() for _ in range(len(experiments))]
+    counts = experiments[["warned_runs", "n_runs", "excluded_runs"]].astype(int).itertuples(index=False)
+    return [
+        (f"{n_warned}/{n_runs}" if n_warned else "", str(n_out) if n_out else "")[: len(headers)]
+        for n_warned, n_runs, n_out in counts
+    ]
+
+
+def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WIDTH) -> str:
+    """``camp report --by``: one line per group, with what its n counts said underneath."""
+    table = grouped.table
+    if table.empty or f"{ENERGY}_mean" not in table.columns:
+        return "no finished runs to summarise"
+    unit = energy_unit(table[f"{ENERGY}_mean"])
+    rows = [
+        (
+            *(MISSING if pd.isna(row[c]) else str(row[c]) for c in grouped.by),
+            str(row["experiments"]),
+            *_interval_cells(row, unit),
+        )
+        for _, row in table.iterrows()
+    ]
+    headers = (*grouped.by, "exps", f"{unit.name}/tok (95% CI)", "tok/s (95% CI)", "n", "CI")
+    k = len(grouped.by)
+    lines = text_table(headers, rows, right={k, k + 1, k + 2, k + 3}, shrinking=0, width=width)
+    if grouped.unit == grouping.UNIT_EXPERIMENTS:
+        legend = (
+            "groups pool several experiments: n counts experiments, and the 95% interval is over "
+            "their per-experiment means (the spread of the pooled configurations, not repeatability)"
+        )
+    else:
+        legend = "one experiment per group: n counts cycles; 95% interval of the mean over cycles"
+    lines.extend(textwrap.wrap(legend, width))
+    return "\n".join(lines)
+
+
+def format_campaign_summary(tables: aggregate.CampaignTables) -> str:
+    """The per-experiment table, then the warned runs per kind, then a warning for each
+    experiment whose cycles loaded different model commits or ran on different camp builds."""
+    found = aggregate.mixed_revision_warnings(tables.runs) + aggregate.mixed_build_warnings(tables.runs)
+    warnings = [f"warning: {w}" for w in found]
+    run_warnings = warned.summary_lines(tables.runs, tables.excluded_kinds, width=SUMMARY_WIDTH)
+    return "\n".join([format_summary(tables.experiments), *run_warnings, *warnings])
+
+
+def summary_text(campaign_dir: Path) -> str:
+    """The terminal summary of a campaign's done runs (writes the aggregate tables too).
+
+    Printed after the runs are safely recorded, so a run dir that cannot be aggregated is
+    reported in the text instead of raised."""
+    try:
+        tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
+    except aggregate.AggregationError as err:
+        return f"cannot summarise: {err}"
+    return format_campaign_summary(tables)
