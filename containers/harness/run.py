@@ -47,7 +47,7 @@ from harness.measurement.power import Reading, SourceUnavailable
 from harness.measurement.sampler import Sampler
 from harness.measurement.sampling import sampling_info
 from harness.measurement.settle import settle_gate, settle_warnings, temperatures_at
-from harness.measurement.sources import open_sources
+from harness.measurement.sources import SourcesUnavailable, open_sources
 from harness.measurement.warmup import warm_up
 from harness.model_files import fetch_model
 from harness.preflight import find_problems
@@ -85,9 +85,9 @@ def preflight(spec: RunSpec, out_dir: Path) -> ComposedSource:
     problems = find_problems(spec, out_dir)
     source: ComposedSource | None = None
     try:
-        source = open_power_source(spec)
-    except RunError as err:
-        problems.append(str(err))
+        source = open_sources(spec.measurement, os.environ)
+    except SourcesUnavailable as err:
+        problems.extend(err.problems)
     if problems:
         if source is not None:
             source.close()

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from camp_contract.models import BaselineSettings, MeasurementSettings, RunResult, RunSpec
-from harness.measurement import rapl
+from harness.measurement import nvml, rapl
 from harness.measurement.baseline import cached_baseline, idle_baseline
 from harness.measurement.composed import ComposedSource
 from harness.measurement.synthetic import SyntheticPower
@@ -19,6 +19,7 @@ from harness.run import PreflightError, run_experiment
 from orchestrator.aggregate import metric_row
 from orchestrator.grid import Experiment
 from tests.factories import make_result, run_spec
+from tests.harness.fake_nvml import FakeNvml
 from tests.harness.fake_rapl import FakeRapl, two_socket_server
 from tests.harness.test_harness_run import make_spec, write_spec
 
@@ -102,6 +103,28 @@ def test_rapl_asked_for_but_unreadable_fails_preflight_with_the_reason(
     assert "intel-rapl:0:1/energy_uj is readable only by root" in problem
     assert "drop rapl from measurement.extra_power_sources" in problem
     assert not (path.parent / "result.json").exists()
+
+
+def test_every_source_that_cannot_open_is_a_problem_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class NoDriver(FakeNvml):
+        def nvmlInit(self) -> None:
+            raise self.NVMLError("Driver Not Loaded")
+
+    monkeypatch.setattr(nvml, "pynvml", NoDriver([]))
+    monkeypatch.setattr(rapl, "POWERCAP_ROOTS", (tmp_path / "nowhere",))
+    spec = with_rapl(make_spec())
+    spec = spec.model_copy(
+        update={"measurement": spec.measurement.model_copy(update={"power_source": "nvml"})}
+    )
+    with pytest.raises(PreflightError) as caught:
+        run_experiment(spec, tmp_path / "run", results_root=tmp_path)
+    assert caught.value.problems == [
+        "NVML power source unavailable: Driver Not Loaded",
+        f"RAPL power source unavailable: {tmp_path / 'nowhere'} does not exist (no powercap here, or not "
+        "mounted into the container)",
+    ]
 
 
 def test_a_run_that_asks_for_no_extra_source_never_reads_rapl(

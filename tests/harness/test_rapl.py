@@ -11,6 +11,7 @@ from camp_contract.models import MeasurementSettings
 from harness.measurement import rapl
 from harness.measurement.power import SourceUnavailable
 from harness.measurement.sources import open_sources
+from harness.measurement.synthetic import SyntheticPower
 from tests.harness.fake_rapl import RANGE_UJ, FakeRapl, two_socket_server
 
 
@@ -124,12 +125,15 @@ def test_asked_for_where_there_is_no_powercap_it_names_every_place_it_looked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rapl, "POWERCAP_ROOTS", (tmp_path / "sys-class-powercap", tmp_path / "host-powercap"))
+    closed: list[str] = []
+    monkeypatch.setattr(SyntheticPower, "close", lambda self: closed.append(self.kind))
     settings = MeasurementSettings(power_source="synthetic", extra_power_sources=("rapl",))
     with pytest.raises(SourceUnavailable) as caught:
         open_sources(settings, {})
     message = str(caught.value)
     assert message.startswith("RAPL power source unavailable: ")
     assert "sys-class-powercap does not exist" in message and "host-powercap does not exist" in message
+    assert closed == ["synthetic"]  # the GPU source it did open is not left open
 
 
 def test_the_first_root_with_readable_domains_is_used(

@@ -18,6 +18,14 @@ from harness.measurement.composed import ComposedSource
 from harness.measurement.power import PowerSource, SourceUnavailable
 
 
+class SourcesUnavailable(SourceUnavailable):
+    """Some of a run's sources cannot be opened: one line per source, in ``problems``."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def open_source(name: str, environ: MutableMapping[str, str]) -> PowerSource:
     """The registered source ``name``, opened by its factory with ``environ``."""
     entry = POWER_SOURCES.get(name)
@@ -47,6 +55,6 @@ def open_sources(settings: MeasurementSettings, environ: MutableMapping[str, str
     if problems:
         for source in opened.values():
             source.close()
-        raise SourceUnavailable("; ".join(problems))
+        raise SourcesUnavailable(problems)
     gpu = opened.pop(settings.power_source)
     return ComposedSource(settings.power_source, gpu, opened)
