@@ -1,8 +1,10 @@
 """Sampler cost and integration error, measured side by side.
 
-1. Cost per sample: one `read()` of the synthetic source and of a fake NVML with 1 and 8 GPUs
-   (the fake's calls are Python, so this is the harness's own overhead, not the driver's), and
-   the CPU the sampler thread takes at 10 and 100 Hz.
+1. Cost per sample: one `read()` of the synthetic source, of a fake NVML with 1 and 8 GPUs
+   (the fake's calls are Python, so this is the harness's own overhead, not the driver's), of RAPL
+   on a fake two-socket powercap tree (4 domains, files on the temporary directory's file system,
+   not sysfs) and of the synthetic source composed with it, and the CPU the sampler thread takes
+   at 10 and 100 Hz.
 2. Energy error, side by side: trapezoid-integrated sampled power (10, 50, 100 Hz) and a counter
    that advances every 100 ms like NVML's, both against the exact energy of a known square-wave
    trace (40 W ↔ 160 W), for several trace periods and window start phases.
@@ -17,6 +19,7 @@ Run: .venv/bin/python benchmarks/harness_sampler.py
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,13 +28,15 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parents[1] / "containers"),
 ]
 
-from harness.measurement import nvml  # noqa: E402
+from harness.measurement import nvml, rapl  # noqa: E402
+from harness.measurement.composed import ComposedSource  # noqa: E402
 from harness.measurement.energy import energy_info, integrate, warnings_for  # noqa: E402
 from harness.measurement.power import DeviceReading, PowerSource, Reading  # noqa: E402
 from harness.measurement.sampler import Sampler  # noqa: E402
 from harness.measurement.synthetic import SyntheticPower  # noqa: E402
 from tests.harness.fake_nvml import COUNTER_UPDATE_S, FakeGpu, FakeNvml  # noqa: E402
 from tests.harness.fake_nvml import square_wave as fake_square_wave  # noqa: E402
+from tests.harness.fake_rapl import two_socket_server  # noqa: E402
 from tests.harness.simulated_window import simulate_window  # noqa: E402
 
 IDLE_W, BUSY_W = 40.0, 160.0
@@ -129,6 +134,12 @@ def main() -> None:
     for n, fake in fakes.items():
         nvml.pynvml = fake  # type: ignore[assignment,unused-ignore]
         rows.append((f"fake NVML, {n} GPU{'s' if n > 1 else ''}", nvml.NvmlPower({})))
+    powercap = tempfile.TemporaryDirectory()
+    domains = rapl.find_domains(two_socket_server(Path(powercap.name)).class_root)
+    rows.append(("fake RAPL, 4 domains", rapl.RaplPower(domains)))
+    rows.append(
+        ("synthetic + RAPL", ComposedSource("synthetic", SyntheticPower(), {"rapl": rapl.RaplPower(domains)}))
+    )
     print(f"   {'source':<20} {'µs/read':>8} {'10 Hz: rate, CPU':>18} {'100 Hz: rate, CPU':>19}")
     for name, source in rows:
         cost = per_read_us(source)

@@ -167,6 +167,19 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         max_sample_interval_s=sampling.max_interval_s if sampling else None,
         power_readings=",".join(sorted(set(sampling.power_readings.values()))) if sampling else None,
     )
+    row.update(extra_source_columns(result))
+    return row
+
+
+def extra_source_columns(result: RunResult) -> dict[str, float | None]:
+    """Each extra power source's window energy (``energy_rapl_j``) and that less its own idle
+    power (``energy_rapl_adjusted_j``); the GPU source's are ``energy_j`` and
+    ``energy_adjusted_j``. None for older results, and only where a run metered such a source."""
+    row: dict[str, float | None] = {}
+    for name, energy in sorted(result.energy_by_source.items()):
+        if energy.role == "extra":
+            row[f"energy_{name}_j"] = energy.total_j
+            row[f"energy_{name}_adjusted_j"] = energy.adjusted_j
     return row
 
 
@@ -190,7 +203,8 @@ def runs_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
         raise AggregationError(
             f"run {first['exp_id']}/c{first['cycle']} was given twice; pass each run dir once"
         )
-    for column in _OPTIONAL_FLOAT_METRICS:
+    extra_sources = {c for r in loaded for c in extra_source_columns(r.result)}
+    for column in [*_OPTIONAL_FLOAT_METRICS, *sorted(extra_sources)]:
         metrics[column] = pd.to_numeric(metrics[column]).astype("float64")
     for column in _OPTIONAL_INT_METRICS:
         metrics[column] = pd.to_numeric(metrics[column]).astype("Int64")

@@ -11,9 +11,22 @@ is ever inside a spec.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import core_schema
+
+from camp_contract.power_sources import SourceRole, check_source, source_names
 
 SPEC_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1
@@ -82,13 +95,53 @@ class SettleSettings(_Strict):
     steady_s: float = Field(default=20.0, gt=0)
 
 
+@dataclass(frozen=True)
+class _RegisteredSource:
+    """A power source's name, checked against the registry (``camp_contract.power_sources``)
+    when validated, and listed there as the JSON Schema's ``enum`` (so a source registered later
+    is both accepted and offered)."""
+
+    role: SourceRole
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {**handler(schema), "enum": source_names(self.role)}
+
+    def _check(self, name: str) -> str:
+        return check_source(name, self.role)
+
+
+GpuSourceName = Annotated[str, _RegisteredSource("gpu")]
+ExtraSourceName = Annotated[str, _RegisteredSource("extra")]
+
+
 class MeasurementSettings(_Strict):
     sample_hz: float = Field(default=10.0, gt=0, le=100)
     baseline: BaselineSettings = BaselineSettings()
     settle: SettleSettings = SettleSettings()
     warmup: WarmupSettings = WarmupSettings()
-    # Where the power comes from: "nvml" on a GPU, "synthetic" for the stub and tests.
-    power_source: Literal["nvml", "synthetic"] = "nvml"
+    # Where the headline power comes from: "nvml" on a GPU, "synthetic" for the stub and tests.
+    power_source: GpuSourceName = "nvml"
+    # Sources metered beside it at every sample ("rapl": CPU package and DRAM), each reported
+    # per device in the result's ``energy_by_source``. Left out of the spec while empty, so an
+    # experiment that meters nothing more keeps the exp_id it had before this field existed.
+    extra_power_sources: tuple[ExtraSourceName, ...] = Field(
+        default=(), exclude_if=lambda sources: not sources
+    )
+
+    @field_validator("extra_power_sources")
+    @classmethod
+    def _each_source_once(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({s for s in sources if sources.count(s) > 1})
+        if repeated:
+            raise ValueError(f"lists {repeated[0]!r} twice: meter each source once")
+        return sources
 
 
 class RunSpec(_Strict):
@@ -113,6 +166,13 @@ class RequestRecord(_Strict):
     latency_s: float
 
 
+class SourceBaseline(_Strict):
+    """One extra power source's idle power: the median of its samples, summed over its devices."""
+
+    power_w: float
+    spread_w: float  # inter-quartile range of the idle samples
+
+
 class BaselineInfo(_Strict):
     power_w: float  # median idle power, summed over the measured devices
     spread_w: float  # inter-quartile range of the idle samples
@@ -124,6 +184,9 @@ class BaselineInfo(_Strict):
     temperature_c: dict[str, float] = Field(default_factory=dict)  # per GPU UUID, median while measured
     age_s: float = 0.0  # how old a cached baseline was when reused (0: measured in this run)
     recheck_w: float | None = None  # the short idle read that checked a cached baseline, if one did
+    # The extra power sources' idle power, measured in the same window (cached with it); the GPU
+    # source's is ``power_w`` above. Empty in results written before sources composed.
+    by_source: dict[str, SourceBaseline] = Field(default_factory=dict)
 
 
 class SettleInfo(_Strict):
@@ -157,6 +220,20 @@ class EnergyInfo(_Strict):
     method_reason: str = ""  # empty in results written before the estimator was chosen
     counter_step_s: float | None = None  # the counter's update step, estimated from the trace
     counter_step_resolved: bool = False  # False: counter_step_s is only an upper bound
+
+
+class SourceEnergy(_Strict):
+    """One power source's joules over the measured window, in total and per device (GPU UUID,
+    RAPL domain such as ``package-0``), by the same estimator as the headline. The ``gpu``
+    source's figures are the headline's (``energy``); an ``extra`` source is adjusted by its own
+    idle power, measured in the same baseline window (``baseline.by_source``)."""
+
+    role: SourceRole
+    method: Literal["counter", "counter_refined", "integration"]
+    total_j: float
+    per_device: dict[str, float]
+    baseline_w: float | None = None  # this source's idle power, summed over its devices
+    adjusted_j: float | None = None  # total_j − baseline_w × window duration
 
 
 def _null_is_undefined(value: Any) -> Any:
@@ -267,6 +344,9 @@ class RunResult(_Strict):
     sampling: SamplingInfo | None = None  # None in results written before it was recorded
     settle: SettleInfo | None = None  # None: written before the settle gate existed
     window_start_temperature_c: dict[str, float] = Field(default_factory=dict)  # per GPU UUID
+    # Every metered source's window energy by name (the GPU source's too): {} in results
+    # written before sources composed.
+    energy_by_source: dict[str, SourceEnergy] = Field(default_factory=dict)
 
     @field_validator("warnings", mode="before")
     @classmethod

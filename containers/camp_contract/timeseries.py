@@ -4,17 +4,23 @@ The harness writes it with ``SCHEMA`` (``harness/timeseries.py``) and the host r
 names (``orchestrator/report.py``), so a column renamed on one side is renamed on both.
 
 ``t_s`` counts seconds from the first sample, on the same clock as the result's ``window``;
-``device`` is the GPU's UUID and ``device_index`` its position among the measured GPUs; ``phase``
-says which part of the run a sample belongs to (``PHASES``), so a plot or a re-analysis can cut
-the trace without re-deriving the marks. The per-device readings are empty (null) on samples
-where the sampler did not read them (see docs/measurement.md).
+``source`` is the power source that read the row (``nvml``, ``synthetic``, or an extra source
+such as ``rapl``: ``camp_contract.power_sources``); ``device`` is the device's id within its
+source — a GPU's UUID, a RAPL domain (``package-0``, ``dram-0``) — and ``device_index`` its
+position among that source's devices; ``phase`` says which part of the run a sample belongs to
+(``PHASES``), so a plot or a re-analysis can cut the trace without re-deriving the marks. The
+per-device readings are empty (null) on samples where the sampler did not read them, and where
+the source has no such reading (a RAPL domain has no temperature; see docs/measurement.md).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from camp_contract.power_sources import POWER_SOURCES
+
 T_S = "t_s"
+SOURCE = "source"
 DEVICE = "device"
 DEVICE_INDEX = "device_index"
 PHASE = "phase"
@@ -43,6 +49,7 @@ PHASES = (PHASE_SETTLE, PHASE_BASELINE, PHASE_LOAD, PHASE_WARMUP, PHASE_MEASURED
 SCHEMA = pa.schema(
     [
         (T_S, pa.float64()),
+        (SOURCE, pa.string()),
         (DEVICE, pa.string()),
         (DEVICE_INDEX, pa.int32()),
         (PHASE, pa.string()),
@@ -52,3 +59,13 @@ SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 # What a trace needs to be plotted at all (one series per ``device`` where it has that column).
 REQUIRED_COLUMNS = (T_S, POWER_W)
+
+
+def is_gpu_source(name: object) -> bool:
+    """Whether rows of ``source`` ``name`` are the run's GPU source's (the headline's), not an
+    extra source's. A row with no source (null) is a GPU's: a trace written before the column
+    existed has only those."""
+    if not isinstance(name, str):
+        return True
+    entry = POWER_SOURCES.get(name)
+    return entry is not None and entry.role == "gpu"

@@ -39,12 +39,15 @@ from harness.backends import get_backend
 from harness.backends.base import Completion
 from harness.environment import snapshot
 from harness.measurement.baseline import baseline_warnings, cached_baseline, idle_baseline
+from harness.measurement.by_source import energy_by_source
+from harness.measurement.composed import ComposedSource
 from harness.measurement.energy import energy_info, sampling_warnings, warnings_for, window_stats
 from harness.measurement.estimator import estimate_window
-from harness.measurement.power import PowerSource, Reading
+from harness.measurement.power import Reading, SourceUnavailable
 from harness.measurement.sampler import Sampler
 from harness.measurement.sampling import sampling_info
 from harness.measurement.settle import settle_gate, settle_warnings, temperatures_at
+from harness.measurement.sources import SourcesUnavailable, open_sources
 from harness.measurement.warmup import warm_up
 from harness.model_files import fetch_model
 from harness.preflight import find_problems
@@ -67,30 +70,24 @@ class PreflightError(RunError):
         self.problems = problems
 
 
-def open_power_source(spec: RunSpec) -> PowerSource:
-    if spec.measurement.power_source == "synthetic":
-        from harness.measurement.synthetic import SyntheticPower
-
-        return SyntheticPower()
+def open_power_source(spec: RunSpec) -> ComposedSource:
+    """The spec's GPU source and extra sources, opened from the registry (``sources.py``; NVML
+    pins CUDA to the GPUs it meters); any that cannot be opened is a ``RunError`` naming it."""
     try:
-        from harness.measurement.nvml import NvmlPower, pin_cuda_devices
-
-        source = NvmlPower(os.environ)
-    except Exception as err:  # no driver, no GPU, a bad device list: one clear reason
-        raise RunError(f"NVML power source unavailable: {err}") from err
-    pin_cuda_devices(source.devices(), source.all_devices(), os.environ)  # compute where we meter
-    return source
+        return open_sources(spec.measurement, os.environ)
+    except SourceUnavailable as err:
+        raise RunError(str(err)) from err
 
 
-def preflight(spec: RunSpec, out_dir: Path) -> PowerSource:
-    """Find every problem at once (see preflight.py), the power source's included; the opened
-    source when there is none."""
+def preflight(spec: RunSpec, out_dir: Path) -> ComposedSource:
+    """Find every problem at once (see preflight.py), the power sources' included; the opened
+    sources when there is none."""
     problems = find_problems(spec, out_dir)
-    source: PowerSource | None = None
+    source: ComposedSource | None = None
     try:
-        source = open_power_source(spec)
-    except RunError as err:
-        problems.append(str(err))
+        source = open_sources(spec.measurement, os.environ)
+    except SourcesUnavailable as err:
+        problems.extend(err.problems)
     if problems:
         if source is not None:
             source.close()
@@ -157,7 +154,8 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         model = fetch_model(spec)  # a download here is in no metered phase
         others = source.other_processes()  # before any context of ours exists
         settle_trace: list[Reading] = []
-        reference = cached_baseline(source, spec.measurement.baseline, cache)
+        extras = spec.measurement.extra_power_sources
+        reference = cached_baseline(source, spec.measurement.baseline, cache)  # the GPUs' reference
         settle, last_idle = settle_gate(
             source, spec.measurement.settle, reference, spec.measurement.sample_hz, settle_trace
         )
@@ -170,8 +168,10 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
             trace=idle_trace,
             recheck=last_idle,
             settled=settle.settled,
+            extras=extras,
         )
         gpus = source.describe()
+        device_ids = source.device_ids()
         prompts = prompts_for(spec.workload, spec.seed)
         with Sampler(source, spec.measurement.sample_hz) as sampler:
             # Marks are taken inside busy(): for the synthetic source the window then holds only
@@ -200,6 +200,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         readings = settle_trace + idle_trace + sampler.snapshot()
         extra = {
             "power_source": source.kind,
+            "extra_power_sources": source.describe_extras(),
             "latency_scope": backend.latency_scope,
             "backend_params": params.model_dump(mode="json"),
             "warmup_prompts": warmup_pool.as_environment(),
@@ -215,6 +216,9 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     if len(completions) != len(prompts):
         raise RunError(f"backend returned {len(completions)} completions for {len(prompts)} prompts")
     energy = energy_info(readings, start, end, baseline.power_w)
+    by_source = energy_by_source(
+        readings, start, end, device_ids, spec.measurement.power_source, energy, baseline
+    )
     stats = window_stats(readings, start, end, energy.total_j)
     load_j = estimate_window(readings, load_start, load_end).total_j  # the same estimator as the window
     warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
@@ -280,6 +284,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         ),
         settle=settle,
         window_start_temperature_c=temperatures_at(readings, start, [g["uuid"] for g in gpus]),
+        energy_by_source=by_source,
     )
     phases = [
         (PHASE_LOAD, load_start, load_end),
@@ -291,6 +296,6 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     if settle_trace:
         phases.insert(0, (PHASE_SETTLE, settle_trace[0].t_s, settle_trace[-1].t_s))
     files = RunFiles(out_dir)
-    write_timeseries(files.timeseries, readings, [g["uuid"] for g in gpus], origin, phases)
+    write_timeseries(files.timeseries, readings, device_ids, origin, phases)
     atomic_write_text(files.result, result.model_dump_json(indent=2))
     return result

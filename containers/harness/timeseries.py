@@ -1,12 +1,13 @@
 """The sampled trace of a run written as ``timeseries.parquet``, in the schema the contract
-defines (``camp_contract.timeseries``): one row per (sample, device), each with its phase.
-Baseline rows exist only when the idle baseline was measured in this run rather than taken from
-the cache.
+defines (``camp_contract.timeseries``): one row per (sample, device), each with its source and
+phase — at each sample the GPU source's devices first, then each extra source's (RAPL's
+``package-0``, ``dram-0``, …). Baseline rows exist only when the idle baseline was measured in
+this run rather than taken from the cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from camp_contract.timeseries import (
     PHASES,
     READING_COLUMNS,
     SCHEMA,
+    SOURCE,
     T_S,
 )
 from harness.measurement.power import Reading
@@ -38,22 +40,30 @@ def _phase(t: float, phases: Sequence[tuple[str, float, float]]) -> str:
 def write_timeseries(
     path: Path,
     readings: Sequence[Reading],
-    device_uuids: Sequence[str],
+    device_ids: Mapping[str, Sequence[str]],
     origin: float,
     phases: Sequence[tuple[str, float, float]],
 ) -> None:
+    """``device_ids``: each source's device ids by source name, the GPU source's first (its
+    devices are ``Reading.devices``, the others' ``Reading.extra[name]``)."""
     unknown = sorted({name for name, _, _ in phases} - set(PHASES))
     if unknown:
         raise ValueError(f"phase {unknown[0]!r} is not in the timeseries schema ({', '.join(PHASES)})")
+    gpu_source = next(iter(device_ids), None)
     rows: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
     for reading in readings:
         phase = _phase(reading.t_s, phases)
-        for index, (uuid, device) in enumerate(zip(device_uuids, reading.devices, strict=True)):
-            rows[T_S].append(reading.t_s - origin)
-            rows[DEVICE].append(uuid)
-            rows[DEVICE_INDEX].append(index)
-            rows[PHASE].append(phase)
-            for column in READING_COLUMNS:
-                rows[column].append(getattr(device, column))
+        for source, ids in device_ids.items():
+            if source != gpu_source and source not in reading.extra:
+                continue
+            devices = reading.devices if source == gpu_source else reading.extra[source]
+            for index, (device_id, device) in enumerate(zip(ids, devices, strict=True)):
+                rows[T_S].append(reading.t_s - origin)
+                rows[SOURCE].append(source)
+                rows[DEVICE].append(device_id)
+                rows[DEVICE_INDEX].append(index)
+                rows[PHASE].append(phase)
+                for column in READING_COLUMNS:
+                    rows[column].append(getattr(device, column))
     table = pa.table(rows, schema=SCHEMA)
     atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))

@@ -13,14 +13,17 @@ from orchestrator.report.formatting import ENERGY
 
 
 def read_timeseries(path: Path) -> pd.DataFrame | None:
-    """The power trace of a run (the contract's columns, ``camp_contract.timeseries``), or None
-    when it is missing, unreadable or lacks ``t_s``/``power_w``."""
+    """The GPUs' power trace of a run (the contract's columns, ``camp_contract.timeseries``; an
+    extra source's rows, such as RAPL's, left out), or None when it is missing, unreadable or
+    lacks ``t_s``/``power_w``."""
     if not path.is_file():
         return None
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError):
         return None
+    if ts.SOURCE in frame.columns:
+        frame = frame[frame[ts.SOURCE].map(ts.is_gpu_source).astype(bool)]
     if not set(ts.REQUIRED_COLUMNS) <= set(frame.columns) or frame.empty:
         return None
     return frame[[c for c in ts.COLUMNS if c in frame.columns]]

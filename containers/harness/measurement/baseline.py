@@ -8,6 +8,9 @@ reused by the same source kind and the same method (``bare_idle`` or ``cuda_cont
 that moved (another tenant, a changed clock state) means it is measured again. A baseline
 measured while the GPUs had not settled (see ``settle.py``) is used by its run but not cached,
 so a warm GPU never becomes the reference the next runs settle to.
+
+Extra power sources (RAPL) get their idle power from the same window (``by_source``), cached
+with the GPUs'; a cached baseline that lacks one of this run's extra sources is measured again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 import hashlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
@@ -24,7 +27,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from camp_contract.atomic import atomic_write_text
-from camp_contract.models import BaselineInfo, BaselineSettings, RunWarning
+from camp_contract.models import BaselineInfo, BaselineSettings, RunWarning, SourceBaseline
 from harness.measurement.cuda_context import cuda_context_held
 from harness.measurement.power import PowerSource, Reading
 from harness.measurement.settle import IdleRead, device_temperatures, idle_read, read_for
@@ -51,9 +54,14 @@ def _age(info: BaselineInfo, now: datetime) -> timedelta | None:
 
 
 def cached_baseline(
-    source: PowerSource, settings: BaselineSettings, cache_dir: Path | None, now: datetime | None = None
+    source: PowerSource,
+    settings: BaselineSettings,
+    cache_dir: Path | None,
+    now: datetime | None = None,
+    extras: Collection[str] = (),
 ) -> BaselineInfo | None:
-    """The cached baseline of these GPUs for this method, if one is younger than ``ttl_s``."""
+    """The cached baseline of these GPUs for this method, if one is younger than ``ttl_s`` and
+    holds the idle power of every extra source in ``extras``."""
     if not settings.enabled or cache_dir is None or settings.ttl_s <= 0:
         return None
     path = _cache_path(cache_dir, source, _method(source, settings))
@@ -63,6 +71,8 @@ def cached_baseline(
         return None  # none yet, or a damaged entry: simply measured again
     age = _age(cached, now or datetime.now(timezone.utc))
     if age is None or not timedelta(0) <= age <= timedelta(seconds=settings.ttl_s):
+        return None
+    if not set(extras) <= set(cached.by_source):
         return None
     return cached
 
@@ -82,6 +92,16 @@ def median_and_iqr(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), quartiles[2] - quartiles[0]
 
 
+def extra_baselines(readings: list[Reading]) -> dict[str, SourceBaseline]:
+    """Each extra source's idle power over ``readings``: median and IQR of its summed devices."""
+    names = sorted({name for r in readings for name in r.extra})
+    out = {}
+    for name in names:
+        power_w, spread_w = median_and_iqr([r.of_source(name).power_w for r in readings if name in r.extra])
+        out[name] = SourceBaseline(power_w=power_w, spread_w=spread_w)
+    return out
+
+
 def _agrees(cached: BaselineInfo, read: IdleRead, tolerance: float) -> bool:
     return abs(read.power_w - cached.power_w) <= tolerance * cached.power_w
 
@@ -95,12 +115,14 @@ def idle_baseline(
     trace: list[Reading] | None = None,
     recheck: IdleRead | None = None,
     settled: bool = True,
+    extras: Collection[str] = (),
 ) -> BaselineInfo:
     """The idle baseline: from the cache when fresh and a short idle read agrees with it, else
     measured now (and cached when ``settled``). ``hold_context`` opens the CUDA context the
     ``cuda_context`` method measures (and re-checks) under; ``recheck`` is an idle read just
     taken (the settle gate's last), used instead of a new one where no context is needed; the
-    readings of a fresh measurement are appended to ``trace`` (for the run's timeseries)."""
+    readings of a fresh measurement are appended to ``trace`` (for the run's timeseries);
+    ``extras`` names the extra sources whose idle power a cached baseline must hold."""
     now = datetime.now(timezone.utc)
     if not settings.enabled:
         return BaselineInfo(
@@ -114,7 +136,7 @@ def idle_baseline(
         )
     method = _method(source, settings)
     path = _cache_path(cache_dir, source, method) if cache_dir is not None else None
-    cached = cached_baseline(source, settings, cache_dir, now) if settled else None
+    cached = cached_baseline(source, settings, cache_dir, now, extras) if settled else None
     if method == "cuda_context" or settings.recheck_s == 0:
         recheck = None  # the given read was taken without a context / no check is asked for
     with hold_context() if method == "cuda_context" else contextlib.nullcontext():
@@ -144,6 +166,7 @@ def idle_baseline(
         measured_at=now.isoformat(),
         temperature_c=device_temperatures(readings, [d.uuid for d in source.devices()]),
         recheck_w=recheck.power_w if cached is not None and recheck is not None else None,
+        by_source=extra_baselines(readings),
     )
     if path is not None and settled:
         with contextlib.suppress(OSError):  # the cache is an optimisation: a read-only volume is fine

@@ -45,7 +45,8 @@ class WindowEstimate:
     """A window's energy, the estimator that gave it and why; ``expected_disagreement`` is how
     far the counter and integrated power may differ from the counter's steps alone (relative),
     ``sampled_share`` the worst-case share of the window's duration whose energy rests on
-    sampled power rather than on the counter."""
+    sampled power rather than on the counter; ``per_device_j`` each device's share of
+    ``total_j`` by the same method (they sum to it)."""
 
     method: Method
     total_j: float
@@ -53,6 +54,7 @@ class WindowEstimate:
     step: CounterStep
     sampled_share: float
     expected_disagreement: float
+    per_device_j: tuple[float, ...] = ()
 
 
 def window(readings: Sequence[Reading], start: float, end: float) -> list[Reading]:
@@ -63,6 +65,26 @@ def integrate(readings: Sequence[Reading], start: float, end: float) -> float:
     """Trapezoidal integral of total power over [start, end] (the edges are samples: see mark())."""
     points = window(readings, start, end)
     return sum((b.t_s - a.t_s) * (a.power_w + b.power_w) / 2 for a, b in itertools.pairwise(points))
+
+
+def integrate_devices(readings: Sequence[Reading], start: float, end: float) -> tuple[float, ...]:
+    """``integrate`` per device (they sum to it)."""
+    points = window(readings, start, end)
+    n_devices = min((len(r.devices) for r in points), default=0)
+    return tuple(
+        sum(
+            (b.t_s - a.t_s) * (a.devices[d].power_w + b.devices[d].power_w) / 2
+            for a, b in itertools.pairwise(points)
+        )
+        for d in range(n_devices)
+    )
+
+
+def counter_deltas(readings: Sequence[Reading], start: float, end: float) -> tuple[float, ...]:
+    """``counter_delta`` per device (call it only where that is not None)."""
+    points = window(readings, start, end)
+    first, last = points[0].devices, points[-1].devices
+    return tuple(float((b.energy_j or 0.0) - (a.energy_j or 0.0)) for a, b in zip(first, last, strict=True))
 
 
 def counter_delta(readings: Sequence[Reading], start: float, end: float) -> float | None:
@@ -166,12 +188,15 @@ def estimate_window(readings: Sequence[Reading], start: float, end: float) -> Wi
     integrated = integrate(readings, start, end)
     counter = counter_delta(readings, start, end)
     step = estimate_counter_step(readings)
+    per_device = integrate_devices(readings, start, end)
     if counter is None:
         return WindowEstimate(
-            "integration", integrated, "a GPU of this run has no energy counter", step, 1.0, 0.0
+            "integration", integrated, "a GPU of this run has no energy counter", step, 1.0, 0.0, per_device
         )
     if duration <= 0:
-        return WindowEstimate("integration", integrated, "the window has no duration", step, 1.0, 0.0)
+        return WindowEstimate(
+            "integration", integrated, "the window has no duration", step, 1.0, 0.0, per_device
+        )
     if step.step_s is None:
         return WindowEstimate(
             "integration",
@@ -181,6 +206,7 @@ def estimate_window(readings: Sequence[Reading], start: float, end: float) -> Wi
             step,
             1.0,
             0.0,
+            per_device,
         )
     gap = median_sample_gap(readings) or step.step_s
     quantisation = min(step.step_s / duration, 1.0)
@@ -194,10 +220,12 @@ def estimate_window(readings: Sequence[Reading], start: float, end: float) -> Wi
             step,
             0.0,
             quantisation,
+            counter_deltas(readings, start, end),
         )
     n_devices = min(len(r.devices) for r in readings)
     refined = [_refine_device(readings, d, start, end) for d in range(n_devices)]
     total = sum(r.energy_j for r in refined)
+    refined_j = tuple(r.energy_j for r in refined)
     share = min(max(r.sampled_s for r in refined) / duration, 1.0)
     locating = max(r.locating for r in refined)
     if all(r.integrated_only for r in refined):
@@ -209,6 +237,7 @@ def estimate_window(readings: Sequence[Reading], start: float, end: float) -> Wi
             step,
             1.0,
             0.0,
+            refined_j,
         )
     return WindowEstimate(
         "counter_refined",
@@ -219,4 +248,5 @@ def estimate_window(readings: Sequence[Reading], start: float, end: float) -> Wi
         step,
         share,
         locating,
+        refined_j,
     )

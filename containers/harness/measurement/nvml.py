@@ -279,6 +279,14 @@ class NvmlPower:
         }
 
 
+def open_source(environ: MutableMapping[str, str]) -> NvmlPower:
+    """The registry's factory: the GPUs the visible-devices variables allow, with CUDA pinned to
+    exactly them (``pin_cuda_devices``), so the backend computes where the meter is read."""
+    source = NvmlPower(environ)
+    pin_cuda_devices(source.devices(), source.all_devices(), environ)
+    return source
+
+
 def power_reading(fields: bool, compute_capability: tuple[int, int] | None) -> PowerReading:
     """How ``read()`` gets this GPU's power: the instant field where it has one; else
     ``nvmlDeviceGetPowerUsage``, a 1 s average from Ampere (compute capability 8) on."""

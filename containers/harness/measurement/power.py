@@ -2,13 +2,15 @@
 
 A reading carries power (W) and, where the device has one, its cumulative energy counter (J),
 both stamped with the harness's monotonic clock, so the measured window — marked on the same
-clock — can be cut out of the samples exactly.
+clock — can be cut out of the samples exactly. A run meters one GPU source (the headline) and
+any extra sources beside it (``composed.py``): their devices ride in the same reading, under
+``extra``, read right after the GPUs'.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,7 +38,13 @@ class DeviceReading:
 @dataclass(frozen=True)
 class Reading:
     t_s: float  # time.monotonic() of the reading
-    devices: tuple[DeviceReading, ...] = field(default_factory=tuple)
+    devices: tuple[DeviceReading, ...] = field(default_factory=tuple)  # the GPU source's
+    # each extra source's devices by source name, read right after ``devices``
+    extra: Mapping[str, tuple[DeviceReading, ...]] = field(default_factory=dict)
+
+    def of_source(self, name: str) -> Reading:
+        """This reading as if ``name``'s devices were its only ones (its energy, estimated alone)."""
+        return Reading(self.t_s, self.extra.get(name, ()))
 
     @property
     def power_w(self) -> float:
@@ -48,8 +56,12 @@ class Reading:
         return None if any(v is None for v in values) else float(sum(v for v in values if v is not None))
 
 
+class SourceUnavailable(RuntimeError):
+    """A source that cannot meter here; the message says why and what to do about it."""
+
+
 class PowerSource(Protocol):
-    kind: str  # "nvml" | "synthetic", recorded in the result
+    kind: str  # its name in the registry (camp_contract.power_sources), recorded in the result
 
     def devices(self) -> list[DeviceInfo]: ...
 
@@ -79,3 +91,29 @@ class PowerSource(Protocol):
 @contextlib.contextmanager
 def no_op() -> Iterator[None]:
     yield
+
+
+class SimpleSource:
+    """The defaults of a source that only reads: nothing to do while the backend computes, no
+    processes to count, no driver, nothing to close; ``describe`` lists its devices. A source
+    subclasses it and writes ``kind``, ``devices`` and ``read``."""
+
+    kind: str
+
+    def devices(self) -> list[DeviceInfo]:
+        raise NotImplementedError
+
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        return no_op()
+
+    def other_processes(self) -> dict[str, int]:
+        return {}
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"index": d.index, "uuid": d.uuid, "name": d.name} for d in self.devices()]
+
+    def driver(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        pass

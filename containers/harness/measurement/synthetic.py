@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from harness.measurement.power import DeviceInfo, DeviceReading, Reading
@@ -111,3 +111,8 @@ class SyntheticPower:
 
     def close(self) -> None:
         pass
+
+
+def open_source(environ: MutableMapping[str, str]) -> SyntheticPower:
+    """The registry's factory: the stub's source, 40 W idle and 160 W busy, with an exact counter."""
+    return SyntheticPower()
