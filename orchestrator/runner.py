@@ -25,7 +25,6 @@ from camp_contract import layout
 from camp_contract.atomic import atomic_write_text
 from camp_contract.failure import read_failure
 from camp_contract.models import RunResult
-from camp_contract.params import parse_params
 from camp_contract.validation import first_error
 from orchestrator.campaign import Campaign
 from orchestrator.executors import ExecOutcome, Executor, RunRequest
@@ -226,7 +225,7 @@ class CampaignRunner:
 
     def _gpus_needed(self, row: RunRow) -> int:
         experiment = self.experiments[row.exp_id]
-        return parse_params(experiment.backend, experiment.params).gpus_needed()
+        return experiment.params.gpus_needed()
 
     def _settle(
         self,

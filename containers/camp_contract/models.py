@@ -10,15 +10,30 @@ is ever inside a spec.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from camp_contract.params import BackendParams
 
 SPEC_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1
 
-BackendName = Literal["stub", "pytorch", "vllm", "tensorrt"]
+# A registered backend's name (camp_contract.backends): "stub", "pytorch", "vllm", "tensorrt" or a plugin's.
+BackendName = str
+# What meters a run: NVML on a GPU, or the synthetic source's known trace (the stub, tests).
+PowerSourceName = Literal["nvml", "synthetic"]
 
 
 class _Strict(BaseModel):
@@ -87,12 +102,21 @@ class MeasurementSettings(_Strict):
     baseline: BaselineSettings = BaselineSettings()
     settle: SettleSettings = SettleSettings()
     warmup: WarmupSettings = WarmupSettings()
-    # Where the power comes from: "nvml" on a GPU, "synthetic" for the stub and tests.
-    power_source: Literal["nvml", "synthetic"] = "nvml"
+    # Where the power comes from: "nvml" on a GPU, "synthetic" for the stub and tests. A campaign
+    # that names none gets its backend's (camp_contract.backends: the stub's is synthetic).
+    power_source: PowerSourceName = "nvml"
 
 
 class RunSpec(_Strict):
-    """Everything the harness needs to run one cycle of one experiment."""
+    """Everything the harness needs to run one cycle of one experiment.
+
+    The spec is a discriminated union on ``backend``: each registered backend has its own spec
+    type (``camp_contract.backends.spec_type``), this model with ``backend`` fixed to its name
+    and ``params`` typed by its parameter model, and ``RunSpec.model_json_schema()`` is the union.
+    ``RunSpec(...)`` and ``RunSpec.model_validate*`` build the backend's own type, so a spec's
+    ``params`` are always its backend's validated parameters, defaults filled in; spec.json
+    stays as it was: ``"backend": "stub", "params": {"batch_size": 1, …}``.
+    """
 
     schema_version: Literal[1] = 1  # = SPEC_SCHEMA_VERSION
     campaign: str
@@ -101,10 +125,36 @@ class RunSpec(_Strict):
     backend: BackendName
     model: str
     # Backend parameters after grid expansion (batch_size, dtype, engine args, ``extra`` passthrough).
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: BackendParams = BackendParams()
     workload: Workload = Workload()
     measurement: MeasurementSettings = MeasurementSettings()
     seed: int = 0
+
+    def __new__(cls, *args: Any, **data: Any) -> RunSpec:
+        if cls is RunSpec and isinstance(data.get("backend"), str):
+            from camp_contract.backends import UnknownBackend, spec_type
+
+            with contextlib.suppress(UnknownBackend):  # else validation names it, with the registered ones
+                cls = spec_type(data["backend"])
+        return super().__new__(cls)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_its_backends_type(cls, data: Any, handler: ModelWrapValidatorHandler[RunSpec]) -> RunSpec:
+        if cls is not RunSpec:
+            return handler(data)
+        from camp_contract.backends import validate_spec
+
+        return validate_spec(data)
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """For ``RunSpec`` itself, the union of every registered backend's spec type."""
+        if cls is not RunSpec:
+            return super().model_json_schema(*args, **kwargs)
+        from camp_contract.backends import spec_json_schema
+
+        return spec_json_schema()
 
 
 class RequestRecord(_Strict):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from camp_contract.params import StubParams
 from orchestrator.campaign import parse_campaign
 from orchestrator.grid import expand
 from orchestrator.schedule import schedule
@@ -60,7 +61,7 @@ def test_spec_carries_the_resolved_config() -> None:
     exp = expand(parse_campaign(CAMPAIGN, Path("c.yaml"))).experiments[0]
     spec = exp.spec("t", 2)
     assert (spec.exp_id, spec.cycle, spec.backend, spec.model) == (exp.exp_id, 2, "stub", "m1")
-    assert spec.params["batch_size"] == 1
+    assert spec.params == StubParams()  # typed by the backend, defaults filled in
 
 
 def test_schedule_orders() -> None:
