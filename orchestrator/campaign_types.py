@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import (
@@ -77,10 +77,14 @@ def _sections_dumped(sections: dict[str, BaseModel]) -> dict[str, Any]:
     return {name: section.model_dump(mode="json") for name, section in sections.items()}
 
 
-def _typed_mapping(model: type[BaseModel], keep: Callable[..., Any] = _checked_then_as_given) -> Any:
-    """A field validated by ``model`` whose value stays the mapping as written."""
-    dump = _sections_dumped if keep is _sections_as_given else _as_written
-    return Annotated[model, WrapValidator(keep), PlainSerializer(dump)]
+def _kept_as_written(model: type[BaseModel]) -> Any:
+    """A mapping validated by ``model``, then kept as the file wrote it (its keys' order, its values)."""
+    return Annotated[model, WrapValidator(_checked_then_as_given), PlainSerializer(_as_written)]
+
+
+def _sections_by_backend(model: type[BaseModel]) -> Any:
+    """The backends' sections, each validated by its backend's model, in the file's order."""
+    return Annotated[model, WrapValidator(_sections_as_given), PlainSerializer(_sections_dumped)]
 
 
 def _value_type(field: FieldInfo) -> Any:
@@ -163,8 +167,8 @@ def _section_model(entry: BackendEntry, section_base: type[BaseModel]) -> type[B
         f"{_title(entry)}Section",
         __base__=section_base,
         __doc__=f"The {entry.name} backend's part of the campaign.",
-        params=(_typed_mapping(params), Field(default_factory=dict)),
-        grid=(_typed_mapping(grid), Field(default_factory=dict)),
+        params=(_kept_as_written(params), Field(default_factory=dict)),
+        grid=(_kept_as_written(grid), Field(default_factory=dict)),
     )
     return section
 
@@ -211,6 +215,6 @@ def typed_campaign(
         campaign.__name__,
         __base__=campaign,
         __doc__=campaign.__doc__,
-        backends=(_typed_mapping(backends, _sections_as_given), ...),
-        grid=(_typed_mapping(_shared_grid_model(entries)), Field(default_factory=dict)),
+        backends=(_sections_by_backend(backends), ...),
+        grid=(_kept_as_written(_shared_grid_model(entries)), Field(default_factory=dict)),
     )

@@ -141,3 +141,19 @@ def test_plugins_named_in_camp_plugins_register_their_backends(
     with pytest.raises(PluginError, match=r"CAMP_PLUGINS names 'camp_no_such_plugin'.*ModuleNotFoundError"):
         load_plugins({"CAMP_PLUGINS": "camp_echo_plugin, camp_no_such_plugin"})
     monkeypatch.delitem(sys.modules, "camp_echo_plugin")
+
+
+def test_the_harness_names_a_plugin_it_cannot_import_and_prints_one_backends_fingerprint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    assert CliRunner().invoke(main, ["contract", "--backend", "stub"]).output == (
+        contract_fingerprint("stub") + "\n"
+    )
+    assert "unknown backend 'stubb'" in CliRunner().invoke(main, ["contract", "--backend", "stubb"]).output
+    monkeypatch.setenv("CAMP_PLUGINS", "camp_no_such_plugin")
+    broken = CliRunner().invoke(main, ["contract"])
+    assert broken.exit_code == 2 and "CAMP_PLUGINS names 'camp_no_such_plugin'" in broken.output
