@@ -11,9 +11,9 @@ import hashlib
 import json
 
 from camp_contract import layout
-from camp_contract.backends import spec_type
 from camp_contract.failure import RunFailure
 from camp_contract.models import RunResult, RunSpec
+from camp_contract.spec_types import spec_type
 from camp_contract.timeseries import SCHEMA as TIMESERIES_SCHEMA
 
 # The layout's names both sides read or write (the rest of the layout is the host's alone).

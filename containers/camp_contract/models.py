@@ -111,7 +111,7 @@ class RunSpec(_Strict):
     """Everything the harness needs to run one cycle of one experiment.
 
     The spec is a discriminated union on ``backend``: each registered backend has its own spec
-    type (``camp_contract.backends.spec_type``), this model with ``backend`` fixed to its name
+    type (``camp_contract.spec_types``), this model with ``backend`` fixed to its name
     and ``params`` typed by its parameter model, and ``RunSpec.model_json_schema()`` is the union.
     ``RunSpec(...)`` and ``RunSpec.model_validate*`` build the backend's own type, so a spec's
     ``params`` are always its backend's validated parameters, defaults filled in; spec.json
@@ -130,9 +130,11 @@ class RunSpec(_Strict):
     measurement: MeasurementSettings = MeasurementSettings()
     seed: int = 0
 
+    # The spec types are built on this class (camp_contract.spec_types), hence the imports inside.
     def __new__(cls, *args: Any, **data: Any) -> RunSpec:
         if cls is RunSpec and isinstance(data.get("backend"), str):
-            from camp_contract.backends import UnknownBackend, spec_type
+            from camp_contract.backends import UnknownBackend
+            from camp_contract.spec_types import spec_type
 
             with contextlib.suppress(UnknownBackend):  # else validation names it, with the registered ones
                 cls = spec_type(data["backend"])
@@ -143,7 +145,7 @@ class RunSpec(_Strict):
     def _as_its_backends_type(cls, data: Any, handler: ModelWrapValidatorHandler[RunSpec]) -> RunSpec:
         if cls is not RunSpec:
             return handler(data)
-        from camp_contract.backends import validate_spec
+        from camp_contract.spec_types import validate_spec
 
         return validate_spec(data)
 
@@ -152,7 +154,7 @@ class RunSpec(_Strict):
         """For ``RunSpec`` itself, the union of every registered backend's spec type."""
         if cls is not RunSpec:
             return super().model_json_schema(*args, **kwargs)
-        from camp_contract.backends import spec_json_schema
+        from camp_contract.spec_types import spec_json_schema
 
         return spec_json_schema()
 
