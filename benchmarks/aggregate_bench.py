@@ -65,7 +65,7 @@ def synthetic_runs(
         spec_fields: dict[str, Any] = {
             "campaign": "bench",
             "exp_id": f"{i:012x}",
-            "backend": "stub",
+            "backend": "pytorch",
             "model": model,
             "params": {"batch_size": batch, "dtype": dtype},
             "workload": {"n_requests": n_requests, "max_output_tokens": out_tokens},

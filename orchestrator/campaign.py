@@ -1,7 +1,9 @@
 """The campaign file: its schema and loading it into a validated ``Campaign``.
 
 Every problem in a campaign file is reported at once, each with the file, the line, the field
-path and (for a misspelt key) a did-you-mean, so a researcher fixes the file in one pass.
+path and (for a misspelt key) a did-you-mean, so a researcher fixes the file in one pass. The
+backends' sections are typed from the backend registry (``campaign_types.py``), and the same
+model is the JSON Schema ``camp schema`` prints.
 """
 
 from __future__ import annotations
@@ -19,19 +21,19 @@ from pydantic import (
     model_validator,
 )
 
+from camp_contract.backends import backend_entries
 from camp_contract.model_ref import looks_like_path, split_revision
 from camp_contract.models import BackendName, MeasurementSettings, Workload
-from camp_contract.params import PARAMS_BY_BACKEND
+from orchestrator.campaign_types import WORKLOAD_PREFIX, typed_campaign
 from orchestrator.config_errors import (
     ConfigError,
     ConfigProblem,
-    Loc,
     load_yaml_with_lines,
     problems_from_validation,
 )
 from orchestrator.executors.registry import ExecutorChoice
 
-WORKLOAD_PREFIX = "workload."
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _model_name(model: str) -> str:
@@ -56,7 +58,9 @@ def _as_list(value: Any) -> Any:
 
 
 class BackendSection(_Strict):
-    """One backend's part of the campaign: its own grid, fixed params and optional models."""
+    """One backend's part of the campaign: its own grid, fixed params and optional models, kept as
+    written. ``campaign_model()`` types each backend's section by its parameter model: keys and
+    each value's type and bounds are checked on load, whole points (cross-field rules) at expansion."""
 
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -88,10 +92,13 @@ class Gaps(_Strict):
 
 
 class Campaign(_Strict):
+    """A campaign: which backends run which models over which grid of parameters, how often and
+    how measured. Every backend's section is typed by its parameters (``camp schema``)."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     description: str = ""
     models: list[ModelName] = Field(default_factory=list)
-    backends: dict[BackendName, BackendSection] = Field(min_length=1)
+    backends: dict[BackendName, BackendSection] = Field(min_length=1)  # typed per backend: campaign_model()
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     workload: Workload = Workload()
     cycles: int = Field(default=3, ge=1)
@@ -104,7 +111,10 @@ class Campaign(_Strict):
     # GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a time,
     # tensor-parallel runs on as many GPUs as they need. Empty: one run at a time on the
     # executor's default devices.
-    gpus: list[str] = Field(default_factory=list)
+    gpus: list[str] = Field(
+        default_factory=list,
+        json_schema_extra={"items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}},
+    )
     measurement: MeasurementSettings = MeasurementSettings()
     seed: int = 0
 
@@ -141,57 +151,37 @@ class Campaign(_Strict):
         return list(self.backends[backend].models or self.models)
 
 
+def campaign_model() -> type[Campaign]:
+    """The campaign file's model with every registered backend typed (what ``parse_campaign``
+    validates and ``camp schema`` prints); rebuilt when a plugin registers a backend."""
+    return typed_campaign(Campaign, BackendSection, backend_entries())
+
+
+def campaign_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a campaign file (``camp schema``): each registered backend's ``params``
+    and ``grid`` typed by its parameter model, for editors to complete and check."""
+    return {"$schema": JSON_SCHEMA_DIALECT, **campaign_model().model_json_schema()}
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _grid_key_problem(path: Loc, key: str, allowed: set[str], what: str) -> ConfigProblem | None:
-    workload_fields = set(Workload.model_fields)
-    if key.startswith(WORKLOAD_PREFIX):
-        field = key[len(WORKLOAD_PREFIX) :]
-        if field not in workload_fields:
-            return ConfigProblem.unknown_key(path, field, workload_fields, what="workload field")
-        return None
-    if key not in allowed:
-        return ConfigProblem.unknown_key(
-            path, key, allowed | {WORKLOAD_PREFIX + f for f in workload_fields}, what=what
-        )
-    return None
-
-
-def _key_problems(data: dict[str, Any]) -> list[ConfigProblem]:
-    """Keys pydantic cannot judge (backend params and grid axes), checked on the raw file so they
-    are reported together with the schema's own problems."""
-    problems: list[ConfigProblem] = []
-    backends = {b: _mapping(s) for b, s in _mapping(data.get("backends")).items() if b in PARAMS_BY_BACKEND}
-    for backend, section in backends.items():
-        allowed = set(PARAMS_BY_BACKEND[backend].model_fields)
-        for key in _mapping(section.get("params")):
-            if key not in allowed:
-                problems.append(
-                    ConfigProblem.unknown_key(
-                        ("backends", backend, "params", key), str(key), allowed, what=f"{backend} parameter"
-                    )
-                )
-        for key in _mapping(section.get("grid")):
-            found = _grid_key_problem(
-                ("backends", backend, "grid", key), str(key), allowed, f"{backend} parameter"
-            )
-            problems += [found] if found else []
-    # A shared-grid key that no listed backend takes is a typo, not a per-backend rejection.
-    takers: set[str] = (
-        set().union(*(PARAMS_BY_BACKEND[b].model_fields for b in backends)) if backends else set()
-    )
-    for key in _mapping(data.get("grid")) if backends else {}:
-        found = _grid_key_problem(("grid", key), str(key), takers, "parameter of any listed backend")
-        problems += [found] if found else []
-    axes = [(("grid", k), v) for k, v in _mapping(data.get("grid")).items()] + [
-        (("backends", b, "grid", k), v)
-        for b, s in backends.items()
-        for k, v in _mapping(s.get("grid")).items()
+def _shared_axes_no_listed_backend_takes(data: dict[str, Any]) -> list[ConfigProblem]:
+    """A shared-grid key that some backend takes but none of those listed is a typo (one no
+    backend takes at all, the schema reports)."""
+    registered = {entry.name: entry for entry in backend_entries()}
+    listed = [registered[name] for name in _mapping(data.get("backends")) if name in registered]
+    if not listed:
+        return []
+    takers = set().union(*(entry.params.model_fields for entry in listed))
+    taken_by_some = set().union(*(entry.params.model_fields for entry in registered.values()))
+    axes = takers | {WORKLOAD_PREFIX + field for field in Workload.model_fields}
+    return [
+        ConfigProblem.unknown_key(("grid", key), key, axes, what="parameter of any listed backend")
+        for key in map(str, _mapping(data.get("grid")))
+        if key in taken_by_some and key not in takers
     ]
-    problems += [ConfigProblem(path, "a grid axis needs at least one value") for path, v in axes if v == []]
-    return problems
 
 
 def parse_campaign(text: str, source: Path) -> Campaign:
@@ -201,11 +191,12 @@ def parse_campaign(text: str, source: Path) -> Campaign:
         raise ConfigError(
             source, [ConfigProblem((), "a campaign file is a mapping (name:, models:, backends:, …)")]
         )
-    problems = _key_problems(data)
+    problems = _shared_axes_no_listed_backend_takes(data)
+    model = campaign_model()
     try:
-        campaign = Campaign.model_validate(data)
+        campaign = model.model_validate(data)
     except ValidationError as err:
-        problems = problems_from_validation(err, Campaign) + problems
+        problems = problems_from_validation(err, model) + problems
     if problems:
         raise ConfigError(source, problems, lines)
     return campaign

@@ -15,10 +15,13 @@ from pathlib import Path
 import click
 
 from camp_contract import layout
-from orchestrator.campaign import Campaign
+from camp_contract.atomic import atomic_write_text
+from camp_contract.backends import PluginError, load_plugins
+from orchestrator.campaign import Campaign, campaign_json_schema
 from orchestrator.carryover import carryover_balance
 from orchestrator.cli_calibrate import calibrate
 from orchestrator.cli_common import (
+    EXIT_BAD_CONFIG,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -68,6 +71,33 @@ campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Pa
 @click.version_option(package_name="camp", prog_name="camp")
 def main() -> None:
     """camp: measure the energy of LLM inference, campaign by campaign."""
+    try:
+        load_plugins()  # backends registered by modules named in CAMP_PLUGINS
+    except PluginError as err:
+        click.echo(f"camp: {err}", err=True)
+        sys.exit(EXIT_BAD_CONFIG)
+
+
+@main.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write it to this file (atomically) instead of printing it.",
+)
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of a campaign file, every registered backend's parameters included.
+
+    Editors complete and check a campaign that names it on its first line:
+    `# yaml-language-server: $schema=<path or URL of the schema>`.
+    """
+    text = json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    atomic_write_text(output, text)
+    click.echo(f"wrote {output}")
 
 
 @main.command()

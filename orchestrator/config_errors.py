@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 Loc = tuple[str | int, ...]
 
@@ -104,7 +105,7 @@ def _model_at(model: Any, loc: Loc) -> type[BaseModel] | None:
     for part in loc:
         annotation = _unwrap_optional(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
+            field = _field_named(annotation, str(part))
             if field is None:
                 return None
             annotation = field.annotation
@@ -115,6 +116,18 @@ def _model_at(model: Any, loc: Loc) -> type[BaseModel] | None:
             return None
     annotation = _unwrap_optional(annotation)
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _field_named(model: type[BaseModel], key: str) -> FieldInfo | None:
+    """The field a file's key names: by its alias (``workload.n_requests``) or its name."""
+    return next(
+        (f for name, f in model.model_fields.items() if (f.alias or name) == key),
+        None,
+    )
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -134,8 +147,9 @@ def problems_from_validation(err: ValidationError, model: type[BaseModel]) -> li
         ctx = error.get("ctx") or {}
         if kind == "extra_forbidden" and loc:
             parent = _model_at(model, loc[:-1])
-            allowed = parent.model_fields if parent else []
-            problems.append(ConfigProblem.unknown_key(loc, str(loc[-1]), allowed, what="field"))
+            allowed = _keys(parent) if parent else []
+            what = getattr(parent, "config_noun", "field")  # "stub parameter", "backend", …
+            problems.append(ConfigProblem.unknown_key(loc, str(loc[-1]), allowed, what=what))
         elif kind == "literal_error" and "expected" in ctx:
             expected = [s.strip().strip("'") for s in str(ctx["expected"]).replace(" or ", ", ").split(",")]
             given = error.get("input")

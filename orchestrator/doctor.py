@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from camp_contract.backends import entry_for_service
 from camp_contract.layout import doctor_probe_path
 from orchestrator.executors.docker import build_command
 
@@ -39,6 +40,12 @@ def _attempt(name: str, probe: Callable[[], str], fix: str, level: Level = "fail
     except Exception as err:  # every failure of a probe is a finding, not a crash
         message = str(err).strip().splitlines()
         return Check(name, level, message[-1] if message else type(err).__name__, fix)
+
+
+def _runs_without_gpu(service: str) -> bool:
+    """A service whose backend needs no GPU (the stub's): its image must be there on any host."""
+    entry = entry_for_service(service)
+    return entry is not None and not entry.needs_gpu
 
 
 def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu: bool = False) -> list[Check]:
@@ -75,7 +82,7 @@ def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu:
                 f"image {image}",
                 partial(_image_present, client, image),
                 build_command(service),
-                level="fail" if service == "stub" else gpu_level,
+                level="fail" if _runs_without_gpu(service) else gpu_level,
             )
         )
 
@@ -93,11 +100,14 @@ def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu:
             level=gpu_level,
         )
     )
-    stub_image = images.get("stub")
-    if checks[-1].level == "ok" and stub_image:
+    # The probe runs in the light image of a backend that needs no GPU (the stub's): it has pynvml.
+    probe_image = next(
+        (image for service, image in sorted(images.items()) if _runs_without_gpu(service)), None
+    )
+    if checks[-1].level == "ok" and probe_image:
 
         def gpu_run() -> str:
-            output = client.run(stub_image, ["python", "-c", GPU_PROBE], gpus="all", remove=True)
+            output = client.run(probe_image, ["python", "-c", GPU_PROBE], gpus="all", remove=True)
             return f"{str(output).strip()} GPUs visible through NVML inside a container"
 
         checks.append(

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from camp_contract.backends import BackendEntry, backend_entry
 from camp_contract.models import BackendName, MeasurementSettings, RunSpec, Workload
-from camp_contract.params import parse_params
+from camp_contract.params import BackendParams
 from orchestrator.campaign import WORKLOAD_PREFIX, Campaign
 
 EXP_ID_LENGTH = 12
@@ -28,7 +29,7 @@ class Experiment:
 
     backend: BackendName
     model: str
-    params: dict[str, Any]
+    params: BackendParams  # the backend's own model, validated, defaults filled in
     workload: Workload
     measurement: MeasurementSettings
     seed: int
@@ -39,7 +40,7 @@ class Experiment:
         return {
             "backend": self.backend,
             "model": self.model,
-            "params": self.params,
+            "params": self.params.model_dump(mode="json"),
             "workload": self.workload.model_dump(mode="json"),
             "measurement": self.measurement.model_dump(mode="json"),
             "seed": self.seed,
@@ -99,12 +100,22 @@ def _reason(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def measurement_for(entry: BackendEntry, campaign: Campaign) -> MeasurementSettings:
+    """The campaign's measurement settings, metered by the backend's own power source unless
+    the campaign names one (the stub, which has no GPU, by the synthetic source)."""
+    if "power_source" in campaign.measurement.model_fields_set:
+        return campaign.measurement
+    return campaign.measurement.model_copy(update={"power_source": entry.power_source})
+
+
 def expand(campaign: Campaign) -> Expansion:
     """All experiments of ``campaign`` in a stable order, plus the grid points rejected."""
     experiments: list[Experiment] = []
     rejected: list[RejectedPoint] = []
     seen: set[str] = set()
     for backend, section in campaign.backends.items():
+        entry = backend_entry(backend)
+        measurement = measurement_for(entry, campaign)
         axes = {**campaign.grid, **section.grid}  # a backend's own axis overrides the shared one
         for model in campaign.models_for(backend):
             for point in _points(axes):
@@ -118,20 +129,17 @@ def expand(campaign: Campaign) -> Expansion:
                     **{k: v for k, v in point.items() if not k.startswith(WORKLOAD_PREFIX)},
                 }
                 try:
-                    parsed = parse_params(backend, params)
+                    parsed = entry.parse_params(params)  # the one full check: cross-field rules too
                     workload = Workload.model_validate(
                         {**campaign.workload.model_dump(), **workload_overrides}
                     )
                 except ValidationError as err:
                     rejected.append(RejectedPoint(backend, model, point, _reason(err)))
                     continue
-                measurement = campaign.measurement
-                if backend == "stub":  # the stub has no GPU: it is metered by the synthetic source
-                    measurement = measurement.model_copy(update={"power_source": "synthetic"})
                 experiment = Experiment(
                     backend=backend,
                     model=model,
-                    params=parsed.model_dump(mode="json"),
+                    params=parsed,
                     workload=workload,
                     measurement=measurement,
                     seed=campaign.seed,

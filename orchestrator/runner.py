@@ -21,7 +21,6 @@ from pathlib import Path
 
 from camp_contract import layout
 from camp_contract.atomic import atomic_write_text
-from camp_contract.params import parse_params
 from orchestrator import run_messages
 from orchestrator.attempt import AttemptResult, begin_attempt, judge_attempt
 from orchestrator.campaign import Campaign
@@ -163,7 +162,7 @@ class CampaignRunner:
 
     def _gpus_needed(self, row: RunRow) -> int:
         experiment = self.experiments[row.exp_id]
-        return parse_params(experiment.backend, experiment.params).gpus_needed()
+        return experiment.params.gpus_needed()
 
     def _demand(self, row: RunRow) -> Demand:
         return Demand(

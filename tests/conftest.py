@@ -4,7 +4,9 @@ CAMP_REQUIRE_DOCKER=1, as in CI, so the real container path can never silently g
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 # No test may reach the Hub (CI has no route to it): set before huggingface_hub reads it.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -46,3 +48,14 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake.snapshot_download)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # restored after the test, whatever fetch_model sets
     return fake
+
+
+@pytest.fixture
+def backend_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """``camp_contract.backends`` with its registry (and the plugins it imported) restored after
+    the test, so a backend a test registers is seen by no other test."""
+    from camp_contract import backends
+
+    monkeypatch.setattr(backends, "_registry", dict(backends._registry))
+    monkeypatch.setattr(backends, "_imported_plugins", set(backends._imported_plugins))
+    yield backends

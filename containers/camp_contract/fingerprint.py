@@ -13,7 +13,7 @@ import json
 from camp_contract import layout
 from camp_contract.failure import RunFailure
 from camp_contract.models import RunResult, RunSpec
-from camp_contract.params import PARAMS_BY_BACKEND
+from camp_contract.spec_types import spec_type
 from camp_contract.timeseries import SCHEMA as TIMESERIES_SCHEMA
 
 # The layout's names both sides read or write (the rest of the layout is the host's alone).
@@ -27,11 +27,13 @@ SHARED_NAMES = [
 ]
 
 
-def contract_fingerprint() -> str:
-    """The hash of the spec, result and failure schemas, each backend's parameters, the
-    timeseries columns and the layout's shared names."""
-    schemas: list[object] = [RunSpec.model_json_schema(), RunResult.model_json_schema()]
-    schemas += [model.model_json_schema() for _, model in sorted(PARAMS_BY_BACKEND.items())]
+def contract_fingerprint(backend: str | None = None) -> str:
+    """The hash of the spec schema (every registered backend's, their parameters included; or
+    only ``backend``'s, which is all an image of that backend must agree on, whatever plugins the
+    host has), the result and failure schemas, the timeseries columns and the layout's shared
+    names."""
+    spec = RunSpec.model_json_schema() if backend is None else spec_type(backend).model_json_schema()
+    schemas: list[object] = [spec, RunResult.model_json_schema()]
     schemas.append(RunFailure.model_json_schema())
     schemas.append([f"{field.name}:{field.type}" for field in TIMESERIES_SCHEMA])
     schemas.append(SHARED_NAMES)

@@ -10,6 +10,7 @@ is ever inside a spec.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -21,17 +22,21 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    ModelWrapValidatorHandler,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import core_schema
 
+from camp_contract.params import BackendParams
 from camp_contract.power_sources import SourceRole, check_source, source_names
 
 SPEC_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1
 
-BackendName = Literal["stub", "pytorch", "vllm", "tensorrt"]
+# A registered backend's name (camp_contract.backends): "stub", "pytorch", "vllm", "tensorrt" or a plugin's.
+BackendName = str
 
 
 class _Strict(BaseModel):
@@ -126,7 +131,8 @@ class MeasurementSettings(_Strict):
     baseline: BaselineSettings = BaselineSettings()
     settle: SettleSettings = SettleSettings()
     warmup: WarmupSettings = WarmupSettings()
-    # Where the headline power comes from: "nvml" on a GPU, "synthetic" for the stub and tests.
+    # Where the headline power comes from: "nvml" on a GPU, "synthetic" for the stub and tests. A
+    # campaign that names none gets its backend's (camp_contract.backends: the stub's is synthetic).
     power_source: GpuSourceName = "nvml"
     # Sources metered beside it at every sample ("rapl": CPU package and DRAM), each reported
     # per device in the result's ``energy_by_source``. Left out of the spec while empty, so an
@@ -145,7 +151,15 @@ class MeasurementSettings(_Strict):
 
 
 class RunSpec(_Strict):
-    """Everything the harness needs to run one cycle of one experiment."""
+    """Everything the harness needs to run one cycle of one experiment.
+
+    The spec is a discriminated union on ``backend``: each registered backend has its own spec
+    type (``camp_contract.spec_types``), this model with ``backend`` fixed to its name
+    and ``params`` typed by its parameter model, and ``RunSpec.model_json_schema()`` is the union.
+    ``RunSpec(...)`` and ``RunSpec.model_validate*`` build the backend's own type, so a spec's
+    ``params`` are always its backend's validated parameters, defaults filled in; spec.json
+    stays as it was: ``"backend": "stub", "params": {"batch_size": 1, …}``.
+    """
 
     schema_version: Literal[1] = 1  # = SPEC_SCHEMA_VERSION
     campaign: str
@@ -154,10 +168,38 @@ class RunSpec(_Strict):
     backend: BackendName
     model: str
     # Backend parameters after grid expansion (batch_size, dtype, engine args, ``extra`` passthrough).
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: BackendParams = BackendParams()
     workload: Workload = Workload()
     measurement: MeasurementSettings = MeasurementSettings()
     seed: int = 0
+
+    # The spec types are built on this class (camp_contract.spec_types), hence the imports inside.
+    def __new__(cls, *args: Any, **data: Any) -> RunSpec:
+        if cls is RunSpec and isinstance(data.get("backend"), str):
+            from camp_contract.backends import UnknownBackend
+            from camp_contract.spec_types import spec_type
+
+            with contextlib.suppress(UnknownBackend):  # else validation names it, with the registered ones
+                cls = spec_type(data["backend"])
+        return super().__new__(cls)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_its_backends_type(cls, data: Any, handler: ModelWrapValidatorHandler[RunSpec]) -> RunSpec:
+        if cls is not RunSpec:
+            return handler(data)
+        from camp_contract.spec_types import validate_spec
+
+        return validate_spec(data)
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """For ``RunSpec`` itself, the union of every registered backend's spec type."""
+        if cls is not RunSpec:
+            return super().model_json_schema(*args, **kwargs)
+        from camp_contract.spec_types import spec_json_schema
+
+        return spec_json_schema()
 
 
 class RequestRecord(_Strict):

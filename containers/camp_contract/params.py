@@ -1,8 +1,9 @@
 """Per-backend parameter schemas: what a grid point may set for each backend.
 
-The host validates every expanded grid point against its backend's model, so a point a backend
-cannot take is rejected (with the reason) before anything runs; the harness validates again on
-load. ``extra`` is passed through untouched to the backend's own constructor for anything camp
+Each model is named by its backend's entry in ``camp_contract.backends``. The host validates every
+expanded grid point against it, so a point a backend cannot take is rejected (with the reason)
+before anything runs; the harness validates the spec on load, whose ``params`` are typed by its
+backend. ``extra`` is passed through untouched to the backend's own constructor for anything camp
 does not model. Keep cross-field rules here as ``model_validator``s whose message is the reason a
 researcher reads in ``camp plan``.
 """
@@ -12,8 +13,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from camp_contract.models import BackendName
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
@@ -236,16 +235,3 @@ class TensorRTParams(BackendParams):
 
     def gpus_needed(self) -> int:
         return self.tensor_parallel_size
-
-
-PARAMS_BY_BACKEND: dict[BackendName, type[BackendParams]] = {
-    "stub": StubParams,
-    "pytorch": PyTorchParams,
-    "vllm": VllmParams,
-    "tensorrt": TensorRTParams,
-}
-
-
-def parse_params(backend: BackendName, params: dict[str, Any]) -> BackendParams:
-    """Validate one grid point for ``backend``; raises pydantic.ValidationError with the reason."""
-    return PARAMS_BY_BACKEND[backend].model_validate(params)

@@ -16,11 +16,11 @@ from typing import NoReturn
 import click
 from pydantic import ValidationError
 
+from camp_contract.backends import PluginError, UnknownBackend, load_plugins
 from camp_contract.failure import FailureStage, RunFailure, write_failure
 from camp_contract.fingerprint import contract_fingerprint
 from camp_contract.layout import RunFiles, locate_spec
 from camp_contract.models import RunSpec
-from camp_contract.params import parse_params
 from camp_contract.validation import first_error
 from harness import __version__
 from harness.calibrate_command import calibrate
@@ -32,6 +32,10 @@ EXIT_RUN_FAILED, EXIT_BAD_SPEC = 1, 2
 @click.version_option(__version__, prog_name="camp-harness")
 def main() -> None:
     """camp's in-container harness."""
+    try:
+        load_plugins()  # backends registered by modules named in CAMP_PLUGINS
+    except PluginError as err:
+        raise click.UsageError(str(err)) from None
 
 
 @main.command()
@@ -50,15 +54,12 @@ def run(spec_path: Path) -> None:
         _fail(RunFiles(spec_path.parent).error, failure, line or message, code)
 
     try:
-        spec = RunSpec.model_validate_json(spec_path.read_bytes())
-        exp_id, cycle = spec.exp_id, spec.cycle
-        parse_params(spec.backend, spec.params)
+        spec = RunSpec.model_validate_json(spec_path.read_bytes())  # params typed by its backend
     except OSError as err:
         fail("spec", err, f"cannot read {spec_path}: {err.strerror or err}", EXIT_BAD_SPEC)
     except ValidationError as err:
-        # params errors carry no "params" prefix in their location: add it, so the field is findable
-        prefix = "" if err.title == RunSpec.__name__ else "params."
-        fail("spec", err, f"{spec_path} is not a valid spec ({first_error(err, prefix)})", EXIT_BAD_SPEC)
+        fail("spec", err, f"{spec_path} is not a valid spec ({first_error(err)})", EXIT_BAD_SPEC)
+    exp_id, cycle = spec.exp_id, spec.cycle
     click.echo(f"camp-harness: {spec.exp_id} c{spec.cycle} {spec.backend} {spec.model}")
     results_root = location.results_root if location else None
     try:
@@ -81,9 +82,13 @@ def run(spec_path: Path) -> None:
 
 
 @main.command()
-def contract() -> None:
+@click.option("--backend", default=None, help="Only what a run of this backend depends on.")
+def contract(backend: str | None) -> None:
     """Print the fingerprint of the contract (camp_contract) this image was built with."""
-    click.echo(contract_fingerprint())
+    try:
+        click.echo(contract_fingerprint(backend))
+    except UnknownBackend as err:
+        raise click.BadParameter(str(err), param_hint="--backend") from None
 
 
 main.add_command(calibrate)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from camp_contract.backends import backend_entry
 from camp_contract.model_ref import looks_like_path, split_revision
 from camp_contract.models import RunSpec
 from harness.backends.tiny_model import is_tiny
@@ -43,8 +44,9 @@ class ModelFiles:
 
 
 def fetch_model(spec: RunSpec) -> ModelFiles:
-    """The files ``spec`` loads, fetched now (see the module docstring)."""
-    if spec.backend == "stub" or is_tiny(spec.model):
+    """The files ``spec`` loads, fetched now (see the module docstring); none for a backend
+    whose model name is only a label (its entry's ``loads_model``) or a built-in tiny model."""
+    if not backend_entry(spec.backend).loads_model or is_tiny(spec.model):
         return ModelFiles(spec.model, spec.model, "builtin")
     if looks_like_path(spec.model):
         return ModelFiles(spec.model, spec.model, "local")

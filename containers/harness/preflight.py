@@ -8,16 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from camp_contract.backends import backend_entry
 from camp_contract.model_ref import looks_like_path
-from camp_contract.models import BackendName, RunSpec
-
-# What each backend imports in load(); absent means the run was started in the wrong image.
-FRAMEWORKS: dict[BackendName, tuple[str, ...]] = {
-    "stub": (),
-    "pytorch": ("torch", "transformers"),
-    "vllm": ("vllm",),
-    "tensorrt": ("tensorrt_llm",),
-}
+from camp_contract.models import RunSpec
 
 
 def is_installed(module: str) -> bool:
@@ -30,11 +23,12 @@ def is_installed(module: str) -> bool:
 
 
 def find_problems(spec: RunSpec, out_dir: Path) -> list[str]:
-    """Every problem with running ``spec`` here that can be seen without loading anything."""
+    """Every problem with running ``spec`` here that can be seen without loading anything; a
+    framework the backend's entry lists but this image lacks means the run is in the wrong image."""
     problems = [
         f"backend {spec.backend} needs the {module!r} package, which this image lacks "
         f"(run it in the {spec.backend} image)"
-        for module in FRAMEWORKS[spec.backend]
+        for module in backend_entry(spec.backend).frameworks
         if not is_installed(module)
     ]
     if looks_like_path(spec.model) and not Path(spec.model).expanduser().exists():

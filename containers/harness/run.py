@@ -15,8 +15,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from camp_contract.atomic import atomic_write_text
 from camp_contract.layout import RunFiles, baseline_cache_dir
 from camp_contract.models import (
@@ -26,7 +24,6 @@ from camp_contract.models import (
     RunSpec,
     RunWarning,
 )
-from camp_contract.params import parse_params
 from camp_contract.timeseries import (
     PHASE_BASELINE,
     PHASE_LOAD,
@@ -34,7 +31,6 @@ from camp_contract.timeseries import (
     PHASE_SETTLE,
     PHASE_WARMUP,
 )
-from camp_contract.validation import first_error
 from harness.backends import get_backend
 from harness.backends.base import Completion
 from harness.environment import snapshot
@@ -139,12 +135,6 @@ def _metrics(
 
 def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = None) -> RunResult:
     """Run ``spec`` and write its result and timeseries into ``out_dir``."""
-    try:
-        params = parse_params(spec.backend, spec.params)
-    except ValidationError as err:
-        raise RunError(
-            f"spec params are not valid for backend {spec.backend!r}: {first_error(err, 'params.')}"
-        ) from err
     visible_as_given = {k: os.environ[k] for k in VISIBLE_DEVICE_VARIABLES if k in os.environ}
     started_at = datetime.now(timezone.utc).isoformat()
     source = preflight(spec, out_dir)
@@ -202,7 +192,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
             "power_source": source.kind,
             "extra_power_sources": source.describe_extras(),
             "latency_scope": backend.latency_scope,
-            "backend_params": params.model_dump(mode="json"),
+            "backend_params": spec.params.model_dump(mode="json"),
             "warmup_prompts": warmup_pool.as_environment(),
             "cache_reset": cache_reset,
             "model": model.as_environment(),

@@ -21,6 +21,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from camp_contract import layout
+from camp_contract.backends import backend_entry, entry_for_service
 from camp_contract.fingerprint import contract_fingerprint
 from camp_contract.image_variables import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
 from camp_contract.models import BackendName
@@ -38,8 +39,15 @@ TIMEOUT_EXIT_CODE = 124  # as coreutils `timeout` reports it
 
 
 def build_command(service: str) -> str:
-    """How to (re)build a service's image so that it knows the camp revision it holds."""
-    return "make provision" if service == "stub" else f"make images IMAGES={service}"
+    """How to (re)build a service's image so that it knows the camp revision it holds: the GPU
+    images with `make images`, the others (the stub's) by provisioning."""
+    entry = entry_for_service(service)
+    return "make provision" if entry is not None and not entry.needs_gpu else f"make images IMAGES={service}"
+
+
+def service_of(backend: BackendName) -> str:
+    """The compose service that runs ``backend`` (its registry entry says)."""
+    return backend_entry(backend).compose_service
 
 
 def engine_answers(client: DockerClient | None = None) -> str | None:
@@ -130,7 +138,7 @@ class DockerRuntime:
             if self._images is None:
                 services = self.client.compose.config(return_json=True)["services"]
                 self._images = {name: service.get("image") for name, service in services.items()}
-        return self._images.get(backend)
+        return self._images.get(service_of(backend))
 
     def prepare(self, backends: Collection[BackendName]) -> None:
         """Each backend's image must speak this checkout's contract (same schemas), or every run
@@ -138,17 +146,18 @@ class DockerRuntime:
         Docker bind-mounts it (else Docker creates it, owned by root)."""
         hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
         hf_home.mkdir(parents=True, exist_ok=True)
-        expected = contract_fingerprint()
         for backend in sorted(backends):
-            build = build_command(backend)
+            service = service_of(backend)
+            build = build_command(service)
+            expected = contract_fingerprint(backend)
             with (
                 tempfile.TemporaryDirectory() as scratch,
                 run_env_files(self._variables(Path(scratch))) as files,
             ):
                 try:
                     output = self.client_factory(files.compose_env).compose.run(
-                        backend,
-                        ["camp-harness", "contract"],
+                        service,
+                        ["camp-harness", "contract", "--backend", backend],
                         remove=True,
                         tty=False,
                         dependencies=False,
@@ -180,7 +189,7 @@ class DockerRuntime:
         def follow() -> None:
             try:
                 stream = client.compose.run(
-                    request.backend,
+                    service_of(request.backend),
                     ["camp-harness", "run", str(spec_in_container)],
                     name=request.container_name,
                     labels={

@@ -30,6 +30,7 @@ def _campaign(root: Path, *, with_trace: bool = True) -> Path:
                 energies,
                 duration_s=4.0 / batch,
                 latencies=[0.1, 0.12, 0.11, 0.15],
+                backend="pytorch",
                 batch_size=batch,
                 dtype=dtype,
             )

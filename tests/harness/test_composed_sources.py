@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from camp_contract.models import BaselineSettings, MeasurementSettings, RunResult, RunSpec
+from camp_contract.params import StubParams
 from harness.measurement import nvml, rapl
 from harness.measurement.baseline import cached_baseline, idle_baseline
 from harness.measurement.composed import ComposedSource
@@ -197,9 +198,9 @@ def test_results_and_specs_written_before_sources_composed_still_load() -> None:
 
 def test_an_experiment_metering_nothing_more_keeps_its_exp_id_and_rapl_makes_another() -> None:
     plain = MeasurementSettings()
-    experiment = Experiment("stub", "m", {}, run_spec().workload, plain, 0)
+    experiment = Experiment("stub", "m", StubParams(), run_spec().workload, plain, 0)
     # the exp_id hashes measurement settings: an empty list is left out, so ids from before stay
     assert "extra_power_sources" not in experiment.config()["measurement"]
-    metered = Experiment("stub", "m", {}, run_spec().workload, with_rapl(run_spec()).measurement, 0)
+    metered = Experiment("stub", "m", StubParams(), run_spec().workload, with_rapl(run_spec()).measurement, 0)
     assert metered.config()["measurement"]["extra_power_sources"] == ["rapl"]
     assert metered.exp_id != experiment.exp_id

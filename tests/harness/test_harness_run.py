@@ -59,9 +59,13 @@ def harness(spec_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def write_spec(tmp_path: Path, spec: RunSpec) -> Path:
+def write_spec(tmp_path: Path, spec: RunSpec, **bad_params: object) -> Path:
+    """``spec`` as spec.json; ``bad_params`` written over its params as they are (no spec with
+    invalid params can be built in Python: they are typed by the backend)."""
     path = layout.run_files(tmp_path, spec.campaign, spec.exp_id, spec.cycle).spec
-    atomic_write_text(path, spec.model_dump_json())
+    written = spec.model_dump(mode="json")
+    written["params"].update(bad_params)
+    atomic_write_text(path, json.dumps(written))
     return path
 
 
@@ -154,7 +158,7 @@ def test_a_spec_that_cannot_be_read_is_recorded_for_the_run_its_path_names(tmp_p
 
 
 def test_invalid_params_are_a_spec_failure_naming_the_field(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, make_spec(batch_size=0))
+    path = write_spec(tmp_path, make_spec(), batch_size=0)
     assert harness(path).returncode == 2
     failure = read_failure(path.parent / "error.json")
     assert failure is not None and (failure.exp_id, failure.cycle, failure.stage) == ("e1", 0, "spec")

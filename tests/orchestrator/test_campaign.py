@@ -43,7 +43,7 @@ def test_every_problem_is_reported_at_once_with_line_field_and_hint() -> None:
     )
     text = str(err)
     assert "4 problems" in text
-    assert "c.yaml:4: backends.stubb: 'stubb' is not allowed — did you mean 'stub'?" in text
+    assert "c.yaml:4: backends.stubb: unknown backend 'stubb' — did you mean 'stub'?" in text
     assert (
         "c.yaml:6: backends.stub.grid.batchsize: unknown stub parameter 'batchsize'"
         " — did you mean 'batch_size'?" in text
@@ -67,7 +67,10 @@ def test_shared_grid_key_no_backend_takes_is_a_typo() -> None:
 
 def test_unknown_workload_axis_is_reported() -> None:
     err = problems(GOOD + "grid: {workload.max_output_tokenz: [1]}\n")
-    assert "did you mean 'max_output_tokens'" in str(err)
+    assert (
+        "unknown grid axis 'workload.max_output_tokenz' — did you mean 'workload.max_output_tokens'?"
+        in str(err)
+    )
 
 
 def test_backend_without_model_is_an_error() -> None:
@@ -100,3 +103,43 @@ def test_shipped_campaigns_are_valid() -> None:
     assert campaigns, "no example campaigns shipped"
     for path in campaigns:
         load_campaign(path)
+
+
+def test_backend_parameters_are_typed_on_load_with_line_field_and_hint() -> None:
+    text = str(
+        problems(
+            "name: t\n"
+            "models: [m]\n"
+            "backends:\n"
+            "  stub:\n"
+            "    params: {work_ms: 1}\n"
+            "    grid: {batch_size: [0, 2]}\n"
+            "  pytorch:\n"
+            "    params: {dtype: bfloat61}\n"
+            "    grid: {batch_size: [], workload.n_requests: [two]}\n"
+        )
+    )
+    assert "c.yaml:5: backends.stub.params.work_ms: unknown stub parameter 'work_ms'" in text
+    assert "c.yaml:6: backends.stub.grid.batch_size.0: Input should be greater than or equal to 1" in text
+    assert (
+        "c.yaml:8: backends.pytorch.params.dtype: 'bfloat61' is not allowed — did you mean 'bfloat16'?"
+        in text
+    )
+    assert "c.yaml:9: backends.pytorch.grid.batch_size: a grid axis needs at least one value" in text
+    assert "c.yaml:9: backends.pytorch.grid.workload.n_requests.0: Input should be a valid integer" in text
+
+
+def test_a_combination_the_backend_rejects_is_left_to_the_grid() -> None:
+    # flash_attention_2 needs half precision: wrong alone, right with the grid's dtypes
+    text = (
+        GOOD
+        + "  pytorch:\n    params: {attn_implementation: flash_attention_2}\n    grid: {dtype: [float16]}\n"
+    )
+    assert parse_campaign(text, Path("c.yaml")).backends["pytorch"].params == {
+        "attn_implementation": "flash_attention_2"
+    }
+
+
+def test_shared_grid_key_only_an_unlisted_backend_takes_is_a_typo() -> None:
+    err = problems(GOOD + "grid: {tensor_parallel_size: [2]}\n")
+    assert "c.yaml:6: grid.tensor_parallel_size: unknown parameter of any listed backend" in str(err)

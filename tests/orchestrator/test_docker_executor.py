@@ -195,10 +195,14 @@ def test_prepare_accepts_an_image_with_this_checkouts_contract(tmp_path: Path, m
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     client = FakeClient(exits_with(0))
     client.compose.run = lambda service, command, **kw: (
-        client.calls.append({"service": service, "command": command}) or f"{contract_fingerprint()}\n"
+        client.calls.append({"service": service, "command": command})
+        or f"{contract_fingerprint(command[-1])}\n"  # what its image agrees on: its backend's spec
     )
     DockerRuntime(tmp_path / "compose.yaml", client).prepare({"stub", "vllm"})
-    assert [c["command"] for c in client.calls] == [["camp-harness", "contract"]] * 2
+    assert [c["command"] for c in client.calls] == [
+        ["camp-harness", "contract", "--backend", "stub"],
+        ["camp-harness", "contract", "--backend", "vllm"],
+    ]
     assert [c["service"] for c in client.calls] == ["stub", "vllm"]
     assert (tmp_path / "hf").is_dir()  # created as the user before Docker could create it as root
 

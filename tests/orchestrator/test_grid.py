@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
+from camp_contract.backends import BackendEntry, register_backend
+from camp_contract.params import StubParams
 from orchestrator.campaign import parse_campaign
 from orchestrator.grid import expand
 from orchestrator.schedule import schedule
@@ -60,7 +63,7 @@ def test_spec_carries_the_resolved_config() -> None:
     exp = expand(parse_campaign(CAMPAIGN, Path("c.yaml"))).experiments[0]
     spec = exp.spec("t", 2)
     assert (spec.exp_id, spec.cycle, spec.backend, spec.model) == (exp.exp_id, 2, "stub", "m1")
-    assert spec.params["batch_size"] == 1
+    assert spec.params == StubParams()  # typed by the backend, defaults filled in
 
 
 def test_schedule_orders() -> None:
@@ -71,3 +74,46 @@ def test_schedule_orders() -> None:
     assert shuffled == schedule(ids, 3, "shuffled", seed=1)
     assert sorted(shuffled) == sorted(schedule(ids, 3, "grouped"))
     assert [c for _, c in shuffled] == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # cycles stay blocks
+
+
+def test_a_backend_is_metered_by_its_entrys_source_unless_the_campaign_names_one(
+    backend_registry: ModuleType,
+) -> None:
+    register_backend(
+        BackendEntry(name="cpu-only", params=StubParams, implementation="m:C", power_source="synthetic")
+    )
+    text = "name: t\nmodels: [m]\nbackends: {cpu-only: {}, vllm: {}}\n"
+    by_backend = {e.backend: e for e in expand(parse_campaign(text, Path("c.yaml"))).experiments}
+    assert by_backend["cpu-only"].measurement.power_source == "synthetic"
+    assert by_backend["vllm"].measurement.power_source == "nvml"
+    named = expand(parse_campaign(text + "measurement: {power_source: nvml}\n", Path("c.yaml"))).experiments
+    assert {e.measurement.power_source for e in named} == {"nvml"}
+
+
+GOLDEN = """
+name: golden
+models: [org/model@v1]
+backends:
+  stub: {params: {work_ms_per_token: 3}, grid: {batch_size: [1, 4]}}
+  pytorch: {params: {dtype: bfloat16}, grid: {batch_size: [8]}}
+  vllm: {params: {max_num_seqs: 32, extra: {swap_space: 4}}}
+  tensorrt: {grid: {max_batch_size: [16]}}
+grid: {workload.max_output_tokens: [16, 32]}
+measurement: {sample_hz: 20}
+"""
+
+
+def test_exp_ids_are_those_camp_gave_before_parameters_were_typed() -> None:
+    # computed with camp as it was before the backend registry: a resumed campaign finds its runs
+    assert [e.exp_id for e in expand(parse_campaign(GOLDEN, Path("c.yaml"))).experiments] == [
+        "9ded2cb3328e",
+        "eae96850d251",
+        "04ebac09ee97",
+        "1e2d6ae2a800",
+        "8b97e3979680",
+        "d3aebe8de4db",
+        "dd3c4ce4026f",
+        "4ce98bd70554",
+        "f0d9aa9e69b0",
+        "82f0dbc185d8",
+    ]

@@ -232,7 +232,7 @@ gpus: [0, 1]
             assert not busy & set(request.gpus), "a GPU was given to two runs at once"
             busy.update(request.gpus)
             overlaps.append(len(busy))
-        if spec.backend == "stub" and spec.params["batch_size"] in (1, 2):
+        if spec.backend == "stub" and spec.params.batch_size in (1, 2):
             barrier.wait()  # the first two stub runs must be in flight together
         with lock:
             busy.difference_update(request.gpus)

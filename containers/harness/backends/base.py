@@ -7,9 +7,12 @@ host and the stub image stay light.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from camp_contract.models import RunSpec
+from camp_contract.params import BackendParams
+
+P = TypeVar("P", bound=BackendParams)
 
 # What emptying the engine's cross-request cache between warmup and the window did: "reset";
 # "nothing_cached" (the backend keeps nothing between requests); "not_offered" (the engine may
@@ -54,3 +57,14 @@ def reset_prefix_cache(engine: Any) -> CacheReset:
     if reset is None:
         return "not_offered"
     return "refused" if reset() is False else "reset"
+
+
+def params_as(spec: RunSpec, model: type[P]) -> P:
+    """The spec's parameters as ``model``: validated when the spec was, typed by its backend, so a
+    backend reads them without validating again; a spec of another backend is a programming error."""
+    if not isinstance(spec.params, model):
+        raise TypeError(
+            f"a {spec.backend} spec carries {type(spec.params).__name__}, not the {model.__name__} "
+            "this backend reads"
+        )
+    return spec.params

@@ -17,7 +17,7 @@ from typing import Any
 
 from camp_contract.models import RunSpec
 from camp_contract.params import PyTorchParams
-from harness.backends.base import CacheReset, Completion
+from harness.backends.base import CacheReset, Completion, params_as
 from harness.backends.tiny_model import is_tiny, save_tiny
 from harness.workload import batches
 
@@ -64,7 +64,7 @@ class PyTorchBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.spec = spec
-        self.params = PyTorchParams.model_validate(spec.params)
+        self.params = params_as(spec, PyTorchParams)
         cuda = torch.cuda.is_available()
         if self.params.device == "cuda" and not cuda:
             raise RuntimeError("params.device is 'cuda' but torch sees no GPU")

@@ -15,7 +15,7 @@ import time
 
 from camp_contract.models import RunSpec
 from camp_contract.params import StubParams
-from harness.backends.base import CacheReset, Completion
+from harness.backends.base import CacheReset, Completion, params_as
 from harness.workload import batches
 
 BATCH_STEP_OVERHEAD = 0.1
@@ -29,7 +29,7 @@ class StubBackend:
 
     def load(self, spec: RunSpec) -> None:
         self.spec = spec
-        self.params = StubParams.model_validate(spec.params)
+        self.params = params_as(spec, StubParams)
 
     def _output_tokens(self, prompt: str) -> int:
         assert self.spec is not None

@@ -34,7 +34,7 @@ from typing import Any
 
 from camp_contract.models import RunSpec
 from camp_contract.params import TensorRTParams
-from harness.backends.base import CacheReset, Completion, reset_prefix_cache
+from harness.backends.base import CacheReset, Completion, params_as, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
 
 DEFAULT_WARMUP_BATCH = 8
@@ -98,7 +98,7 @@ class TensorRTBackend:
         from tensorrt_llm import llmapi
 
         self.spec = spec
-        self.params = TensorRTParams.model_validate(spec.params)
+        self.params = params_as(spec, TensorRTParams)
         if self.params.engine == "tensorrt":
             from tensorrt_llm._tensorrt_engine import LLM
         else:

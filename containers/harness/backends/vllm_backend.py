@@ -35,7 +35,7 @@ from typing import Any
 
 from camp_contract.models import RunSpec
 from camp_contract.params import VllmParams
-from harness.backends.base import CacheReset, Completion, reset_prefix_cache
+from harness.backends.base import CacheReset, Completion, params_as, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
 
 DEFAULT_WARMUP_BATCH = 8
@@ -113,7 +113,7 @@ class VllmBackend:
         vllm: Any = importlib.import_module("vllm")
 
         self.spec = spec
-        self.params = VllmParams.model_validate(spec.params)
+        self.params = params_as(spec, VllmParams)
         self.llm = vllm.LLM(**engine_kwargs(spec, self.params))
         self.sampling = vllm.SamplingParams(**sampling_kwargs(spec))
 

@@ -1,0 +1,220 @@
+"""The campaign file typed by the backend registry: each backend's section by its parameter model.
+
+``typed_campaign`` derives from the plain campaign model a subclass in which ``backends`` has one
+field per registered backend, whose ``params`` take that backend's parameters (their types and
+bounds, each optional) and whose ``grid`` takes lists of them (and of workload fields, as
+``workload.X``); the shared ``grid`` takes any backend's. So an unknown key or a value of the
+wrong type is a problem of the file, found on load with its line and a did-you-mean, and the
+same model is the JSON Schema ``camp schema`` prints. Cross-field rules (``flash_attention_2``
+needs half precision) are the parameter models' own, applied per point at expansion.
+
+The typed fields validate, then keep what the file says (``dict``s in the file's order), so a
+``Campaign`` reads, dumps and hashes the same whichever backends are registered.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Iterable
+from typing import Annotated, Any, ClassVar, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    create_model,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined, to_jsonable_python
+
+from camp_contract.backends import BackendEntry
+from camp_contract.models import Workload
+
+WORKLOAD_PREFIX = "workload."
+
+
+class KeyedModel(BaseModel):
+    """A mapping whose keys are this model's fields: an unknown one is reported as an unknown
+    ``config_noun`` with a did-you-mean (orchestrator/config_errors.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    config_noun: ClassVar[str] = "field"
+
+
+class _Backends(KeyedModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
+    config_noun: ClassVar[str] = "backend"
+
+
+def _hide_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "not given" is no value an editor should offer
+
+
+def _checked_then_as_given(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Validate against the typed model, then keep the mapping as written (in the file's order)."""
+    handler(value)
+    return dict(value)
+
+
+def _sections_as_given(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    typed = handler(value)
+    if not value:
+        raise ValueError("list at least one backend")
+    return {name: getattr(typed, name) for name in value}
+
+
+def _as_written(value: Any) -> Any:
+    return value
+
+
+def _sections_dumped(sections: dict[str, BaseModel]) -> dict[str, Any]:
+    return {name: section.model_dump(mode="json") for name, section in sections.items()}
+
+
+def _kept_as_written(model: type[BaseModel]) -> Any:
+    """A mapping validated by ``model``, then kept as the file wrote it (its keys' order, its values)."""
+    return Annotated[model, WrapValidator(_checked_then_as_given), PlainSerializer(_as_written)]
+
+
+def _sections_by_backend(model: type[BaseModel]) -> Any:
+    """The backends' sections, each validated by its backend's model, in the file's order."""
+    return Annotated[model, WrapValidator(_sections_as_given), PlainSerializer(_sections_dumped)]
+
+
+def _value_type(field: FieldInfo) -> Any:
+    """What one value of the field may be: its type with its bounds (``ge=1``, a Literal's choices)."""
+    return Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+
+
+def _non_empty(values: list[Any]) -> list[Any]:
+    if not values:
+        raise ValueError("a grid axis needs at least one value")
+    return values
+
+
+def _axis(value_type: Any, key: str) -> tuple[Any, Any]:
+    axis = Annotated[list[value_type], AfterValidator(_non_empty)]
+    return axis, Field(default=None, alias=key, json_schema_extra=_axis_schema)
+
+
+def _axis_schema(schema: dict[str, Any]) -> None:
+    _hide_default(schema)
+    schema["minItems"] = 1
+
+
+def _shown_default(field: FieldInfo) -> dict[str, Any]:
+    default = field.get_default(call_default_factory=True)
+    return {} if default is PydanticUndefined else {"default": to_jsonable_python(default)}
+
+
+def _params_model(entry: BackendEntry) -> type[KeyedModel]:
+    """The backend's parameters as a section gives them: each optional, typed and bounded."""
+    fields: dict[str, Any] = {
+        name: (
+            _value_type(field),
+            Field(default=None, description=field.description, json_schema_extra=_shown_default(field)),
+        )
+        for name, field in entry.params.model_fields.items()
+    }
+    model: type[KeyedModel] = create_model(
+        f"{_title(entry)}SectionParams",
+        __base__=KeyedModel,
+        __doc__=_doc(entry),
+        **fields,
+    )
+    model.config_noun = f"{entry.name} parameter"
+    return model
+
+
+def _workload_axes() -> dict[str, tuple[Any, Any]]:
+    return {
+        f"workload__{name}": _axis(_value_type(field), WORKLOAD_PREFIX + name)
+        for name, field in Workload.model_fields.items()
+    }
+
+
+def _grid_model(name: str, axes: dict[str, tuple[Any, Any]], noun: str) -> type[KeyedModel]:
+    fields: dict[str, Any] = {**axes, **_workload_axes()}
+    model: type[KeyedModel] = create_model(
+        name,
+        __base__=KeyedModel,
+        __doc__="Axes to sweep: each key a list of values (a single value is a one-point axis).",
+        **fields,
+    )
+    model.config_noun = noun
+    return model
+
+
+def _doc(entry: BackendEntry) -> str | None:
+    return inspect.cleandoc(entry.params.__doc__) if entry.params.__doc__ else None
+
+
+def _title(entry: BackendEntry) -> str:
+    return entry.params.__name__.removesuffix("Params") or entry.name.capitalize()
+
+
+def _section_model(entry: BackendEntry, section_base: type[BaseModel]) -> type[BaseModel]:
+    params = _params_model(entry)
+    axes = {name: _axis(_value_type(field), name) for name, field in entry.params.model_fields.items()}
+    grid = _grid_model(f"{_title(entry)}Grid", axes, f"{entry.name} parameter")
+    section: type[BaseModel] = create_model(
+        f"{_title(entry)}Section",
+        __base__=section_base,
+        __doc__=f"The {entry.name} backend's part of the campaign.",
+        params=(_kept_as_written(params), Field(default_factory=dict)),
+        grid=(_kept_as_written(grid), Field(default_factory=dict)),
+    )
+    return section
+
+
+def _shared_grid_model(entries: Iterable[BackendEntry]) -> type[KeyedModel]:
+    """Keys any registered backend takes, each value one of the types those backends give it."""
+    by_key: dict[str, list[Any]] = {}
+    for entry in entries:
+        for name, field in entry.params.model_fields.items():
+            kinds = by_key.setdefault(name, [])
+            value_type = _value_type(field)
+            if not any(_same_type(value_type, known) for known in kinds):
+                kinds.append(value_type)
+    axes = {
+        name: _axis(kinds[0] if len(kinds) == 1 else Union[tuple(kinds)], name)  # noqa: UP007
+        for name, kinds in by_key.items()
+    }
+    return _grid_model("SharedGrid", axes, "grid axis")
+
+
+def _same_type(a: Any, b: Any) -> bool:
+    return TypeAdapter(a).json_schema() == TypeAdapter(b).json_schema()
+
+
+@functools.lru_cache(maxsize=8)
+def typed_campaign(
+    campaign: type[BaseModel], section_base: type[BaseModel], entries: tuple[BackendEntry, ...]
+) -> Any:
+    """``campaign`` with ``backends`` and ``grid`` typed by ``entries`` (see the module docstring)."""
+    sections: dict[str, Any] = {
+        entry.name: (
+            _section_model(entry, section_base),
+            Field(default=None, description=_doc(entry), json_schema_extra=_hide_default),
+        )
+        for entry in entries
+    }
+    backends: type[KeyedModel] = create_model(
+        "Backends",
+        __base__=_Backends,
+        __doc__="The backends to run, each with its own grid, params and models.",
+        **sections,
+    )
+    return create_model(
+        campaign.__name__,
+        __base__=campaign,
+        __doc__=campaign.__doc__,
+        backends=(_sections_by_backend(backends), ...),
+        grid=(_kept_as_written(_shared_grid_model(entries)), Field(default_factory=dict)),
+    )
