@@ -1,7 +1,8 @@
 """The ``camp`` command line.
 
 Exit codes: 0 everything asked for is done, 1 a run failed (or the campaign could not run),
-2 the campaign file is bad (nothing was run or written), 130 stopped by Ctrl-C.
+2 the campaign file is bad (nothing was run or written), 130 stopped by Ctrl-C (wherever it
+lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled as Ctrl-C).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
 from orchestrator.manifest import Manifest
 from orchestrator.schedule import schedule
+from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
 
 COMPOSE_FILENAME = "compose.yaml"
 
@@ -88,6 +90,19 @@ def main() -> None:
 )
 def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
+    with sigterm_as_interrupt():
+        try:
+            _run(campaign_file, results_dir, executor, compose_file)
+        except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
+            click.echo(
+                f"\ninterrupted by {interruption_cause(err)}: any run in flight is marked interrupted; "
+                "`camp run` again resumes from it",
+                err=True,
+            )
+            raise SystemExit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED) from None
+
+
+def _run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
     from orchestrator.runner import CampaignRunner
 
     campaign = load_or_exit(campaign_file)
@@ -104,12 +119,6 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
     except (CampaignLocked, ExecutorUnavailable) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    except KeyboardInterrupt:
-        click.echo(
-            "\ninterrupted: the run in flight is marked interrupted; `camp run` again resumes from it",
-            err=True,
-        )
-        raise SystemExit(EXIT_INTERRUPTED) from None
     except (OSError, sqlite3.Error) as err:  # a full disk or lost volume: finished runs are kept
         click.echo(
             f"error: {err}; every finished run is kept — fix this and `camp run` again to resume", err=True

@@ -14,6 +14,7 @@ from camp_contract import layout
 from camp_contract.failure import RunFailure
 from camp_contract.models import RunResult, RunSpec
 from camp_contract.params import PARAMS_BY_BACKEND
+from camp_contract.secrets_mount import SECRETS_MOUNT
 from camp_contract.timeseries import SCHEMA as TIMESERIES_SCHEMA
 
 # The layout's names both sides read or write (the rest of the layout is the host's alone).
@@ -24,6 +25,7 @@ SHARED_NAMES = [
     layout.ERROR_FILENAME,
     layout.BASELINE_CACHE_DIRNAME,
     layout.CYCLE_PREFIX,
+    SECRETS_MOUNT,  # an image that does not read it would run gated models without a token
 ]
 
 
