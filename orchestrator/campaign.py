@@ -30,6 +30,7 @@ from orchestrator.config_errors import (
     problems_from_validation,
 )
 from orchestrator.executors.registry import ExecutorChoice
+from orchestrator.gpu_ids import gpu_id_problem
 
 WORKLOAD_PREFIX = "workload."
 
@@ -121,6 +122,15 @@ class Campaign(_Strict):
             if isinstance(gpus, list)
             else gpus
         )
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpu_ids_are_gpu_ids(cls, gpus: list[str]) -> list[str]:
+        for gpu in gpus:
+            problem = gpu_id_problem(gpu)
+            if problem is not None:
+                raise ValueError(problem)
+        return gpus
 
     @model_validator(mode="after")
     def _gpus_are_distinct(self) -> Campaign:

@@ -352,7 +352,7 @@ def test_an_engine_call_that_never_returns_is_an_error_not_a_hang() -> None:
     from orchestrator.executors.docker import EngineTimeout, bounded
 
     never = threading.Event()
-    with pytest.raises(EngineTimeout, match="did not answer `docker rm` within 0.1s"):
+    with pytest.raises(EngineTimeout, match=r"did not answer `docker rm` within 0\.1s"):
         bounded(lambda: never.wait(30), "docker rm", timeout_s=0.1)
 
 
