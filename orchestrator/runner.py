@@ -25,7 +25,7 @@ from camp_contract import layout
 from camp_contract.atomic import atomic_write_text
 from camp_contract.params import parse_params
 from orchestrator import run_messages
-from orchestrator.attempt import AttemptResult, begin_attempt, judge_attempt
+from orchestrator.attempt import AttemptResult, begin_attempt, check_result, judge_attempt
 from orchestrator.campaign import Campaign
 from orchestrator.executors import (
     Demand,
@@ -40,7 +40,7 @@ from orchestrator.executors import (
 from orchestrator.executors.runtime import campaign_owner
 from orchestrator.grid import Expansion, Experiment, expand
 from orchestrator.lock import campaign_lock
-from orchestrator.manifest import Manifest, RunRow
+from orchestrator.manifest import Manifest, ManifestDamaged, RunRow
 from orchestrator.retry_policy import RetryPolicy
 from orchestrator.schedule import schedule
 from orchestrator.signals import interruption_cause
@@ -108,9 +108,13 @@ class CampaignRunner:
         order = schedule(
             list(self.experiments), self.campaign.cycles, self.campaign.order.mode, self.campaign.order.seed
         )
+        fresh = manifest.meta("campaign") is None  # new, deleted, or kept aside as damaged
         report = manifest.sync(
             self.campaign.name, campaign_fingerprint(self.campaign), self.expansion.experiments, order
         )
+        if manifest.kept_aside:
+            self.echo(f"warning: {manifest.kept_aside}")
+        self._reconcile_with_disk(manifest, fresh)
         atomic_write_text(
             layout.campaign_snapshot_path(self.campaign_dir), self.campaign.model_dump_json(indent=2)
         )
@@ -118,6 +122,26 @@ class CampaignRunner:
             self.echo(line)
         for name in self.runtime.cleanup(self.owner):
             self.echo(run_messages.leftover_line(name))
+
+    def _reconcile_with_disk(self, manifest: Manifest, fresh: bool) -> None:
+        """The results on disk are the ground truth: a new manifest adopts every valid result
+        already there (a manifest deleted or damaged loses no run), and a run marked done whose
+        result.json is gone or invalid is marked for redoing, and said so."""
+        adopted = 0
+        for row in manifest.runs(states=("pending", "failed", "interrupted") if fresh else ("done",)):
+            files = layout.RunFiles(layout.run_dir(self.campaign_dir, row.exp_id, row.cycle))
+            checked = check_result(files.result, row.exp_id, row.cycle)
+            if fresh and checked.ok:
+                manifest.adopt(row.exp_id, row.cycle, "adopted: its valid result.json was on disk")
+                adopted += 1
+            elif not fresh and not checked.ok:
+                reason = (checked.reason or "its result.json is unusable").replace(
+                    "no result.json was written", "its result.json is missing"
+                )
+                manifest.redo(row.exp_id, row.cycle, reason)
+                self.echo(run_messages.redo_line(row.exp_id, row.cycle, reason))
+        if adopted:
+            self.echo(run_messages.adopted_line(adopted, self.campaign_dir))
 
     def _run_pending(self, manifest: Manifest) -> CampaignOutcome:
         outcome = CampaignOutcome(already_done=manifest.counts()["done"])
@@ -177,7 +201,7 @@ class CampaignRunner:
             except KeyboardInterrupt as err:
                 self._interrupt(manifest, in_flight, f"interrupted by {interruption_cause(err)}")
                 raise
-            except ExecutorUnavailable as err:
+            except (ExecutorUnavailable, ManifestDamaged) as err:
                 self._interrupt(manifest, in_flight, f"not run: {err}")
                 raise
         return outcome
@@ -254,7 +278,8 @@ class CampaignRunner:
             with contextlib.suppress(Exception):
                 future.result(timeout=STOP_GRACE_S)
             self.placement.release(flight.lease)
-            manifest.mark_finished(flight.row.exp_id, flight.row.cycle, "interrupted", error=reason)
+            with contextlib.suppress(ManifestDamaged):  # gone: the next start rebuilds it from disk
+                manifest.mark_finished(flight.row.exp_id, flight.row.cycle, "interrupted", error=reason)
 
     def _gap(self, previous: RunRow | None, row: RunRow) -> None:
         if previous is None:
