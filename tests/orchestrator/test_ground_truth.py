@@ -76,7 +76,6 @@ def test_an_empty_or_garbage_manifest_is_named_kept_aside_and_rebuilt(
     (aside,) = [
         p for p in (results / "t").glob("manifest.sqlite.damaged-*") if not p.name.endswith(("-wal", "-shm"))
     ]
-    ]
     assert aside.read_bytes() == damage
     assert executor.requests == [] and counts(results)["done"] == 4
 
