@@ -76,7 +76,7 @@ def failed_line(run: str, reason: str | None) -> str:
 
 def breaker_line(consecutive: int, limit: int) -> str:
     return (
-        f"stopping: {consecutive} runs in a row failed (max_consecutive_failures="
+        f"stopping: {consecutive} attempts in a row failed (max_consecutive_failures="
         f"{limit}); fix the cause, then `camp run` again to resume"
     )
 
