@@ -56,6 +56,12 @@ def env_file_line(name: str, value: str) -> str:
     return f"{name}='{value}'\n"
 
 
+def owned_prefix() -> str:
+    """The name prefix of every temp directory this camp process makes: ``sweep_stale`` removes
+    them once the process is gone."""
+    return f"{DIRECTORY_PREFIX}{os.getpid()}-"
+
+
 def _create_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -73,7 +79,7 @@ def run_env_files(
     """Write both files for one run; they are deleted when the block ends. Raises UnsafeValue
     (before anything is written) for a variable no env file can hold."""
     lines = "".join(env_file_line(n, v) for n, v in compose_variables.items())
-    directory = Path(tempfile.mkdtemp(prefix=f"{DIRECTORY_PREFIX}{os.getpid()}-"))  # 0700
+    directory = Path(tempfile.mkdtemp(prefix=owned_prefix()))  # 0700
     files = RunEnvFiles(directory / "compose.env", directory / "secrets.json")
     try:
         _create_private(files.secrets_file, json.dumps(secret_values(environ)))

@@ -31,7 +31,7 @@ from camp_contract.image_variables import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIAB
 from camp_contract.models import BackendName
 from orchestrator.executors.runtime import ExecOutcome, ExecutorUnavailable, RunRequest
 from orchestrator.gpu_ids import gpu_id_problem
-from orchestrator.secrets import UnsafeValue, redact, run_env_files, sweep_stale
+from orchestrator.secrets import UnsafeValue, owned_prefix, redact, run_env_files, sweep_stale
 
 if TYPE_CHECKING:
     from orchestrator.executors.registry import RuntimeSetup
@@ -211,7 +211,7 @@ class DockerRuntime:
         for backend in sorted(backends):
             build = build_command(backend)
             with (
-                tempfile.TemporaryDirectory() as scratch,
+                tempfile.TemporaryDirectory(prefix=owned_prefix()) as scratch,
                 run_env_files(self._variables(Path(scratch))) as files,
             ):
                 client = self.client_factory(files.compose_env)
