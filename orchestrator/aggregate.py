@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,9 @@ class CampaignTables:
     request_latency: pd.DataFrame  # per experiment: mean request latency, interval over cycles
     warnings: pd.DataFrame  # one row per run warning: exp_id, cycle, kind, message
     excluded_kinds: tuple[str, ...] = ()  # the kinds `--exclude-warned` left out of the intervals
+    # Runs marked done whose files cannot be read (deleted, corrupted by hand): each message names
+    # the file; the tables hold every valid run, and the next `camp run` redoes these.
+    unreadable: tuple[str, ...] = ()
 
     @property
     def kept_runs(self) -> pd.DataFrame:
@@ -99,13 +102,13 @@ def _read_model(path: Path, model: type[RunSpec] | type[RunResult]) -> Any:
     try:
         return model.model_validate_json(path.read_bytes())
     except FileNotFoundError:
-        raise AggregationError(
-            f"{path}: missing; the run is not done — `camp run` again to redo it"
-        ) from None
+        raise AggregationError(f"{path}: missing; `camp run` again redoes that run") from None
     except ValidationError as err:
         raise AggregationError(
-            f"{path}: invalid {model.__name__} ({first_error(err)}); delete it and re-run that cycle"
+            f"{path}: invalid {model.__name__} ({first_error(err)}); `camp run` again redoes that run"
         ) from None
+    except (OSError, ValueError) as err:  # unreadable, or bytes that are not text
+        raise AggregationError(f"{path}: cannot be read ({err}); `camp run` again redoes that run") from None
 
 
 def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -389,7 +392,13 @@ def aggregate_runs(
     ``exclude_warned``: warning kinds (or ``all``) whose runs are left out of every interval —
     marked ``excluded`` in the runs table, counted per experiment. Raises
     ``warned.UnknownWarningKind`` for a kind no run carries."""
-    loaded = [load_run(Path(d)) for d in run_dirs]
+    loaded: list[LoadedRun] = []
+    unreadable: list[str] = []
+    for run_dir in run_dirs:
+        try:
+            loaded.append(load_run(Path(run_dir)))
+        except AggregationError as err:  # one bad run never hides the valid ones
+            unreadable.append(str(err))
     runs = runs_frame(loaded)
     kinds = warned.resolve_excluded_kinds(runs, exclude_warned)
     runs["excluded"] = warned.excluded_mask(runs, kinds)
@@ -399,16 +408,28 @@ def aggregate_runs(
     requests = requests_frame(kept)
     latency = request_latency_frame(requests) if request_stats else pd.DataFrame({"exp_id": []})
     experiments = experiments_frame(runs, excluded_kinds=kinds)
-    return CampaignTables(runs, requests, experiments, latency, warnings_frame(loaded), kinds)
+    return CampaignTables(
+        runs, requests, experiments, latency, warnings_frame(loaded), kinds, tuple(unreadable)
+    )
 
 
 def done_run_dirs(campaign_dir: Path) -> list[Path]:
     """Done runs from the manifest; without a manifest, every run dir holding a result.json."""
+    return done_run_dirs_and_note(campaign_dir)[0]
+
+
+def done_run_dirs_and_note(campaign_dir: Path) -> tuple[list[Path], str | None]:
+    """``done_run_dirs``, and what to say where the manifest is damaged: then every run dir
+    holding a result.json is read (each is validated; the next `camp run` rebuilds the manifest)."""
+    from orchestrator.manifest import ManifestDamaged
     from orchestrator.manifest import done_run_dirs as from_manifest
 
     if layout.manifest_path(campaign_dir).exists():
-        return from_manifest(campaign_dir)
-    return layout.run_dirs_with_result(campaign_dir)
+        try:
+            return from_manifest(campaign_dir), None
+        except ManifestDamaged as err:
+            return layout.run_dirs_with_result(campaign_dir), f"{err}; reporting every result.json on disk"
+    return layout.run_dirs_with_result(campaign_dir), None
 
 
 def aggregate_campaign(
@@ -423,9 +444,10 @@ def aggregate_campaign(
     ``request_stats=False`` skips the request latency table where nothing shows it, e.g. the
     summary printed after ``camp run``.
     ``exclude_warned``: see ``aggregate_runs``."""
-    tables = aggregate_runs(
-        done_run_dirs(campaign_dir), request_stats=request_stats, exclude_warned=exclude_warned
-    )
+    run_dirs, note = done_run_dirs_and_note(campaign_dir)
+    tables = aggregate_runs(run_dirs, request_stats=request_stats, exclude_warned=exclude_warned)
+    if note is not None:
+        tables = replace(tables, unreadable=(note, *tables.unreadable))
     if write:
         out = layout.aggregate_dir(campaign_dir)
         write_tables(tables.runs, out)

@@ -32,6 +32,7 @@ from orchestrator.config_errors import (
     problems_from_validation,
 )
 from orchestrator.executors.registry import ExecutorChoice
+from orchestrator.gpu_ids import gpu_id_problem
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -131,6 +132,15 @@ class Campaign(_Strict):
             if isinstance(gpus, list)
             else gpus
         )
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpu_ids_are_gpu_ids(cls, gpus: list[str]) -> list[str]:
+        for gpu in gpus:
+            problem = gpu_id_problem(gpu)
+            if problem is not None:
+                raise ValueError(problem)
+        return gpus
 
     @model_validator(mode="after")
     def _gpus_are_distinct(self) -> Campaign:

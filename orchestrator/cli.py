@@ -1,7 +1,8 @@
 """The ``camp`` command line.
 
 Exit codes: 0 everything asked for is done, 1 a run failed (or the campaign could not run),
-2 the campaign file is bad (nothing was run or written), 130 stopped by Ctrl-C.
+2 the campaign file is bad (nothing was run or written), 130 stopped by Ctrl-C (wherever it
+lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled as Ctrl-C).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from orchestrator.cli_report import compare, report
 from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
 from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
-from orchestrator.manifest import Manifest
+from orchestrator.manifest import Manifest, ManifestDamaged
 from orchestrator.schedule import schedule
+from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
 
 COMPOSE_FILENAME = "compose.yaml"
 
@@ -118,6 +120,19 @@ def schema(output: Path | None) -> None:
 )
 def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
+    with sigterm_as_interrupt():
+        try:
+            _run(campaign_file, results_dir, executor, compose_file)
+        except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
+            click.echo(
+                f"\ninterrupted by {interruption_cause(err)}: any run in flight is marked interrupted; "
+                "`camp run` again resumes from it",
+                err=True,
+            )
+            raise SystemExit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED) from None
+
+
+def _run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
     from orchestrator.runner import CampaignRunner
 
     campaign = load_or_exit(campaign_file)
@@ -131,29 +146,36 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
     runner = CampaignRunner(campaign, results_dir, chosen, _echo)
     try:
         outcome = runner.run()
-    except (CampaignLocked, ExecutorUnavailable) as err:
+    except (CampaignLocked, ExecutorUnavailable, ManifestDamaged) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    except KeyboardInterrupt:
-        click.echo(
-            "\ninterrupted: the run in flight is marked interrupted; `camp run` again resumes from it",
-            err=True,
-        )
-        raise SystemExit(EXIT_INTERRUPTED) from None
     except (OSError, sqlite3.Error) as err:  # a full disk or lost volume: finished runs are kept
         click.echo(
-            f"error: {err}; every finished run is kept — fix this and `camp run` again to resume", err=True
+            f"error: {_cannot_write(err)}; every finished run is kept — fix this and `camp run` "
+            "again to resume",
+            err=True,
         )
         raise SystemExit(EXIT_FAILED) from None
     _print_summary(runner.campaign_dir)
-    with Manifest.open_readonly(runner.campaign_dir) as manifest:
-        counts = manifest.counts()
+    try:
+        with Manifest.open_readonly(runner.campaign_dir) as manifest:
+            counts = manifest.counts()
+    except (OSError, sqlite3.Error, ManifestDamaged) as err:
+        click.echo(f"error: {_cannot_write(err)}; `camp run` again to resume", err=True)
+        raise SystemExit(EXIT_FAILED) from None
     click.echo(
         f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['interrupted']} "
         f"pending — results in {runner.campaign_dir}"
     )
     failed_anywhere = counts["failed"] > 0 or outcome.failed > 0 or outcome.breaker_tripped
     raise SystemExit(EXIT_FAILED if failed_anywhere else EXIT_OK)
+
+
+def _cannot_write(err: Exception) -> str:
+    """An OS error with the path it concerns (disk full, read-only volume, permission)."""
+    if isinstance(err, OSError) and err.filename:
+        return f"cannot write {err.filename}: {err.strerror or err}"
+    return str(err)
 
 
 def _print_summary(campaign_dir: Path) -> None:
@@ -239,13 +261,15 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
     """Progress of a campaign: TARGET is its campaign file or its results directory."""
     campaign_dir = target if target.is_dir() else layout.campaign_dir(results_dir, load_or_exit(target).name)
     try:
-        manifest = Manifest.open_readonly(campaign_dir)
-    except FileNotFoundError as err:
+        with Manifest.open_readonly(campaign_dir) as manifest:
+            counts = manifest.counts()
+            runs = manifest.runs()
+    except (FileNotFoundError, ManifestDamaged) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    with manifest:
-        counts = manifest.counts()
-        runs = manifest.runs()
+    except (OSError, sqlite3.Error) as err:  # a full disk, an unreadable volume
+        click.echo(f"error: cannot read the manifest of {campaign_dir}: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
     if as_json:
         click.echo(
             json.dumps(

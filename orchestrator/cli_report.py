@@ -66,6 +66,11 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
         tables = aggregate.aggregate_campaign(campaign_dir, exclude_warned=exclude_kinds)
         grouped = grouping.grouped_summary(tables.kept_runs, fields) if fields else None
         index = write_report(campaign_dir, tables)
+    except OSError as err:  # a read-only volume, a full disk: report what was read, say where
+        tables = aggregate.aggregate_campaign(campaign_dir, write=False, exclude_warned=exclude_kinds)
+        click.echo(format_campaign_summary(tables))
+        click.echo(f"error: cannot write {err.filename or campaign_dir}: {err.strerror or err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
     except aggregate.AggregationError as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
@@ -82,6 +87,13 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
         click.echo(format_grouped(grouped))
     click.echo(f"tables: {layout.aggregate_dir(campaign_dir)}")
     click.echo(f"report: {index}")
+    if tables.unreadable:
+        click.echo(
+            f"error: {len(tables.unreadable)} problem(s) named above: the report holds every valid run; "
+            "`camp run` again redoes the runs whose result.json is missing or invalid",
+            err=True,
+        )
+        raise SystemExit(EXIT_FAILED)
 
 
 def format_comparison(rows: list[stats.PairedComparison], exp_a: str, exp_b: str) -> str:

@@ -4,11 +4,17 @@ Every run is a row keyed by ``(exp_id, cycle)`` moving through
 ``pending → running → done | failed | interrupted``; each transition is one transaction, so the
 file survives ``kill -9`` at any instant and a full disk (the transaction is simply not applied).
 A run found ``running`` when a campaign starts belonged to a process that died: it is retried.
+
+The results on disk are the ground truth the manifest indexes. A manifest that is not a database
+(zero-length, garbage) is kept aside (renamed ``manifest.sqlite.damaged-<time>``) by ``open``,
+and a new one adopts every valid result.json on disk instead of running it again (``adopt``); a
+manifest deleted while camp runs is noticed at the next transition (ManifestDamaged).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -88,30 +94,88 @@ class SyncReport:
     campaign_changed: bool
 
 
+class ManifestDamaged(RuntimeError):
+    """The manifest is not a readable database, or vanished while camp ran; the message names
+    it and what ``camp run`` does about it."""
+
+
+def _damage(path: Path) -> str | None:
+    """Why the file at ``path`` is not a manifest (None: it reads as one, or is absent)."""
+    try:
+        if path.stat().st_size == 0:
+            return "it is empty (zero-length)"
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            db.execute("SELECT COUNT(*) FROM runs").fetchone()
+        finally:
+            db.close()
+    except FileNotFoundError:
+        return None
+    except sqlite3.OperationalError:  # locked, or no -shm can be made here: cannot judge, not damage
+        return None
+    except sqlite3.DatabaseError as err:  # not a database, malformed
+        return f"it is not a manifest ({err})"
+    return None
+
+
+def _keep_aside(path: Path) -> Path:
+    """Rename a damaged manifest (and its WAL files) out of the way; the new name."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            os.replace(companion, aside.with_name(aside.name + suffix))
+    return aside
+
+
 class Manifest:
     """A campaign's manifest. Open with ``Manifest.open`` (read-write) or ``open_readonly``."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path):
         self._db = connection
         self.path = path
+        self.kept_aside: str | None = None  # what ``open`` did with a damaged manifest, to say
+        self._inode = path.stat().st_ino if path.exists() else None
 
     @classmethod
     def open(cls, campaign_dir: Path) -> Manifest:
         campaign_dir.mkdir(parents=True, exist_ok=True)
         path = manifest_path(campaign_dir)
+        damage = _damage(path)
+        aside = _keep_aside(path) if damage else None
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a transition acknowledged is a transition on disk
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(_SCHEMA)
-        return cls(db, path)
+        manifest = cls(db, path)
+        if aside is not None:
+            manifest.kept_aside = (
+                f"the manifest {path} was damaged ({damage}): kept aside as {aside.name}, rebuilt from "
+                "the results on disk"
+            )
+        return manifest
 
     @classmethod
     def open_readonly(cls, campaign_dir: Path) -> Manifest:
+        """Read, never write: works on a read-only results directory and a full disk (it then
+        reads the file as it is, without the lock files SQLite would create)."""
         path = manifest_path(campaign_dir)
         if not path.exists():
             raise FileNotFoundError(f"no manifest at {path}: has this campaign been run?")
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+        damage = _damage(path)
+        if damage is not None:
+            raise ManifestDamaged(
+                f"the manifest {path} is damaged ({damage}); `camp run` keeps it aside and rebuilds "
+                "it from the valid results on disk"
+            )
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+            db.execute("SELECT COUNT(*) FROM runs").fetchone()
+        except sqlite3.OperationalError:  # no -shm can be created here: read the file as it is
+            db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None)
         return cls(db, path)
 
     def close(self) -> None:
@@ -125,6 +189,7 @@ class Manifest:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._check_still_there()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -132,6 +197,38 @@ class Manifest:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _check_still_there(self) -> None:
+        """A manifest deleted (or replaced) under a running camp would take every transition
+        from here on with it: stop at once, with the fix."""
+        try:
+            inode: int | None = self.path.stat().st_ino
+        except FileNotFoundError:
+            inode = None
+        if inode != self._inode:
+            raise ManifestDamaged(
+                f"the manifest {self.path} was deleted or replaced while camp ran; `camp run` again "
+                "rebuilds it from the valid results on disk (finished runs are kept)"
+            )
+
+    def adopt(self, exp_id: str, cycle: int, detail: str) -> None:
+        """Record as done a run whose valid result is on disk (a rebuilt manifest's runs)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET state = 'done', finished_at = ?, exit_code = 0, error = NULL "
+                "WHERE exp_id = ? AND cycle = ?",
+                (now_iso(), exp_id, cycle),
+            )
+            self._record(db, exp_id, cycle, "done", detail)
+
+    def redo(self, exp_id: str, cycle: int, reason: str) -> None:
+        """Send a run marked done back to pending: its result is gone or invalid."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET state = 'pending', error = ? WHERE exp_id = ? AND cycle = ?",
+                (reason, exp_id, cycle),
+            )
+            self._record(db, exp_id, cycle, "pending", reason)
 
     def meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -31,6 +31,17 @@ def sync_lines(report: SyncReport, rejected: Iterable[RejectedPoint]) -> list[st
     return lines
 
 
+def adopted_line(count: int, campaign_dir: Path) -> str:
+    return (
+        f"adopted {count} finished runs from their valid result.json files under {campaign_dir} "
+        "(not run again)"
+    )
+
+
+def redo_line(exp_id: str, cycle: int, reason: str) -> str:
+    return f"redoing {exp_id} c{cycle}: it was marked done but {reason}"
+
+
 def leftover_line(name: str) -> str:
     return f"removed container {name} left behind by an earlier `camp run`"
 
@@ -65,7 +76,7 @@ def failed_line(run: str, reason: str | None) -> str:
 
 def breaker_line(consecutive: int, limit: int) -> str:
     return (
-        f"stopping: {consecutive} runs in a row failed (max_consecutive_failures="
+        f"stopping: {consecutive} attempts in a row failed (max_consecutive_failures="
         f"{limit}); fix the cause, then `camp run` again to resume"
     )
 

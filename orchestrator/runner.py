@@ -4,8 +4,10 @@ placement grants it a lease, through the executor's runtime.
 A run is done only when its attempt left a valid result of its own (attempt.py); anything else —
 a crash, a non-zero exit, a timeout, a missing or invalid result — is recorded as failed with
 the exit code, the reason and the log tail, retried while it has attempts left, and the
-campaign goes on until the circuit breaker trips (retry_policy.py). Ctrl-C marks the runs in
-flight ``interrupted`` and stops; the next ``camp run`` picks up exactly there. What it says as
+campaign goes on until the circuit breaker trips (retry_policy.py). Ctrl-C (or SIGTERM, see
+signals.py) marks the runs in flight ``interrupted`` and stops; so does an executor that becomes
+unavailable mid-campaign (the Docker engine gone: ExecutorUnavailable from ``execute``), which
+costs no run an attempt; the next ``camp run`` picks up exactly there. What it says as
 it goes is in run_messages.py.
 """
 
@@ -22,14 +24,25 @@ from pathlib import Path
 from camp_contract import layout
 from camp_contract.atomic import atomic_write_text
 from orchestrator import run_messages
-from orchestrator.attempt import AttemptResult, begin_attempt, judge_attempt
+from orchestrator.attempt import AttemptResult, begin_attempt, check_result, judge_attempt
 from orchestrator.campaign import Campaign
-from orchestrator.executors import Demand, ExecOutcome, Lease, Placement, RunRequest, Runtime, make_placement
+from orchestrator.executors import (
+    Demand,
+    ExecOutcome,
+    ExecutorUnavailable,
+    Lease,
+    Placement,
+    RunRequest,
+    Runtime,
+    make_placement,
+)
+from orchestrator.executors.runtime import campaign_owner
 from orchestrator.grid import Expansion, Experiment, expand
 from orchestrator.lock import campaign_lock
-from orchestrator.manifest import Manifest, RunRow
+from orchestrator.manifest import Manifest, ManifestDamaged, RunRow
 from orchestrator.retry_policy import RetryPolicy
 from orchestrator.schedule import schedule
+from orchestrator.signals import interruption_cause
 
 STOP_GRACE_S = 60.0
 
@@ -73,6 +86,7 @@ class CampaignRunner:
         self.campaign = campaign
         self.results_root = results_root
         self.campaign_dir = layout.campaign_dir(results_root, campaign.name)
+        self.owner = campaign_owner(self.campaign_dir)
         self.runtime = runtime
         self.placement = placement if placement is not None else make_placement(runtime.name, campaign)
         self.echo = echo
@@ -93,16 +107,40 @@ class CampaignRunner:
         order = schedule(
             list(self.experiments), self.campaign.cycles, self.campaign.order.mode, self.campaign.order.seed
         )
+        fresh = manifest.meta("campaign") is None  # new, deleted, or kept aside as damaged
         report = manifest.sync(
             self.campaign.name, campaign_fingerprint(self.campaign), self.expansion.experiments, order
         )
+        if manifest.kept_aside:
+            self.echo(f"warning: {manifest.kept_aside}")
+        self._reconcile_with_disk(manifest, fresh)
         atomic_write_text(
             layout.campaign_snapshot_path(self.campaign_dir), self.campaign.model_dump_json(indent=2)
         )
         for line in run_messages.sync_lines(report, self.expansion.rejected):
             self.echo(line)
-        for name in self.runtime.cleanup(self.campaign.name):
+        for name in self.runtime.cleanup(self.owner):
             self.echo(run_messages.leftover_line(name))
+
+    def _reconcile_with_disk(self, manifest: Manifest, fresh: bool) -> None:
+        """The results on disk are the ground truth: a new manifest adopts every valid result
+        already there (a manifest deleted or damaged loses no run), and a run marked done whose
+        result.json is gone or invalid is marked for redoing, and said so."""
+        adopted = 0
+        for row in manifest.runs(states=("pending", "failed", "interrupted") if fresh else ("done",)):
+            files = layout.RunFiles(layout.run_dir(self.campaign_dir, row.exp_id, row.cycle))
+            checked = check_result(files.result, row.exp_id, row.cycle)
+            if fresh and checked.ok:
+                manifest.adopt(row.exp_id, row.cycle, "adopted: its valid result.json was on disk")
+                adopted += 1
+            elif not fresh and not checked.ok:
+                reason = (checked.reason or "its result.json is unusable").replace(
+                    "no result.json was written", "its result.json is missing"
+                )
+                manifest.redo(row.exp_id, row.cycle, reason)
+                self.echo(run_messages.redo_line(row.exp_id, row.cycle, reason))
+        if adopted:
+            self.echo(run_messages.adopted_line(adopted, self.campaign_dir))
 
     def _run_pending(self, manifest: Manifest) -> CampaignOutcome:
         outcome = CampaignOutcome(already_done=manifest.counts()["done"])
@@ -131,6 +169,7 @@ class CampaignRunner:
                         if refused is not None:
                             todo.popleft()
                             manifest.mark_finished(row.exp_id, row.cycle, "failed", error=refused)
+                            self.retry.attempt_failed((row.exp_id, row.cycle))
                             self._failed_for_good(outcome, row, f"{row.label} c{row.cycle}", refused)
                             continue
                         lease = self.placement.acquire(demand)
@@ -152,11 +191,17 @@ class CampaignRunner:
                         continue
                     finished, _ = wait(in_flight, timeout=self.placement.poll_s, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        flight = in_flight.pop(future)
+                        flight = in_flight[future]
+                        if isinstance(future.exception(), ExecutorUnavailable):
+                            raise future.exception()  # type: ignore[misc]
+                        in_flight.pop(future)
                         self.placement.release(flight.lease)
                         self._settle(manifest, outcome, flight, future, todo)
-            except KeyboardInterrupt:
-                self._interrupt(manifest, in_flight)
+            except KeyboardInterrupt as err:
+                self._interrupt(manifest, in_flight, f"interrupted by {interruption_cause(err)}")
+                raise
+            except (ExecutorUnavailable, ManifestDamaged) as err:
+                self._interrupt(manifest, in_flight, f"not run: {err}")
                 raise
         return outcome
 
@@ -221,17 +266,19 @@ class CampaignRunner:
                 )
             )
 
-    def _interrupt(self, manifest: Manifest, in_flight: dict[Future[ExecOutcome], _Flight]) -> None:
-        """Ctrl-C: kill every run in flight by name and mark it interrupted."""
+    def _interrupt(
+        self, manifest: Manifest, in_flight: dict[Future[ExecOutcome], _Flight], reason: str
+    ) -> None:
+        """Ctrl-C, SIGTERM or the executor gone: kill every run in flight by name and mark it
+        interrupted (no attempt is spent: the next ``camp run`` starts it again)."""
         for flight in in_flight.values():
             self.runtime.stop(flight.request)
         for future, flight in in_flight.items():
             with contextlib.suppress(Exception):
                 future.result(timeout=STOP_GRACE_S)
             self.placement.release(flight.lease)
-            manifest.mark_finished(
-                flight.row.exp_id, flight.row.cycle, "interrupted", error="interrupted by Ctrl-C"
-            )
+            with contextlib.suppress(ManifestDamaged):  # gone: the next start rebuilds it from disk
+                manifest.mark_finished(flight.row.exp_id, flight.row.cycle, "interrupted", error=reason)
 
     def _gap(self, previous: RunRow | None, row: RunRow) -> None:
         if previous is None:
@@ -259,6 +306,7 @@ class CampaignRunner:
             gpus=lease.gpus,
             env=lease.env,
             launcher=lease.launcher,
+            owner=self.owner,
         )
 
     def _finish(self, manifest: Manifest, row: RunRow, executed: ExecOutcome) -> AttemptResult:

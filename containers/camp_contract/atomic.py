@@ -19,9 +19,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on clean exit it replaces ``target`` atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
     tmp = Path(tmp_name)
-    try:
+    try:  # from here on a Ctrl-C anywhere still removes the temp file
+        os.close(fd)
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a published file gets the usual mode
         with open(tmp, "rb+") as handle:

@@ -13,6 +13,7 @@ import json
 from camp_contract import layout
 from camp_contract.failure import RunFailure
 from camp_contract.models import RunResult, RunSpec
+from camp_contract.secrets_mount import SECRETS_MOUNT
 from camp_contract.spec_types import spec_type
 from camp_contract.timeseries import SCHEMA as TIMESERIES_SCHEMA
 
@@ -24,6 +25,7 @@ SHARED_NAMES = [
     layout.ERROR_FILENAME,
     layout.BASELINE_CACHE_DIRNAME,
     layout.CYCLE_PREFIX,
+    SECRETS_MOUNT,  # an image that does not read it would run gated models without a token
 ]
 
 

@@ -21,6 +21,7 @@ from camp_contract.failure import FailureStage, RunFailure, write_failure
 from camp_contract.fingerprint import contract_fingerprint
 from camp_contract.layout import RunFiles, locate_spec
 from camp_contract.models import RunSpec
+from camp_contract.secrets_mount import load_secrets
 from camp_contract.validation import first_error
 from harness import __version__
 from harness.calibrate_command import calibrate
@@ -44,6 +45,7 @@ def run(spec_path: Path) -> None:
     """Run the experiment cycle described by SPEC_PATH; write result.json beside it."""
     from harness.run import PreflightError, run_experiment
 
+    load_secrets()  # HF_TOKEN from the host's read-only file (absent outside a camp container)
     location = locate_spec(spec_path)
     exp_id, cycle = (location.exp_id, location.cycle) if location else (None, None)
 

@@ -1,8 +1,12 @@
 """The docker runtime: each run in a fresh ``docker compose run --rm <backend>`` container.
 
-The container is named ``camp-<exp_id>-c<cycle>`` and labelled with its campaign, so a timeout
-or Ctrl-C can kill it by name (killing the compose client alone leaves the container running)
-and the next ``camp run`` can remove anything a killed predecessor left behind. Each run is told
+The container is named ``camp-<campaign>-<owner>-<exp_id>-c<cycle>`` and labelled with its
+campaign and its owner (a hash of the campaign's resolved results directory), so a timeout or
+Ctrl-C can kill it by name (killing the compose client alone leaves the container running) and
+the next ``camp run`` of that results directory — which holds its lock, so no live camp owns
+them — removes what a killed predecessor left behind, never the containers of a same-named
+campaign with other results. Every call to the engine is bounded in time (``ENGINE_TIMEOUT_S``):
+an engine that accepts connections but never answers is an error, not a hang. Each run is told
 the ID (and registry digest) of the image it starts from, which only the host can know, so its
 result records exactly what measured it.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Collection
@@ -26,13 +31,18 @@ from camp_contract.fingerprint import contract_fingerprint
 from camp_contract.image_variables import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
 from camp_contract.models import BackendName
 from orchestrator.executors.runtime import ExecOutcome, ExecutorUnavailable, RunRequest
-from orchestrator.secrets import redact, run_env_files
+from orchestrator.gpu_ids import gpu_id_problem
+from orchestrator.secrets import UnsafeValue, owned_prefix, redact, run_env_files, sweep_stale
 
 if TYPE_CHECKING:
     from orchestrator.executors.registry import RuntimeSetup
 
 CONTAINER_RESULTS = PurePosixPath("/results")
 LABEL_CAMPAIGN = "camp.campaign"
+LABEL_OWNER = "camp.owner"  # the hash of the campaign's results directory (RunRequest.owner)
+ENGINE_TIMEOUT_S = 60.0  # any one engine call (inspect, remove, list, compose config)
+PREPARE_TIMEOUT_S = 300.0  # `camp-harness contract` in a fresh container
+_ENGINE_GONE = ("cannot connect to the docker daemon", "is the docker daemon running", "error during connect")
 COMPOSE_PROFILES = ["gpu"]  # so that the compose config lists the GPU services as well
 STOP_GRACE_S = 30.0
 TIMEOUT_EXIT_CODE = 124  # as coreutils `timeout` reports it
@@ -50,17 +60,62 @@ def service_of(backend: BackendName) -> str:
     return backend_entry(backend).compose_service
 
 
-def engine_answers(client: DockerClient | None = None) -> str | None:
-    """None when a Docker engine and Compose v2 answer; else the reason they do not."""
-    client = client or DockerClient()
-    try:
-        client.info()
-    except Exception as err:  # not installed, daemon down, no permission: all mean "not usable"
-        return f"no Docker engine answers ({str(err).strip().splitlines()[-1] if str(err).strip() else err})"
-    try:
-        client.compose.version()
-    except Exception:
-        return "Docker Compose v2 (`docker compose`) is not installed"
+class EngineTimeout(ExecutorUnavailable):
+    """The Docker engine took a connection but gave no answer in time."""
+
+
+def bounded(call: Callable[[], Any], what: str, timeout_s: float = ENGINE_TIMEOUT_S) -> Any:
+    """``call()``, or EngineTimeout when the engine has not answered ``what`` within ``timeout_s``
+    (python-on-whales has no timeout of its own; the stuck client thread is left to die with camp)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as err:  # handed to the caller's thread
+            box["error"] = err
+
+    worker = threading.Thread(target=target, name=f"docker-{what}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise EngineTimeout(
+            f"the Docker engine did not answer `{what}` within {timeout_s:g}s (is the daemon hung? "
+            "check `docker info`); every finished run is kept — `camp run` again once it answers"
+        )
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def engine_gone(err: DockerException) -> bool:
+    """Did the docker client fail because no engine answers (not because of the container)?"""
+    text = f"{err.stderr or ''} {err.stdout or ''}".lower()
+    return any(sign in text for sign in _ENGINE_GONE)
+
+
+def engine_answers(timeout_s: float = ENGINE_TIMEOUT_S / 4) -> str | None:
+    """None when a Docker engine and Compose v2 answer (within ``timeout_s`` each); else the reason
+    they do not. The docker client is killed at the timeout, so a hung daemon never hangs camp."""
+    checks = (
+        (["docker", "info", "--format", "{{.ServerVersion}}"], "no Docker engine answers"),
+        (["docker", "compose", "version"], "Docker Compose v2 (`docker compose`) is not installed"),
+    )
+    for command, problem in checks:
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired:
+            return (
+                f"the Docker engine did not answer `{' '.join(command[:2])}` within {timeout_s:g}s "
+                "(it accepts connections but never replies: restart the daemon, or check DOCKER_HOST)"
+            )
+        except OSError as err:
+            return f"{problem} ({err.strerror or err})"
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            return f"{problem} ({detail})"
     return None
 
 
@@ -74,7 +129,9 @@ def unavailable(setup: RuntimeSetup) -> str | None:
 
 
 def make_runtime(setup: RuntimeSetup) -> DockerRuntime:
-    """The registry's hook: the runtime for the compose file camp was given."""
+    """The registry's hook: the runtime for the compose file camp was given. A killed camp's
+    per-run files (which may hold HF_TOKEN) are removed first."""
+    sweep_stale()
     return DockerRuntime(setup.compose_file)
 
 
@@ -101,6 +158,11 @@ class DockerRuntime:
 
     @staticmethod
     def _variables(results_root: Path, gpus: tuple[str, ...] = ()) -> dict[str, str]:
+        """The compose interpolation variables; UnsafeValue for a GPU id that is not one."""
+        for gpu in gpus:
+            problem = gpu_id_problem(gpu)
+            if problem is not None:
+                raise UnsafeValue(problem)
         return {
             "CAMP_RESULTS_DIR": str(results_root.resolve()),
             "CAMP_UID": str(os.getuid()),
@@ -113,8 +175,12 @@ class DockerRuntime:
             reason = f"the docker runtime starts containers here only, not via {request.launcher[0]}"
             return ExecOutcome(None, "", error=reason)
         container_env = {**request.env, **self.image_facts(request.backend)}  # lease's, then image's
-        with run_env_files(self._variables(request.results_root, request.gpus)) as files:
-            return self._execute(request, self.client_factory(files.compose_env), container_env)
+        try:
+            variables = self._variables(request.results_root, request.gpus)
+            with run_env_files(variables) as files:
+                return self._execute(request, self.client_factory(files.compose_env), container_env)
+        except UnsafeValue as err:
+            return ExecOutcome(None, "", error=f"refused to start: {err}")
 
     def image_facts(self, backend: BackendName) -> dict[str, str]:
         """The ID (``sha256:…``) and, where it came from a registry, the digest of the image a run
@@ -125,7 +191,7 @@ class DockerRuntime:
             reference = self._image_reference(backend)
             if reference is None:
                 return {}
-            image = self.client.image.inspect(reference)
+            image = bounded(lambda: self.client.image.inspect(reference), "docker image inspect")
         except Exception:  # no such image, compose config unreadable: a run never fails for this
             return {}
         facts = {IMAGE_ID_VARIABLE: str(image.id)}
@@ -136,7 +202,10 @@ class DockerRuntime:
     def _image_reference(self, backend: BackendName) -> str | None:
         with self._images_lock:
             if self._images is None:
-                services = self.client.compose.config(return_json=True)["services"]
+                config = bounded(
+                    lambda: self.client.compose.config(return_json=True), "docker compose config"
+                )
+                services = config["services"]
                 self._images = {name: service.get("image") for name, service in services.items()}
         return self._images.get(service_of(backend))
 
@@ -151,17 +220,22 @@ class DockerRuntime:
             build = build_command(service)
             expected = contract_fingerprint(backend)
             with (
-                tempfile.TemporaryDirectory() as scratch,
+                tempfile.TemporaryDirectory(prefix=owned_prefix()) as scratch,
                 run_env_files(self._variables(Path(scratch))) as files,
             ):
+                client = self.client_factory(files.compose_env)
                 try:
-                    output = self.client_factory(files.compose_env).compose.run(
-                        service,
-                        ["camp-harness", "contract", "--backend", backend],
-                        remove=True,
-                        tty=False,
-                        dependencies=False,
-                        user=f"{os.getuid()}:{os.getgid()}",
+                    output = bounded(
+                        lambda client=client, backend=backend, service=service: client.compose.run(  # type: ignore[misc]
+                            service,
+                            ["camp-harness", "contract", "--backend", backend],
+                            remove=True,
+                            tty=False,
+                            dependencies=False,
+                            user=f"{os.getuid()}:{os.getgid()}",
+                        ),
+                        f"docker compose run {backend} camp-harness contract",
+                        PREPARE_TIMEOUT_S,
                     )
                 except DockerException as err:
                     reason = (str(err.stderr or "").strip().splitlines() or ["no output"])[-1]
@@ -176,10 +250,11 @@ class DockerRuntime:
                 )
 
     def stop(self, request: RunRequest) -> None:
-        self._remove(request.container_name)
+        with contextlib.suppress(ExecutorUnavailable):  # stopping is best effort; the caller goes on
+            self._remove(request.container_name)
 
     def _execute(self, request: RunRequest, client: Any, container_env: dict[str, str]) -> ExecOutcome:
-        self._remove(request.container_name)
+        self._remove(request.container_name)  # ExecutorUnavailable: the engine is gone; the run never started
         spec_in_container = layout.run_files(
             CONTAINER_RESULTS, request.campaign, request.exp_id, request.cycle
         ).spec
@@ -194,6 +269,7 @@ class DockerRuntime:
                     name=request.container_name,
                     labels={
                         LABEL_CAMPAIGN: request.campaign,
+                        LABEL_OWNER: request.owner,
                         "camp.exp_id": request.exp_id,
                         "camp.cycle": str(request.cycle),
                     },
@@ -225,14 +301,25 @@ class DockerRuntime:
         return ExecOutcome(status.get("exit_code"), output, error=status.get("error"))
 
     def _remove(self, name: str) -> None:
-        """Stop and remove a container by name, whatever state its compose client is in."""
-        with contextlib.suppress(DockerException):  # no such container: nothing to stop
-            self.client.container.remove(name, force=True, volumes=True)
-
-    def cleanup(self, campaign: str) -> list[str]:
+        """Stop and remove a container by name, whatever state its compose client is in;
+        ExecutorUnavailable when the engine does not answer."""
         try:
-            leftovers = self.client.container.list(
-                all=True, filters={"label": f"{LABEL_CAMPAIGN}={campaign}"}
+            bounded(lambda: self.client.container.remove(name, force=True, volumes=True), "docker rm")
+        except DockerException as err:  # no such container: nothing to stop
+            if engine_gone(err):
+                said = (str(err.stderr or "").strip().splitlines() or [""])[-1]
+                raise ExecutorUnavailable(
+                    f"the Docker engine stopped answering ({said}); "
+                    "every finished run is kept — `camp run` again once it is back"
+                ) from None
+
+    def cleanup(self, owner: str) -> list[str]:
+        """Remove the containers labelled with ``owner`` (the campaign's results directory, whose
+        lock the caller holds: no live camp owns them); never another campaign's."""
+        try:
+            leftovers = bounded(
+                lambda: self.client.container.list(all=True, filters={"label": f"{LABEL_OWNER}={owner}"}),
+                "docker ps",
             )
         except DockerException:
             return []

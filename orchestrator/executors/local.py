@@ -86,7 +86,7 @@ class LocalRuntime:
     def prepare(self, backends: Collection[BackendName]) -> None:
         pass  # the harness is this checkout's own code: nothing to check
 
-    def cleanup(self, campaign: str) -> list[str]:
+    def cleanup(self, owner: str) -> list[str]:
         return []  # subprocesses die with their session; nothing outlives camp here
 
 

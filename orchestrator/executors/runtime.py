@@ -10,6 +10,7 @@ counts as failed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +35,21 @@ class RunRequest:
     # prefix that starts a process where the lease is; () = on this machine.
     env: Mapping[str, str] = field(default_factory=dict)
     launcher: tuple[str, ...] = ()
+    owner: str = ""  # campaign_owner() of the campaign's results directory
 
     @property
     def container_name(self) -> str:
-        """Unique per campaign as well: two campaigns may share an experiment (same exp_id) and
-        run at once on one host, and killing "our" container by name must never hit theirs."""
-        return f"camp-{self.campaign}-{self.exp_id}-c{self.cycle}"
+        """Unique per campaign and results directory as well: two campaigns (even of one name,
+        with other results) may share an experiment and run at once on one host, and killing
+        "our" container by name must never hit theirs."""
+        owner = f"-{self.owner}" if self.owner else ""
+        return f"camp-{self.campaign}{owner}-{self.exp_id}-c{self.cycle}"
+
+
+def campaign_owner(campaign_dir: Path) -> str:
+    """What identifies one campaign's runs on a shared host: a hash of its resolved results
+    directory (the campaign name alone is shared by two checkouts or two results dirs)."""
+    return hashlib.sha256(str(campaign_dir.resolve()).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,10 @@ class Runtime(Protocol):
         """Kill the run ``request`` started (Ctrl-C); its ``execute`` then returns."""
         ...
 
-    def cleanup(self, campaign: str) -> list[str]:
-        """Remove anything a previous, killed ``camp run`` of ``campaign`` left running."""
+    def cleanup(self, owner: str) -> list[str]:
+        """Remove anything a previous, killed ``camp run`` of the campaign whose results
+        directory is ``owner`` (campaign_owner) left running. Called under that directory's lock,
+        so no live ``camp run`` owns what it finds."""
         ...
 
     def prepare(self, backends: Collection[BackendName]) -> None:

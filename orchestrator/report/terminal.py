@@ -148,7 +148,8 @@ def format_campaign_summary(tables: aggregate.CampaignTables) -> str:
     found = aggregate.mixed_revision_warnings(tables.runs) + aggregate.mixed_build_warnings(tables.runs)
     warnings = [f"warning: {w}" for w in found]
     run_warnings = warned.summary_lines(tables.runs, tables.excluded_kinds, width=SUMMARY_WIDTH)
-    return "\n".join([format_summary(tables.experiments), *run_warnings, *warnings])
+    unreadable = [f"not in these tables (unreadable): {u}" for u in tables.unreadable]
+    return "\n".join([format_summary(tables.experiments), *run_warnings, *warnings, *unreadable])
 
 
 def summary_text(campaign_dir: Path) -> str:
@@ -160,4 +161,6 @@ def summary_text(campaign_dir: Path) -> str:
         tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
     except aggregate.AggregationError as err:
         return f"cannot summarise: {err}"
+    except OSError as err:  # disk full, read-only volume: the runs are recorded; say where
+        return f"cannot write the summary tables ({err.filename or ''}: {err.strerror or err})"
     return format_campaign_summary(tables)

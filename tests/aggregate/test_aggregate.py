@@ -81,7 +81,10 @@ def test_rewriting_tables_replaces_them(tmp_path: Path) -> None:
 def test_invalid_result_names_the_file_and_the_fix(tmp_path: Path) -> None:
     (run_dir,) = write_experiment(tmp_path, "a", [10.0])
     (run_dir / RESULT_FILENAME).write_text('{"campaign": "demo"}')
-    with pytest.raises(aggregate.AggregationError, match=r"result\.json: invalid RunResult .*re-run"):
+    with pytest.raises(
+        aggregate.AggregationError,
+        match=r"result\.json: invalid RunResult .*`camp run` again redoes that run",
+    ):
         aggregate.runs_table([run_dir])
 
 

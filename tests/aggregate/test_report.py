@@ -199,11 +199,14 @@ def test_report_of_two_backends_with_different_parameters(tmp_path: Path) -> Non
     assert "backend=vllm" in text and "max_num_seqs=8" not in text.splitlines()[3]
 
 
-def test_summary_text_reports_a_broken_run_instead_of_raising(tmp_path: Path) -> None:
+def test_summary_text_summarises_the_valid_runs_and_names_a_broken_one(tmp_path: Path) -> None:
     campaign = tmp_path / "demo"
     (run_dir,) = write_experiment(campaign, "a", [10.0])
+    write_experiment(campaign, "bbbb", [12.0])
     (run_dir / "result.json").write_text("{}")
-    assert terminal.summary_text(campaign).startswith("cannot summarise:")
+    text = terminal.summary_text(campaign)
+    assert "bbbb" in text and "cannot summarise" not in text
+    assert f"not in these tables (unreadable): {run_dir / 'result.json'}: invalid RunResult" in text
 
 
 def test_pareto_front_is_listed_and_stale_plots_are_removed(tmp_path: Path) -> None:

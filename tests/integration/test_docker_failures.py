@@ -72,7 +72,7 @@ def test_circuit_breaker_stops_the_campaign(tmp_path: Path) -> None:
     results = tmp_path / "results"
     result = camp("run", str(path), "--results-dir", str(results), "--executor", "docker")
     assert result.returncode == 1
-    assert "2 runs in a row failed" in result.stdout
+    assert "2 attempts in a row failed" in result.stdout
     counts = status(results / name)["counts"]
     assert counts["failed"] == 2 and counts["pending"] == 2
 

@@ -94,6 +94,6 @@ class FakeExecutor:
         self.stopped.append(request.container_name)
         self.stop_event.set()
 
-    def cleanup(self, campaign: str) -> list[str]:
+    def cleanup(self, owner: str) -> list[str]:
         names, self.leftovers = self.leftovers, []
         return names

@@ -68,6 +68,13 @@ def test_full_disk_stops_cleanly_and_resume_completes(
     with Manifest.open_readonly(results / "t") as manifest:
         assert manifest.integrity_ok()
         assert manifest.counts()["done"] == 2
+    # the disk is still full: status reads, report reports and names what it cannot write
+    status = CliRunner().invoke(cli.main, ["status", str(results / "t")])
+    assert status.exit_code == 0 and "2/6 done" in status.output, status.output
+    report = CliRunner().invoke(cli.main, ["report", str(results / "t")])
+    assert report.exit_code == 1 and "Traceback" not in report.output and report.exception is not None
+    assert "error: cannot write" in report.output and str(results / "t") in report.output
+    assert not list((results / "t").rglob("*.tmp"))
 
     (small_disk / "ballast").unlink()
     executor = FakeExecutor()
@@ -77,3 +84,23 @@ def test_full_disk_stops_cleanly_and_resume_completes(
     assert len(executor.requests) == 4
     with Manifest.open_readonly(results / "t") as manifest:
         assert manifest.integrity_ok() and manifest.counts()["done"] == 6
+
+
+def test_a_read_only_results_directory_is_read_and_writing_says_where(
+    small_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(CAMPAIGN)
+    results = small_disk / "results"
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (FakeExecutor(), None))
+    assert CliRunner().invoke(cli.main, ["run", str(campaign), "--results-dir", str(results)]).exit_code == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)  # read-only, even for root
+    status = CliRunner().invoke(cli.main, ["status", str(results / "t")])
+    assert status.exit_code == 0 and "6/6 done" in status.output, status.output
+    report = CliRunner().invoke(cli.main, ["report", str(results / "t")])
+    assert report.exit_code == 1 and "Traceback" not in report.output
+    assert "error: cannot write" in report.output and "Read-only file system" in report.output
+    campaign.write_text(CAMPAIGN.replace("cycles: 2", "cycles: 3"))  # something to do
+    again = CliRunner().invoke(cli.main, ["run", str(campaign), "--results-dir", str(results)])
+    assert again.exit_code == 1 and "Read-only file system" in again.output, again.output
+    assert str(results / "t") in again.output and "Traceback" not in again.output

@@ -178,7 +178,7 @@ def test_circuit_breaker_stops_after_consecutive_failures(tmp_path: Path) -> Non
     assert len(executor.requests) == 2
     assert runner.outcome.breaker_tripped  # type: ignore[attr-defined]
     assert states(tmp_path)["pending"] == 2
-    assert any("2 runs in a row failed" in m for m in messages)
+    assert any("2 attempts in a row failed" in m for m in messages)
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_resume_continues(tmp_path: Path) -> None:
