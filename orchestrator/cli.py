@@ -19,6 +19,7 @@ from orchestrator.campaign import Campaign
 from orchestrator.carryover import carryover_balance
 from orchestrator.cli_calibrate import calibrate
 from orchestrator.cli_common import (
+    EXIT_BAD_CONFIG,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -26,6 +27,7 @@ from orchestrator.cli_common import (
     results_option,
 )
 from orchestrator.cli_report import compare, report
+from orchestrator.config_errors import ConfigError
 from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
 from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
@@ -61,6 +63,13 @@ class RegisteredExecutor(click.Choice[str]):
         pass  # the registry is the one list
 
 
+site_option = click.option(
+    "--site",
+    "site_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The cluster's site.yaml (partition, account, runtime on the nodes, …): --executor slurm.",
+)
 campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Path, dir_okay=False))
 
 
@@ -86,13 +95,19 @@ def main() -> None:
     show_default="./compose.yaml",
     help="Compose file defining one service per backend.",
 )
-def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
+@site_option
+def run(
+    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
     from orchestrator.runner import CampaignRunner
 
     campaign = load_or_exit(campaign_file)
     try:
-        chosen, notice = make_executor(executor or campaign.executor, compose_file)
+        chosen, notice = make_executor(executor or campaign.executor, compose_file, site_file)
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     except ExecutorUnavailable as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
