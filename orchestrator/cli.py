@@ -247,9 +247,25 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
     for row in runs:
         if row.state != "done":
             detail = f" — {row.error}" if row.error else ""
+            if row.job_id and row.state in ("running", "pending"):
+                detail = f" — {job_line(row.job_id)}{detail}"
             click.echo(
                 f"  {row.state:<11} {row.exp_id} c{row.cycle} {row.label} (attempts {row.attempts}){detail}"
             )
+
+
+def job_line(job_id: str) -> str:
+    """``Slurm job 42 RUNNING on node7``; just the id where Slurm does not answer here."""
+    from orchestrator.executors.slurm_jobs import SlurmUnavailable, job_state
+
+    try:
+        state = job_state(job_id)
+    except SlurmUnavailable:
+        state = None
+    if state is None:
+        return f"Slurm job {job_id}"
+    where = f" on {state.node}" if state.node and state.running else ""
+    return f"Slurm job {job_id} {'queued' if state.state == 'PENDING' else state.state}{where}"
 
 
 @main.command()

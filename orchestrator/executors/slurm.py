@@ -208,9 +208,10 @@ class SlurmRuntime:
             while not result.exists() and self.clock.monotonic() < deadline:
                 self.clock.sleep(0.5)
         returned = _load_result(result)
-        if isinstance(returned, ExecOutcome):
+        killed_by_slurm = state is not None and state.state != "COMPLETED"
+        if isinstance(returned, ExecOutcome) and not (killed_by_slurm and not returned.timed_out):
             return returned
-        log = self._log_tail(request, job_id)
+        log = returned.output if isinstance(returned, ExecOutcome) else self._log_tail(request, job_id)
         if overran:
             return ExecOutcome(124, log, timed_out=True)
         if state is None:
@@ -219,6 +220,8 @@ class SlurmRuntime:
         where = f" on {state.node}" if state.node else ""
         why = f" ({state.reason})" if state.reason else ""
         ended = f"Slurm job {job_id} ended {state.state}{where}{why}"
+        if isinstance(returned, ExecOutcome):  # the run saw its end: Slurm's signal, say
+            return ExecOutcome(returned.exit_code, log, error=f"{ended}; the run exited {returned.exit_code}")
         if isinstance(returned, str):  # run_on_node itself raised: submitit kept the traceback
             ended += f": {_last_line(returned)}"
         return ExecOutcome(state.exit_code, log, error=ended)
