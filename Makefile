@@ -35,7 +35,7 @@ smoke: setup
 	$(VENV)/bin/camp run campaigns/smoke.yaml $(SMOKE_ARGS)
 
 # The smoke campaign through Slurm + Docker: each run a Slurm job running `docker compose run --rm`.
-SLURM_SITE ?= campaigns/slurm-site.yaml
+SLURM_SITE ?= campaigns/sites/one-node.yaml
 slurm-smoke: setup provision-slurm
 	$(VENV)/bin/camp run campaigns/smoke.yaml --executor slurm --site $(SLURM_SITE) $(SMOKE_ARGS)
 

@@ -60,7 +60,7 @@ def test_full_disk_stops_cleanly_and_resume_completes(
         return succeed(request, spec)
 
     executor = FakeExecutor([succeed, succeed, fill_disk_then_succeed])
-    monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (executor, None))
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (executor, None))
     first = CliRunner().invoke(cli.main, ["run", str(campaign), "--results-dir", str(results)])
     assert first.exit_code == 1, first.output
     assert "No space left on device" in first.output or "disk is full" in first.output
@@ -71,7 +71,7 @@ def test_full_disk_stops_cleanly_and_resume_completes(
 
     (small_disk / "ballast").unlink()
     executor = FakeExecutor()
-    monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (executor, None))
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (executor, None))
     second = CliRunner().invoke(cli.main, ["run", str(campaign), "--results-dir", str(results)])
     assert second.exit_code == 0, second.output
     assert len(executor.requests) == 4
