@@ -8,7 +8,7 @@ export VENV
 # baked in, which every result then reports (plain `docker compose build` bakes "unknown").
 IMAGES ?= pytorch vllm tensorrt
 
-.PHONY: setup venv provision images smoke test lint clean
+.PHONY: setup venv provision provision-slurm images smoke slurm-smoke test lint clean
 
 setup: venv provision
 
@@ -23,6 +23,10 @@ $(VENV)/.installed: pyproject.toml
 provision: venv
 	@bash scripts/provision-docker.sh
 
+# A one-node Slurm on this (root Debian) machine, for CI and development; a cluster has its own.
+provision-slurm:
+	@bash scripts/provision-slurm.sh
+
 images:
 	CAMP_SOURCE_REVISION=$$(PYTHONPATH=containers python3 -m harness.provenance) \
 		docker compose --profile gpu build $(IMAGES)
@@ -30,13 +34,18 @@ images:
 smoke: setup
 	$(VENV)/bin/camp run campaigns/smoke.yaml $(SMOKE_ARGS)
 
+# The smoke campaign through Slurm + Docker: each run a Slurm job running `docker compose run --rm`.
+SLURM_SITE ?= campaigns/sites/one-node.yaml
+slurm-smoke: setup provision-slurm
+	$(VENV)/bin/camp run campaigns/smoke.yaml --executor slurm --site $(SLURM_SITE) $(SMOKE_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: setup lint
+test: setup provision-slurm lint
 	$(VENV)/bin/pytest -q
 
 clean:

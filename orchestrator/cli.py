@@ -30,6 +30,7 @@ from orchestrator.cli_common import (
     results_option,
 )
 from orchestrator.cli_report import compare, report
+from orchestrator.config_errors import ConfigError
 from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
 from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
@@ -66,6 +67,13 @@ class RegisteredExecutor(click.Choice[str]):
         pass  # the registry is the one list
 
 
+site_option = click.option(
+    "--site",
+    "site_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The cluster's site.yaml (partition, account, runtime on the nodes, …): --executor slurm.",
+)
 campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Path, dir_okay=False))
 
 
@@ -118,11 +126,14 @@ def schema(output: Path | None) -> None:
     show_default="./compose.yaml",
     help="Compose file defining one service per backend.",
 )
-def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
+@site_option
+def run(
+    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
     with sigterm_as_interrupt():
         try:
-            _run(campaign_file, results_dir, executor, compose_file)
+            _run(campaign_file, results_dir, executor, compose_file, site_file)
         except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
             click.echo(
                 f"\ninterrupted by {interruption_cause(err)}: any run in flight is marked interrupted; "
@@ -132,12 +143,17 @@ def run(campaign_file: Path, results_dir: Path, executor: str | None, compose_fi
             raise SystemExit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED) from None
 
 
-def _run(campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path) -> None:
+def _run(
+    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+) -> None:
     from orchestrator.runner import CampaignRunner
 
     campaign = load_or_exit(campaign_file)
     try:
-        chosen, notice = make_executor(executor or campaign.executor, compose_file)
+        chosen, notice = make_executor(executor or campaign.executor, compose_file, site_file)
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     except ExecutorUnavailable as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
@@ -286,9 +302,25 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
     for row in runs:
         if row.state != "done":
             detail = f" — {row.error}" if row.error else ""
+            if row.job_id and row.state in ("running", "pending"):
+                detail = f" — {job_line(row.job_id)}{detail}"
             click.echo(
                 f"  {row.state:<11} {row.exp_id} c{row.cycle} {row.label} (attempts {row.attempts}){detail}"
             )
+
+
+def job_line(job_id: str) -> str:
+    """``Slurm job 42 RUNNING on node7``; just the id where Slurm does not answer here."""
+    from orchestrator.executors.slurm_jobs import SlurmUnavailable, job_state
+
+    try:
+        state = job_state(job_id)
+    except SlurmUnavailable:
+        state = None
+    if state is None:
+        return f"Slurm job {job_id}"
+    where = f" on {state.node}" if state.node and state.running else ""
+    return f"Slurm job {job_id} {'queued' if state.state == 'PENDING' else state.state}{where}"
 
 
 @main.command()

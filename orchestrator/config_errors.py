@@ -44,8 +44,16 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 class ConfigError(Exception):
     """A campaign file that cannot be run; ``str()`` is the message shown to the user."""
 
-    def __init__(self, source: Path, problems: list[ConfigProblem], lines: dict[Loc, int] | None = None):
+    def __init__(
+        self,
+        source: Path,
+        problems: list[ConfigProblem],
+        lines: dict[Loc, int] | None = None,
+        *,
+        kind: str = "campaign",  # which file: "campaign", "site"
+    ):
         self.source = source
+        self.kind = kind
         self.problems = problems
         self.lines = lines or {}
         super().__init__(self.render())
@@ -58,7 +66,7 @@ class ConfigError(Exception):
 
     def render(self) -> str:
         count = len(self.problems)
-        out = [f"{self.source}: {count} problem{'s' if count != 1 else ''} in the campaign file:"]
+        out = [f"{self.source}: {count} problem{'s' if count != 1 else ''} in the {self.kind} file:"]
         by_line = sorted(self.problems, key=lambda p: self.line_of(p.path) or 0)
         for problem in by_line:
             line = self.line_of(problem.path)

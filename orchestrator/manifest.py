@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS runs (
     log_tail TEXT,
     started_at TEXT,
     finished_at TEXT,
+    job_id TEXT,
     PRIMARY KEY (exp_id, cycle)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -78,6 +79,7 @@ class RunRow:
     error: str | None
     started_at: str | None
     finished_at: str | None
+    job_id: str | None = None  # the scheduler's job of its latest attempt (slurm executor)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -150,6 +152,7 @@ class Manifest:
         db.execute("PRAGMA synchronous=FULL")  # a transition acknowledged is a transition on disk
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(_SCHEMA)
+        _migrate(db)
         manifest = cls(db, path)
         if aside is not None:
             manifest.kept_aside = (
@@ -301,11 +304,18 @@ class Manifest:
         with self._transaction() as db:
             db.execute(
                 "UPDATE runs SET state = 'running', attempts = attempts + 1, started_at = ?, "
-                "finished_at = NULL, exit_code = NULL, error = NULL, log_tail = NULL "
+                "finished_at = NULL, exit_code = NULL, error = NULL, log_tail = NULL, job_id = NULL "
                 "WHERE exp_id = ? AND cycle = ?",
                 (now_iso(), exp_id, cycle),
             )
             self._record(db, exp_id, cycle, "running", None)
+
+    def record_job(self, exp_id: str, cycle: int, job_id: str) -> None:
+        """The scheduler's job now running this attempt: kept through a ``kill -9`` so that the
+        next ``camp run`` waits on that job instead of submitting the run again."""
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET job_id = ? WHERE exp_id = ? AND cycle = ?", (job_id, exp_id, cycle))
+            self._record(db, exp_id, cycle, "running", f"job {job_id}")
 
     def mark_finished(
         self,
@@ -328,9 +338,11 @@ class Manifest:
     def runs(self, *, states: Sequence[RunState] = RUN_STATES, active_only: bool = True) -> list[RunRow]:
         """Runs in schedule order."""
         marks = ",".join("?" for _ in states)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        job_id = "r.job_id" if "job_id" in columns else "NULL"  # an older manifest, read-only
         query = (
             "SELECT r.exp_id, r.cycle, r.state, r.position, r.attempts, e.label, r.exit_code, r.error, "
-            "r.started_at, r.finished_at FROM runs r JOIN experiments e USING (exp_id) "
+            f"r.started_at, r.finished_at, {job_id} FROM runs r JOIN experiments e USING (exp_id) "
             f"WHERE r.state IN ({marks})"
             + (" AND r.active = 1" if active_only else "")
             + " ORDER BY r.position"
@@ -355,6 +367,13 @@ class Manifest:
 
     def integrity_ok(self) -> bool:
         return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a manifest written by an older camp up to this schema, in place."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    if "job_id" not in columns:
+        db.execute("ALTER TABLE runs ADD COLUMN job_id TEXT")
 
 
 def done_run_dirs(campaign_dir: Path) -> list[Path]:

@@ -14,6 +14,7 @@ it goes is in run_messages.py.
 from __future__ import annotations
 
 import contextlib
+import queue
 import time
 from collections import deque
 from collections.abc import Callable
@@ -94,6 +95,10 @@ class CampaignRunner:
         self.expansion: Expansion = expand(campaign)
         self.experiments: dict[str, Experiment] = {e.exp_id: e for e in self.expansion.experiments}
         self.retry = RetryPolicy(campaign.retries, campaign.max_consecutive_failures)
+        # Job ids a scheduler gave runs in flight, reported from their threads and written to the
+        # manifest here, by the one thread that writes it.
+        self._job_ids: queue.SimpleQueue[tuple[str, int, str]] = queue.SimpleQueue()
+        self._dispatched: set[tuple[str, int]] = set()
 
     def run(self) -> CampaignOutcome:
         with campaign_lock(self.campaign_dir), Manifest.open(self.campaign_dir) as manifest:
@@ -190,6 +195,7 @@ class CampaignRunner:
                             self._await_placement()
                         continue
                     finished, _ = wait(in_flight, timeout=self.placement.poll_s, return_when=FIRST_COMPLETED)
+                    self._record_job_ids(manifest)
                     for future in finished:
                         flight = in_flight[future]
                         if isinstance(future.exception(), ExecutorUnavailable):
@@ -203,6 +209,8 @@ class CampaignRunner:
             except (ExecutorUnavailable, ManifestDamaged) as err:
                 self._interrupt(manifest, in_flight, f"not run: {err}")
                 raise
+            finally:
+                self._record_job_ids(manifest)
         return outcome
 
     def _gpus_needed(self, row: RunRow) -> int:
@@ -280,6 +288,10 @@ class CampaignRunner:
             with contextlib.suppress(ManifestDamaged):  # gone: the next start rebuilds it from disk
                 manifest.mark_finished(flight.row.exp_id, flight.row.cycle, "interrupted", error=reason)
 
+    def _record_job_ids(self, manifest: Manifest) -> None:
+        while not self._job_ids.empty():
+            manifest.record_job(*self._job_ids.get_nowait())
+
     def _gap(self, previous: RunRow | None, row: RunRow) -> None:
         if previous is None:
             return
@@ -293,7 +305,15 @@ class CampaignRunner:
         """Begin the attempt's files, mark the run running, and say what the runtime gets."""
         experiment = self.experiments[row.exp_id]
         files = layout.RunFiles(layout.run_dir(self.campaign_dir, row.exp_id, row.cycle))
-        begin_attempt(files, experiment.spec(self.campaign.name, row.cycle))
+        # A run a killed `camp run` left with a job (still queued, running, or done meanwhile):
+        # its runtime waits on that job, whose files must stay as they are.
+        # Only once: a retry of it in this process is a new attempt.
+        attach = None
+        if row.job_id and row.state == "pending" and getattr(self.runtime, "reattaches", False):
+            attach = row.job_id if (row.exp_id, row.cycle) not in self._dispatched else None
+        self._dispatched.add((row.exp_id, row.cycle))
+        if attach is None:
+            begin_attempt(files, experiment.spec(self.campaign.name, row.cycle))
         manifest.mark_running(row.exp_id, row.cycle)
         return RunRequest(
             campaign=self.campaign.name,
@@ -307,6 +327,8 @@ class CampaignRunner:
             env=lease.env,
             launcher=lease.launcher,
             owner=self.owner,
+            attach_job=attach,
+            on_job=lambda job_id: self._job_ids.put((row.exp_id, row.cycle, job_id)),
         )
 
     def _finish(self, manifest: Manifest, row: RunRow, executed: ExecOutcome) -> AttemptResult:

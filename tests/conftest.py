@@ -1,5 +1,6 @@
-"""Shared test set-up: the docker marker is required (fails instead of skipping) when
-CAMP_REQUIRE_DOCKER=1, as in CI, so the real container path can never silently go untested."""
+"""Shared test set-up: the docker and slurm markers are required (fail instead of skipping) when
+CAMP_REQUIRE_DOCKER=1 / CAMP_REQUIRE_SLURM=1, as in CI, so the real container and cluster paths
+can never silently go untested."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _require_slurm(items)
     docker_items = [item for item in items if "docker" in item.keywords]
     if not docker_items:
         return
@@ -38,6 +40,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in docker_items:
         item.add_marker(
             pytest.mark.skip(reason=f"{problem} (set CAMP_REQUIRE_DOCKER=1 to make this an error)")
+        )
+
+
+def _require_slurm(items: list[pytest.Item]) -> None:
+    slurm_items = [item for item in items if "slurm" in item.keywords]
+    if not slurm_items:
+        return
+    from orchestrator.executors.slurm_jobs import problem as slurm_problem
+
+    problem = slurm_problem()
+    if problem is None:
+        return
+    if os.environ.get("CAMP_REQUIRE_SLURM") == "1":
+        raise pytest.UsageError(f"CAMP_REQUIRE_SLURM=1 but {problem}")
+    for item in slurm_items:
+        item.add_marker(
+            pytest.mark.skip(reason=f"{problem} (set CAMP_REQUIRE_SLURM=1 to make this an error)")
         )
 
 

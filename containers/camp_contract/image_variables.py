@@ -12,6 +12,9 @@ IMAGE_VARIABLE = "CAMP_IMAGE"  # baked in: the camp image's name
 BASE_IMAGE_VARIABLE = "CAMP_BASE_IMAGE"  # baked in: what it was built FROM
 IMAGE_ID_VARIABLE = "CAMP_IMAGE_ID"  # per run, from the host: the image's ID (sha256:…)
 IMAGE_DIGEST_VARIABLE = "CAMP_IMAGE_DIGEST"  # per run, from the host: its registry digest
+# Per run, from the host that starts it: where it runs (a container's own hostname is its ID)
+HOST_VARIABLE = "CAMP_HOST"
+SLURM_JOB_VARIABLE = "CAMP_SLURM_JOB_ID"
 # They describe an image: a process outside one must not inherit them from a shell.
 IMAGE_VARIABLES = (
     SOURCE_REVISION_VARIABLE,

@@ -345,6 +345,10 @@ class Provenance(_Strict):
     image_id: str | None = None  # its ID (sha256:…) as the docker executor started it
     image_digest: str | None = None  # its registry digest (repo@sha256:…), where it was pushed or pulled
     base_image: str | None = None  # the image it was built FROM, as named at build time
+    # Where it ran: the machine (a cluster node's name, not a container's) and, under the slurm
+    # executor, the Slurm job; None in results written before these were recorded
+    hostname: str | None = None
+    slurm_job_id: str | None = None
 
 
 # How a GPU's power samples were read: the NVML_FI_DEV_POWER_INSTANT field; nvmlDeviceGetPowerUsage,

@@ -4,7 +4,8 @@ The source revision comes from where the code came from: an image carries the re
 built from (``CAMP_SOURCE_REVISION``, baked in by ``make images`` / provisioning); code run from a
 git checkout (the local executor) asks git about that checkout; anything else — an installed
 wheel, an image built without the revision — is ``unknown``, never a guess. The image ID and
-digest are only known to the host, which passes them into the container per run.
+digest are only known to the host, which passes them into the container per run, as it
+passes the machine's name and Slurm job (a container's own hostname is its ID).
 
 ``python3 -m harness.provenance`` (stdlib only) prints the checkout's revision: the images' build
 arg. Outside a checkout it prints ``$CAMP_SOURCE_REVISION`` if set (a source tarball whose
@@ -14,6 +15,7 @@ revision you know), else ``unknown``.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,9 +23,11 @@ from typing import TYPE_CHECKING
 
 from camp_contract.image_variables import (
     BASE_IMAGE_VARIABLE,
+    HOST_VARIABLE,
     IMAGE_DIGEST_VARIABLE,
     IMAGE_ID_VARIABLE,
     IMAGE_VARIABLE,
+    SLURM_JOB_VARIABLE,
     SOURCE_REVISION_VARIABLE,
 )
 from harness import __version__
@@ -71,6 +75,8 @@ def current_provenance(environ: Mapping[str, str]) -> Provenance:
         image_id=environ.get(IMAGE_ID_VARIABLE) or None,
         image_digest=environ.get(IMAGE_DIGEST_VARIABLE) or None,
         base_image=environ.get(BASE_IMAGE_VARIABLE) or None,
+        hostname=environ.get(HOST_VARIABLE) or socket.gethostname() or None,
+        slurm_job_id=environ.get(SLURM_JOB_VARIABLE) or environ.get("SLURM_JOB_ID") or None,
     )
 
 

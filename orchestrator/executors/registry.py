@@ -38,6 +38,7 @@ class RuntimeSetup:
     """What the command line gives every runtime it builds."""
 
     compose_file: Path
+    site_file: Path | None = None  # a cluster's site.yaml (the slurm executor)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,15 @@ register_executor(
     )
 )
 
+register_executor(
+    ExecutorEntry(
+        name="slurm",
+        runtime="orchestrator.executors.slurm",
+        description="the harness in Slurm jobs",
+        placement="orchestrator.executors.slurm_queue",
+    )
+)
+
 
 def executor_choices() -> list[str]:
     """What ``executor:`` and ``--executor`` accept: ``auto`` and every registered name."""
@@ -102,9 +112,11 @@ def _build(entry: ExecutorEntry, setup: RuntimeSetup) -> Runtime:
     return cast(Runtime, make(setup))
 
 
-def make_executor(choice: str, compose_file: Path) -> tuple[Runtime, str | None]:
+def make_executor(
+    choice: str, compose_file: Path, site_file: Path | None = None
+) -> tuple[Runtime, str | None]:
     """The runtime to use and, when ``auto`` fell back past an unavailable one, the notice to show."""
-    setup = RuntimeSetup(compose_file=compose_file)
+    setup = RuntimeSetup(compose_file=compose_file, site_file=site_file)
     if choice != AUTO:
         entry = EXECUTORS.get(choice)
         if entry is None:

@@ -11,7 +11,7 @@ counts as failed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +36,11 @@ class RunRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     launcher: tuple[str, ...] = ()
     owner: str = ""  # campaign_owner() of the campaign's results directory
+    # For a runtime whose runs outlive camp (a scheduler's jobs; its class says ``reattaches =
+    # True``): the job an earlier, killed ``camp run`` left for this run, to wait on instead of
+    # starting it again; and where to report the job id it gets, for the manifest.
+    attach_job: str | None = None
+    on_job: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def container_name(self) -> str:

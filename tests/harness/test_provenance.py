@@ -93,6 +93,8 @@ def test_an_image_reports_what_was_baked_into_it_and_what_the_host_passed() -> N
         "CAMP_IMAGE_ID": "sha256:" + "1" * 64,
         "CAMP_IMAGE_DIGEST": "registry.example/camp-vllm@sha256:" + "2" * 64,
         "CAMP_BASE_IMAGE": "vllm/vllm-openai:v0.11.0",
+        "CAMP_HOST": "node7",  # the node, passed in: a container's own hostname is its ID
+        "CAMP_SLURM_JOB_ID": "4242",
     }
     assert current_provenance(environ) == Provenance(
         camp_version=harness.__version__,
@@ -101,6 +103,8 @@ def test_an_image_reports_what_was_baked_into_it_and_what_the_host_passed() -> N
         image_id="sha256:" + "1" * 64,
         image_digest="registry.example/camp-vllm@sha256:" + "2" * 64,
         base_image="vllm/vllm-openai:v0.11.0",
+        hostname="node7",
+        slurm_job_id="4242",
     )
 
 

@@ -30,7 +30,7 @@ def campaign_file(tmp_path: Path) -> Path:
 
 def invoke(*args: str, executor: FakeExecutor | None = None, monkeypatch: pytest.MonkeyPatch | None = None):
     if executor is not None and monkeypatch is not None:
-        monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (executor, None))
+        monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (executor, None))
     return CliRunner().invoke(cli.main, list(args))
 
 

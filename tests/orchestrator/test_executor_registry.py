@@ -83,7 +83,7 @@ def test_the_command_line_offers_what_is_registered(tmp_path: Path) -> None:
     refused = CliRunner().invoke(cli.main, ["run", str(campaign), "--executor", "toy", *results])
     assert refused.exit_code == 2 and "'toy' is not one of 'auto', 'docker', 'local'" in refused.output
     register_toy()
-    assert "[auto|docker|local|toy]" in CliRunner().invoke(cli.main, ["run", "--help"]).output
+    assert "[auto|docker|local|slurm|toy]" in CliRunner().invoke(cli.main, ["run", "--help"]).output
     done = CliRunner().invoke(cli.main, ["run", str(campaign), "--executor", "toy", *results])
     assert done.exit_code == 0, done.output
     assert "with executor 'toy'" in done.output

@@ -53,7 +53,7 @@ def test_ctrl_c_at_start_up_or_in_the_closing_summary_exits_130(
     def ctrl_c(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (FakeExecutor(), None))
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (FakeExecutor(), None))
     monkeypatch.setattr(cli, where, ctrl_c)
     result = cli_invoke(campaign_file, tmp_path)
     assert result.exit_code == 130, result.output

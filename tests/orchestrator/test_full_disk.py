@@ -60,7 +60,7 @@ def test_full_disk_stops_cleanly_and_resume_completes(
         return succeed(request, spec)
 
     executor = FakeExecutor([succeed, succeed, fill_disk_then_succeed])
-    monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (executor, None))
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (executor, None))
     first = CliRunner().invoke(cli.main, ["run", str(campaign), "--results-dir", str(results)])
     assert first.exit_code == 1, first.output
     assert "No space left on device" in first.output or "disk is full" in first.output
@@ -78,7 +78,7 @@ def test_full_disk_stops_cleanly_and_resume_completes(
 
     (small_disk / "ballast").unlink()
     executor = FakeExecutor()
-    monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (executor, None))
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (executor, None))
     second = CliRunner().invoke(cli.main, ["run", str(campaign), "--results-dir", str(results)])
     assert second.exit_code == 0, second.output
     assert len(executor.requests) == 4
@@ -92,7 +92,7 @@ def test_a_read_only_results_directory_is_read_and_writing_says_where(
     campaign = tmp_path / "c.yaml"
     campaign.write_text(CAMPAIGN)
     results = small_disk / "results"
-    monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (FakeExecutor(), None))
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (FakeExecutor(), None))
     assert CliRunner().invoke(cli.main, ["run", str(campaign), "--results-dir", str(results)]).exit_code == 0
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)  # read-only, even for root
     status = CliRunner().invoke(cli.main, ["status", str(results / "t")])

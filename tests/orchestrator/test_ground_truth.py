@@ -21,7 +21,7 @@ CAMPAIGN = "name: t\nmodels: [m]\nbackends:\n  stub: {grid: {batch_size: [1, 2]}
 
 def camp(monkeypatch: pytest.MonkeyPatch, executor: FakeExecutor | None, *args: str) -> Result:
     if executor is not None:
-        monkeypatch.setattr(cli, "make_executor", lambda choice, compose: (executor, None))
+        monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (executor, None))
     return CliRunner().invoke(cli.main, list(args))
 
 
