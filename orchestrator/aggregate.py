@@ -165,6 +165,9 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         source_revision=result.provenance.source_revision,
         image_id=result.provenance.image_id,
         image_digest=result.provenance.image_digest,
+        hostname=result.provenance.hostname,
+        slurm_job_id=result.provenance.slurm_job_id,
+        gpu_models=gpu_models(result),
         achieved_hz=sampling.achieved_hz if sampling else None,
         n_samples_window=sampling.n_samples_window if sampling else None,
         max_sample_interval_s=sampling.max_interval_s if sampling else None,
@@ -172,6 +175,15 @@ def metric_row(result: RunResult) -> dict[str, Any]:
     )
     row.update(extra_source_columns(result))
     return row
+
+
+def gpu_models(result: RunResult) -> str | None:
+    """The models of the run's GPUs as one comparable string (``2× NVIDIA H100 80GB HBM3``), or
+    None where the snapshot names none."""
+    names = [str(g.get("name")) for g in result.environment.get("gpus") or [] if g.get("name")]
+    if not names:
+        return None
+    return ", ".join(f"{names.count(n)}× {n}" for n in sorted(set(names)))
 
 
 def extra_source_columns(result: RunResult) -> dict[str, float | None]:
@@ -313,6 +325,26 @@ def mixed_build_warnings(runs: pd.DataFrame) -> list[str]:
                     f"experiment {exp_id} ran on {len(found)} {what} "
                     f"({', '.join(sorted(_short(str(v)) for v in found))}): its cycles are not repeats of "
                     "one measurement; compare them per build (runs table), or re-run them on one build"
+                )
+    return warnings
+
+
+def mixed_hardware_warnings(runs: pd.DataFrame) -> list[str]:
+    """Experiments whose cycles ran on different machines or GPU models (a cluster hands each job
+    whichever node is free): idle power, clocks and cooling differ between them, so the cycles
+    are not repeats of one measurement. Runs that recorded neither are left out."""
+    warnings = []
+    for column, what in (("gpu_models", "GPU models"), ("hostname", "nodes")):
+        if runs.empty or column not in runs.columns:
+            continue
+        known = runs[runs[column].notna()]
+        for exp_id, found in known.groupby("exp_id")[column].unique().items():
+            if len(found) > 1:
+                warnings.append(
+                    f"experiment {exp_id} ran on {len(found)} {what} ({'; '.join(sorted(map(str, found)))}): "
+                    "its cycles are not repeats of one measurement; compare them per "
+                    f"{'GPU model' if column == 'gpu_models' else 'node'} (runs table), or pin the campaign "
+                    "to one (a site's partition or node list)"
                 )
     return warnings
 

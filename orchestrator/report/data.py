@@ -186,6 +186,9 @@ class ReportData:
     state: State
     tables_dir: str  # the aggregate tables, relative to the report folder
     banner: str = ""  # how many runs are warned and whether the intervals include them
+    # experiments whose cycles are not repeats of one measurement: other model commits, camp
+    # builds, images, GPU models or nodes
+    mixed: tuple[str, ...] = ()
     experiment_table: Table | None = None
     methods_note: str = ""
     energy_plots: tuple[EnergyPlot, ...] = ()
@@ -224,6 +227,11 @@ def report_data(campaign_dir: Path, tables: aggregate.CampaignTables) -> ReportD
         data,
         state="all_excluded",  # --exclude-warned left no run: the table still says what was excluded
         banner=warned_banner(tables),
+        mixed=tuple(
+            aggregate.mixed_revision_warnings(tables.runs)
+            + aggregate.mixed_build_warnings(tables.runs)
+            + aggregate.mixed_hardware_warnings(tables.runs)
+        ),
         experiment_table=experiment_table(experiments, tables.request_latency),
         warnings=warning_groups(tables, experiments),
         experiments=experiments,

@@ -144,8 +144,13 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
 
 def format_campaign_summary(tables: aggregate.CampaignTables) -> str:
     """The per-experiment table, then the warned runs per kind, then a warning for each
-    experiment whose cycles loaded different model commits or ran on different camp builds."""
-    found = aggregate.mixed_revision_warnings(tables.runs) + aggregate.mixed_build_warnings(tables.runs)
+    experiment whose cycles loaded different model commits or ran on different camp builds, images,
+    GPU models or nodes."""
+    found = (
+        aggregate.mixed_revision_warnings(tables.runs)
+        + aggregate.mixed_build_warnings(tables.runs)
+        + aggregate.mixed_hardware_warnings(tables.runs)
+    )
     warnings = [f"warning: {w}" for w in found]
     run_warnings = warned.summary_lines(tables.runs, tables.excluded_kinds, width=SUMMARY_WIDTH)
     unreadable = [f"not in these tables (unreadable): {u}" for u in tables.unreadable]

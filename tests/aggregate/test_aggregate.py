@@ -13,7 +13,7 @@ from camp_contract import layout
 from camp_contract.layout import RESULT_FILENAME
 from camp_contract.models import Provenance, RequestRecord, SamplingInfo
 from orchestrator import aggregate, stats
-from orchestrator.report import terminal
+from orchestrator.report import terminal, write_report
 from tests.aggregate.helpers import make_spec, t_interval, write_experiment, write_run
 from tests.factories import make_result
 
@@ -345,3 +345,32 @@ def test_the_thermal_state_of_each_run_is_a_column_and_older_results_leave_it_em
     aggregate.write_tables(runs.reset_index(), tmp_path / "aggregate")
     back = pd.read_parquet(tmp_path / "aggregate" / "runs.parquet").set_index("exp_id")
     assert back.loc["warm", "settled"] == False and back.loc["old", "settled"] is None  # noqa: E712
+
+
+def _run_on_node(campaign: Path, exp_id: str, cycle: int, host: str | None, gpu: str | None) -> None:
+    spec = make_spec(exp_id, cycle)
+    result = make_result(spec, provenance=Provenance(camp_version="0.1.0", hostname=host))
+    if gpu is not None:
+        environment = {**result.environment, "gpus": [{"uuid": "GPU-a", "name": gpu}] * 2}
+        result = result.model_copy(update={"environment": environment})
+    write_run(campaign, spec, result)
+
+
+def test_an_experiment_whose_cycles_ran_on_other_nodes_or_gpu_models_is_flagged(tmp_path: Path) -> None:
+    _run_on_node(tmp_path, "pinned", 0, "node1", "NVIDIA H100 80GB HBM3")
+    _run_on_node(tmp_path, "pinned", 1, "node1", "NVIDIA H100 80GB HBM3")
+    _run_on_node(tmp_path, "moved", 0, "node1", "NVIDIA H100 80GB HBM3")
+    _run_on_node(tmp_path, "moved", 1, "node2", "NVIDIA A100-SXM4-80GB")
+    _run_on_node(tmp_path, "older", 0, None, None)  # recorded neither: neither confirms nor contradicts
+    _run_on_node(tmp_path, "older", 1, "node3", None)
+    runs = aggregate.runs_table(aggregate.done_run_dirs(tmp_path)).set_index(["exp_id", "cycle"])
+    assert runs.loc[("pinned", 0), "gpu_models"] == "2× NVIDIA H100 80GB HBM3"
+    assert runs.loc[("moved", 1), "hostname"] == "node2"
+    warnings = aggregate.mixed_hardware_warnings(runs.reset_index())
+    assert [w.split(" ran on")[0] for w in warnings] == ["experiment moved", "experiment moved"]
+    assert "2 GPU models (2× NVIDIA A100-SXM4-80GB; 2× NVIDIA H100 80GB HBM3)" in warnings[0]
+    assert "2 nodes (node1; node2)" in warnings[1]
+    summary = terminal.summary_text(tmp_path)  # printed after `camp run`
+    assert f"warning: {warnings[1]}" in summary
+    page = write_report(tmp_path).read_text()
+    assert "ran on 2 nodes (node1; node2)" in page
