@@ -12,6 +12,7 @@ import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -66,6 +67,9 @@ class RegisteredExecutor(click.Choice[str]):
     def choices(self, _: object) -> None:
         pass  # the registry is the one list
 
+
+if TYPE_CHECKING:
+    from orchestrator.doctor import Check
 
 site_option = click.option(
     "--site",
@@ -332,17 +336,46 @@ def job_line(job_id: str) -> str:
     show_default="./compose.yaml",
 )
 @click.option("--require-gpu", is_flag=True, help="Treat missing GPU support as a failure, not a warning.")
-def doctor(results_dir: Path, compose_file: Path, require_gpu: bool) -> None:
-    """Check the engine, Compose, the NVIDIA runtime (by a tiny GPU run), images and disk."""
-    from python_on_whales import DockerClient
+@click.option(
+    "--executor",
+    type=click.Choice(["docker", "slurm"]),
+    default="docker",
+    show_default=True,
+    help="What to check: this machine's Docker, or a Slurm cluster (with --site).",
+)
+@site_option
+def doctor(
+    results_dir: Path, compose_file: Path, require_gpu: bool, executor: str, site_file: Path | None
+) -> None:
+    """Check the engine, Compose, the NVIDIA runtime (by a tiny GPU run), images and disk; with
+    --executor slurm, the cluster: Slurm's commands, the partition, and a tiny job on a node."""
+    if executor == "slurm":
+        checks = _slurm_checks(site_file, results_dir)
+    else:
+        from python_on_whales import DockerClient
 
-    from orchestrator.doctor import run_checks
+        from orchestrator.doctor import run_checks
 
-    client = DockerClient(compose_files=[compose_file], compose_project_directory=compose_file.parent)
-    checks = run_checks(client, compose_file, results_dir, require_gpu=require_gpu)
+        client = DockerClient(compose_files=[compose_file], compose_project_directory=compose_file.parent)
+        checks = run_checks(client, compose_file, results_dir, require_gpu=require_gpu)
     for check in checks:
         click.echo(check.line())
     raise SystemExit(EXIT_FAILED if any(c.level == "fail" for c in checks) else EXIT_OK)
+
+
+def _slurm_checks(site_file: Path | None, results_dir: Path) -> list[Check]:
+    from orchestrator.doctor_slurm import run_slurm_checks
+    from orchestrator.executors.slurm_site import load_site
+
+    if site_file is None:
+        click.echo("error: --executor slurm needs --site site.yaml (partition, runtime, …)", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG)
+    try:
+        site = load_site(site_file)
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
+    return run_slurm_checks(site, results_dir)
 
 
 main.add_command(report)

@@ -130,6 +130,7 @@ class SlurmRuntime:
             spec_path=request.spec_path.resolve(),
             timeout_s=request.timeout_s,
             env={k: v for k, v in request.env.items() if k != GPUS_VARIABLE},
+            owner=request.owner,  # the container's name and cleanup label on the node
         )
         return NodeTask(plain, self.site.runtime, self.compose_file.resolve(), sif)
 

@@ -166,3 +166,25 @@ def test_kill_9_with_jobs_in_flight_reattaches_instead_of_resubmitting(tmp_path:
     assert all(after[run] == job for run, job in in_flight.items()), "a job was submitted again"
     assert set(done_events(results / name).values()) == {1}
     assert submitted_jobs(results, name) == 4
+
+
+def job_state_of(job_id: str) -> str:
+    text = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True).stdout
+    return dict(token.split("=", 1) for token in text.split() if "=" in token).get("JobState", "")
+
+
+def test_ctrl_c_cancels_the_campaigns_jobs_and_marks_them_interrupted(tmp_path: Path) -> None:
+    campaign = write_campaign(tmp_path, work_ms=30, cycles=1)
+    results = tmp_path / "results"
+    name = campaign.read_text().split("name: ", 1)[1].split()[0]
+    process = start_camp(campaign, results)
+    in_flight = wait_for(lambda: (ids := job_ids(results / name)) and running_jobs(set(ids.values())) and ids)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    for job in in_flight.values():
+        assert wait_for(lambda job=job: job_state_of(job) == "CANCELLED", timeout=30)
+    with Manifest.open_readonly(results / name) as manifest:
+        rows = {(r.exp_id, r.cycle): r for r in manifest.runs()}
+    assert all(rows[run].state == "interrupted" for run in in_flight), {r: rows[r].state for r in in_flight}
+    assert not running_jobs(set(job_ids(results / name).values()))  # nothing of ours left running
