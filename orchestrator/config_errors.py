@@ -88,7 +88,7 @@ def load_yaml_with_lines(text: str, source: Path) -> tuple[Any, dict[Loc, int]]:
         raise ConfigError(source, [problem], {(): line} if line else None) from None
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
-        problem = ConfigProblem((), f"not YAML text: control character {err.character!r} is not allowed")
+        problem = ConfigProblem((), f"not YAML text: control character U+{err.character:04X} is not allowed")
         raise ConfigError(source, [problem], {(): line}) from None
     except yaml.YAMLError as err:
         raise ConfigError(source, [ConfigProblem((), f"not valid YAML: {err}")]) from None

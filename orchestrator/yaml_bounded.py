@@ -24,6 +24,7 @@ MAX_ALIASES = 64  # *alias references; a campaign shares a few blocks at most
 MAX_NODES = 50_000  # values once every alias is expanded
 MAX_INT_DIGITS = 20  # a signed 64-bit integer has at most 19
 
+STANDARD_TAG = "tag:yaml.org,2002:"
 INT_TAG = "tag:yaml.org,2002:int"
 FLOAT_TAG = "tag:yaml.org,2002:float"
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -77,7 +78,7 @@ class _BoundedLoader(yaml.SafeLoader):
         if tag is not None:
             raise _refused(
                 line,
-                f"explicit tag {tag!r}: tags are not allowed in a campaign file",
+                f"explicit tag {_short(tag)}: tags are not allowed in a campaign file",
                 "remove the tag and write the value plainly (quote it to keep it text)",
             )
         self._depth += 1
@@ -92,6 +93,11 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
             if anchor is not None:
                 self._open_anchors[anchor] -= 1
+
+
+def _short(tag: str) -> str:
+    """``!!int`` for ``tag:yaml.org,2002:int``, as the file wrote it."""
+    return "!!" + tag.removeprefix(STANDARD_TAG) if tag.startswith(STANDARD_TAG) else tag
 
 
 def _refused(line: int | None, message: str, hint: str = "") -> YamlRefused:
@@ -144,7 +150,7 @@ class _Survey:
                     YamlProblem(
                         (*path, key.value),
                         line,
-                        f"key {key.value!r} is given twice (lines {first_line[identity]} and {line}); "
+                        f"key {key.value!r} is given twice ({_lines(first_line[identity], line)}); "
                         "YAML would keep only the last",
                         "keep one of them",
                     )
@@ -164,6 +170,10 @@ class _Survey:
             self.problems.append(
                 YamlProblem(path, line, f"{node.value} is not a finite number", "give a finite value")
             )
+
+
+def _lines(first: int | None, second: int | None) -> str:
+    return f"both on line {first}" if first == second else f"lines {first} and {second}"
 
 
 def _finite(text: str) -> bool:
