@@ -30,7 +30,9 @@ def _refuse(path: Path, message: str, hint: str = "", line: int | None = None) -
 
 def _kind(mode: int) -> str | None:
     """What a file that is not a regular file is, else None."""
-    return next((name for test, name in _KINDS if test(mode)), None if stat.S_ISREG(mode) else "not a regular file")
+    return next(
+        (name for test, name in _KINDS if test(mode)), None if stat.S_ISREG(mode) else "not a regular file"
+    )
 
 
 def read_campaign_text(path: Path) -> str:

@@ -79,8 +79,8 @@ def load_yaml_with_lines(text: str, source: Path) -> tuple[Any, dict[Loc, int]]:
         data = construct(node)
     except YamlRefused as refused:
         problems = [ConfigProblem(p.path, p.message, p.hint) for p in refused.problems]
-        lines = {p.path: p.line for p in refused.problems if p.line is not None}
-        raise ConfigError(source, problems, lines) from None
+        refused_at = {p.path: p.line for p in refused.problems if p.line is not None}
+        raise ConfigError(source, problems, refused_at) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None

@@ -64,16 +64,16 @@ class _BoundedLoader(yaml.SafeLoader):
         self._aliases = 0
         self._open_anchors: Counter[str] = Counter()
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         line = _line(event.start_mark)
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 raise _refused(line, f"more than {MAX_ALIASES} aliases (*name)", "write the values out")
-            if self._open_anchors[event.anchor]:
+            if event.anchor is not None and self._open_anchors[event.anchor]:
                 raise _refused(line, f"alias *{event.anchor} refers to a node that contains it (a cycle)")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         tag = getattr(event, "tag", None)
         if tag is not None:
             raise _refused(
@@ -88,7 +88,7 @@ class _BoundedLoader(yaml.SafeLoader):
         if anchor is not None:
             self._open_anchors[anchor] += 1
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
             if anchor is not None:
@@ -114,7 +114,9 @@ class _Survey:
     def size(self, node: yaml.Node, path: Loc, depth: int) -> int:
         """Values under ``node`` once expanded; refuses an expansion deeper than ``MAX_DEPTH``."""
         if depth > MAX_DEPTH:
-            raise _refused(_line(node.start_mark), f"nested more than {MAX_DEPTH} levels deep once aliases expand")
+            raise _refused(
+                _line(node.start_mark), f"nested more than {MAX_DEPTH} levels deep once aliases expand"
+            )
         known = self.sizes.get(id(node))
         if known is not None:
             return known

@@ -42,7 +42,10 @@ def _failures(case: Case, workdir: Path) -> list[str]:
     path = case.materialize(case_dir)
     results = case_dir / "results"
     found = []
-    for command in (["plan", str(path)], ["run", str(path), "--results-dir", str(results), "--executor", "local"]):
+    for command in (
+        ["plan", str(path)],
+        ["run", str(path), "--results-dir", str(results), "--executor", "local"],
+    ):
         before = sorted(p.name for p in case_dir.iterdir())
         code, output = _camp(command, case_dir)
         what = f"{case.name} ({command[0]})"
