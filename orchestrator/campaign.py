@@ -8,6 +8,7 @@ model is the JSON Schema ``camp schema`` prints.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,7 +24,8 @@ from pydantic import (
 
 from camp_contract.backends import backend_entries
 from camp_contract.model_ref import looks_like_path, split_revision
-from camp_contract.models import BackendName, MeasurementSettings, Workload
+from camp_contract.models import DAY_S, MAX_SEED, BackendName, MeasurementSettings, Workload
+from orchestrator.campaign_file import read_campaign_text
 from orchestrator.campaign_types import WORKLOAD_PREFIX, typed_campaign
 from orchestrator.config_errors import (
     ConfigError,
@@ -35,6 +37,8 @@ from orchestrator.executors.registry import ExecutorChoice
 from orchestrator.gpu_ids import gpu_id_problem
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+DEFAULT_MAX_RUNS = 100_000
+HARD_MAX_RUNS = 10_000_000  # a schedule of this many runs still fits in memory in a moment
 
 
 def _model_name(model: str) -> str:
@@ -50,7 +54,7 @@ ModelName = Annotated[str, AfterValidator(_model_name)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _as_list(value: Any) -> Any:
@@ -81,15 +85,15 @@ class OrderSettings(_Strict):
     ``grouped`` runs all cycles of one experiment back to back."""
 
     mode: Literal["balanced", "interleaved", "shuffled", "grouped"] = "balanced"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
 
 class Gaps(_Strict):
     """Fixed idle pauses between runs. Each run also waits in the harness until its GPUs are back
     at idle (``measurement.settle``); a gap adds time on top, e.g. for other tenants to finish."""
 
-    between_runs_s: float = Field(default=0.0, ge=0)
-    between_cycles_s: float = Field(default=0.0, ge=0)
+    between_runs_s: float = Field(default=0.0, ge=0, le=DAY_S)
+    between_cycles_s: float = Field(default=0.0, ge=0, le=DAY_S)
 
 
 class Campaign(_Strict):
@@ -97,17 +101,17 @@ class Campaign(_Strict):
     how measured. Every backend's section is typed by its parameters (``camp schema``)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
-    description: str = ""
+    description: str = Field(default="", max_length=10_000)
     models: list[ModelName] = Field(default_factory=list)
     backends: dict[BackendName, BackendSection] = Field(min_length=1)  # typed per backend: campaign_model()
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     workload: Workload = Workload()
-    cycles: int = Field(default=3, ge=1)
+    cycles: int = Field(default=3, ge=1, le=10_000)
     order: OrderSettings = OrderSettings()
     gaps: Gaps = Gaps()
-    timeout_s: float = Field(default=900.0, gt=0)
-    retries: int = Field(default=1, ge=0)
-    max_consecutive_failures: int = Field(default=5, ge=1)
+    timeout_s: float = Field(default=900.0, gt=0, le=7 * DAY_S)
+    retries: int = Field(default=1, ge=0, le=100)
+    max_consecutive_failures: int = Field(default=5, ge=1, le=100_000)
     executor: ExecutorChoice = "auto"  # a name in the executor registry, or auto
     # GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a time,
     # tensor-parallel runs on as many GPUs as they need. Empty: one run at a time on the
@@ -117,7 +121,10 @@ class Campaign(_Strict):
         json_schema_extra={"items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}},
     )
     measurement: MeasurementSettings = MeasurementSettings()
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    # The most runs (grid points × models × cycles) the campaign may expand to: counted from
+    # the axes before anything is expanded, so a typo that multiplies the grid is an error.
+    max_runs: int = Field(default=DEFAULT_MAX_RUNS, ge=1, le=HARD_MAX_RUNS)
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -149,6 +156,17 @@ class Campaign(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _grid_within_max_runs(self) -> Campaign:
+        runs = planned_runs(self)
+        if runs > self.max_runs:
+            raise ValueError(
+                f"the grid expands to {runs:,} runs (grid points × models × {self.cycles} cycles), "
+                f"over max_runs ({self.max_runs:,}): shrink the grid or cycles, or raise max_runs "
+                f"(at most {HARD_MAX_RUNS:,})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _every_backend_has_a_model(self) -> Campaign:
         for name, section in self.backends.items():
             if not (section.models or self.models):
@@ -159,6 +177,15 @@ class Campaign(_Strict):
 
     def models_for(self, backend: BackendName) -> list[str]:
         return list(self.backends[backend].models or self.models)
+
+
+def planned_runs(campaign: Campaign) -> int:
+    """Runs the campaign expands to before rejections, counted from its axes without expanding."""
+    points = 0
+    for name, section in campaign.backends.items():
+        axes = {**campaign.grid, **section.grid}
+        points += len(campaign.models_for(name)) * math.prod(len(values) for values in axes.values())
+    return points * campaign.cycles
 
 
 def campaign_model() -> type[Campaign]:
@@ -214,10 +241,4 @@ def parse_campaign(text: str, source: Path) -> Campaign:
 
 def load_campaign(path: Path) -> Campaign:
     """Read and validate a campaign file (see ``parse_campaign``)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(path, [ConfigProblem((), f"cannot read the file: {err.strerror or err}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(path, [ConfigProblem((), "the file is not UTF-8 text")]) from None
-    return parse_campaign(text, path)
+    return parse_campaign(read_campaign_text(path), path)

@@ -43,12 +43,14 @@ class KeyedModel(BaseModel):
     """A mapping whose keys are this model's fields: an unknown one is reported as an unknown
     ``config_noun`` with a did-you-mean (orchestrator/config_errors.py)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     config_noun: ClassVar[str] = "field"
 
 
 class _Backends(KeyedModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra={"minProperties": 1}
+    )
     config_noun: ClassVar[str] = "backend"
 
 

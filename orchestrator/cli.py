@@ -27,13 +27,13 @@ from orchestrator.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    expand_or_exit,
     load_or_exit,
     results_option,
 )
 from orchestrator.cli_report import compare, report
 from orchestrator.config_errors import ConfigError
 from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
-from orchestrator.grid import expand
 from orchestrator.lock import CampaignLocked
 from orchestrator.manifest import Manifest, ManifestDamaged
 from orchestrator.schedule import schedule
@@ -153,6 +153,7 @@ def _run(
     from orchestrator.runner import CampaignRunner
 
     campaign = load_or_exit(campaign_file)
+    expand_or_exit(campaign, campaign_file)
     try:
         chosen, notice = make_executor(executor or campaign.executor, compose_file, site_file)
     except ConfigError as err:
@@ -220,7 +221,7 @@ def _print_summary(campaign_dir: Path) -> None:
 def plan(campaign_file: Path, show_runs: int) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
     campaign = load_or_exit(campaign_file)
-    expansion = expand(campaign)
+    expansion = expand_or_exit(campaign, campaign_file)
     per_backend = Counter(e.backend for e in expansion.experiments)
     rejected = Counter(r.backend for r in expansion.rejected)
     click.echo(

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from orchestrator.campaign import Campaign, load_campaign
-from orchestrator.config_errors import ConfigError
+from orchestrator.config_errors import ConfigError, ConfigProblem
+from orchestrator.grid import Expansion, expand
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -33,3 +34,21 @@ def load_or_exit(path: Path) -> Campaign:
     except ConfigError as err:
         click.echo(str(err), err=True)
         raise SystemExit(EXIT_BAD_CONFIG) from None
+
+
+def expand_or_exit(campaign: Campaign, path: Path) -> Expansion:
+    """The campaign's experiments, or exit code 2 when every grid point is rejected (a campaign
+    that would run nothing is a mistake in the file, not a success)."""
+    expansion = expand(campaign)
+    if expansion.experiments:
+        return expansion
+    reasons = sorted({f"{r.backend}: {r.reason}" for r in expansion.rejected})
+    shown = "; ".join(reasons[:3]) + (f"; … {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    problem = ConfigProblem(
+        ("backends",),
+        f"every grid point is rejected ({len(expansion.rejected)} of {len(expansion.rejected)}), "
+        f"so nothing would run: {shown}",
+        "fix the values `camp plan` shows as rejected",
+    )
+    click.echo(str(ConfigError(path, [problem])), err=True)
+    raise SystemExit(EXIT_BAD_CONFIG)

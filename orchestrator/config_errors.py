@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from orchestrator.yaml_bounded import YamlRefused, compose_bounded, construct
+
 Loc = tuple[str | int, ...]
 
 
@@ -78,15 +80,24 @@ class ConfigError(Exception):
 
 
 def load_yaml_with_lines(text: str, source: Path) -> tuple[Any, dict[Loc, int]]:
-    """Parse YAML and remember the (1-based) line of every mapping key and list item."""
+    """Parse YAML, every expansion bounded (``yaml_bounded``), and remember the (1-based) line of
+    every mapping key and list item."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = compose_bounded(text)
+        data = construct(node)
+    except YamlRefused as refused:
+        problems = [ConfigProblem(p.path, p.message, p.hint) for p in refused.problems]
+        refused_at = {p.path: p.line for p in refused.problems if p.line is not None}
+        raise ConfigError(source, problems, refused_at) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
         problem = ConfigProblem((), f"not valid YAML: {err.problem or err}", "check indentation and quoting")
         raise ConfigError(source, [problem], {(): line} if line else None) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        problem = ConfigProblem((), f"not YAML text: control character U+{err.character:04X} is not allowed")
+        raise ConfigError(source, [problem], {(): line}) from None
     except yaml.YAMLError as err:
         raise ConfigError(source, [ConfigProblem((), f"not valid YAML: {err}")]) from None
     lines: dict[Loc, int] = {}

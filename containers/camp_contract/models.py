@@ -43,29 +43,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Workload(_Strict):
+class _Settings(_Strict):
+    """What a campaign sets: every number finite (an ``inf`` timeout or TTL means nothing a run
+    can wait for) and bounded by the ``le=`` of its field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_TOKENS = 1 << 24  # a context far beyond any model's
+MAX_SEED = (1 << 63) - 1  # what every RNG camp seeds takes
+DAY_S = 86_400.0
+
+
+class Workload(_Settings):
     """What is sent to the model. Prompts are generated deterministically from the seed when
     ``prompts`` is empty, so a campaign needs no dataset download."""
 
-    prompts: tuple[str, ...] = ()
-    n_requests: int = Field(default=8, ge=1)
-    max_input_tokens: int = Field(default=128, ge=1)
-    max_output_tokens: int = Field(default=64, ge=1)
+    prompts: tuple[str, ...] = Field(default=(), max_length=100_000)
+    n_requests: int = Field(default=8, ge=1, le=1_000_000)
+    max_input_tokens: int = Field(default=128, ge=1, le=MAX_TOKENS)
+    max_output_tokens: int = Field(default=64, ge=1, le=MAX_TOKENS)
     # Fixed-length outputs (ignore EOS) make energy per token comparable across configs.
     fixed_output_length: bool = True
 
 
-class WarmupSettings(_Strict):
+class WarmupSettings(_Settings):
     """Warm up until the coefficient of variation of the last ``window`` latencies drops
     under ``cv_threshold``, or ``max_requests`` were sent."""
 
-    min_requests: int = Field(default=2, ge=0)
-    max_requests: int = Field(default=20, ge=0)
-    window: int = Field(default=3, ge=2)
-    cv_threshold: float = Field(default=0.05, gt=0)
+    min_requests: int = Field(default=2, ge=0, le=100_000)
+    max_requests: int = Field(default=20, ge=0, le=100_000)
+    window: int = Field(default=3, ge=2, le=10_000)
+    cv_threshold: float = Field(default=0.05, gt=0, le=10)
 
 
-class BaselineSettings(_Strict):
+class BaselineSettings(_Settings):
     """Idle power measured before the model loads, cached per GPU for ``ttl_s`` seconds.
 
     ``method``: ``bare_idle`` measures the GPUs with no CUDA context (switched on, unused);
@@ -73,16 +85,16 @@ class BaselineSettings(_Strict):
     that only the work's own energy is left after subtraction. Needs torch in the image."""
 
     enabled: bool = True
-    duration_s: float = Field(default=5.0, gt=0)
-    ttl_s: float = Field(default=3600.0, ge=0)
+    duration_s: float = Field(default=5.0, gt=0, le=DAY_S)
+    ttl_s: float = Field(default=3600.0, ge=0, le=365 * DAY_S)
     method: Literal["bare_idle", "cuda_context"] = "bare_idle"
     # A cached baseline is reused only if a short idle read (``recheck_s``; 0: no check) is
     # within ``recheck_tolerance`` (a share of its power) of it; else it is measured again.
-    recheck_s: float = Field(default=0.5, ge=0)
-    recheck_tolerance: float = Field(default=0.05, gt=0)
+    recheck_s: float = Field(default=0.5, ge=0, le=DAY_S)
+    recheck_tolerance: float = Field(default=0.05, gt=0, le=10)
 
 
-class SettleSettings(_Strict):
+class SettleSettings(_Settings):
     """Before the baseline and the load, wait (at most ``timeout_s``) until the GPUs are back
     at their idle state, so a run never starts warm from the run before it (see settle.py).
 
@@ -92,12 +104,12 @@ class SettleSettings(_Strict):
     one every ``poll_s`` (a read is at least 0.1 s: the sampler reads temperature at 10 Hz)."""
 
     enabled: bool = True
-    temperature_tolerance_c: float = Field(default=3.0, gt=0)
-    power_tolerance: float = Field(default=0.05, gt=0)
-    timeout_s: float = Field(default=120.0, ge=0)
-    poll_s: float = Field(default=2.0, gt=0)
-    probe_s: float = Field(default=0.5, ge=0.1)  # NVML temperature is read every 0.1 s
-    steady_s: float = Field(default=20.0, gt=0)
+    temperature_tolerance_c: float = Field(default=3.0, gt=0, le=100)
+    power_tolerance: float = Field(default=0.05, gt=0, le=10)
+    timeout_s: float = Field(default=120.0, ge=0, le=DAY_S)
+    poll_s: float = Field(default=2.0, gt=0, le=DAY_S)
+    probe_s: float = Field(default=0.5, ge=0.1, le=DAY_S)  # NVML temperature is read every 0.1 s
+    steady_s: float = Field(default=20.0, gt=0, le=DAY_S)
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ GpuSourceName = Annotated[str, _RegisteredSource("gpu")]
 ExtraSourceName = Annotated[str, _RegisteredSource("extra")]
 
 
-class MeasurementSettings(_Strict):
+class MeasurementSettings(_Settings):
     sample_hz: float = Field(default=10.0, gt=0, le=100)
     baseline: BaselineSettings = BaselineSettings()
     settle: SettleSettings = SettleSettings()

@@ -17,8 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
 
+MAX_BATCH = 1 << 16  # requests in one batch
+MAX_TOKENS = 1 << 24  # tokens in one step or context, far beyond any model's
+MAX_GPUS = 1024  # devices one run spans
+
+
 class BackendParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every number finite and bounded (``le=``): a value no engine could take is refused on load.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # Passthrough to the backend's own constructor/engine arguments.
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -31,9 +37,9 @@ class BackendParams(BaseModel):
 class StubParams(BackendParams):
     """The CPU stub: a deterministic busy-loop per token, metered by the synthetic power source."""
 
-    batch_size: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH)
     # CPU work per generated token, so throughput depends on batch size in a known way.
-    work_ms_per_token: float = Field(default=0.2, ge=0)
+    work_ms_per_token: float = Field(default=0.2, ge=0, le=60_000)
     # Fault injection, to prove camp's failure handling on the real container path: raise an
     # error, exit 0 without a result, be SIGKILLed, run out of memory, or hang until killed.
     fault: Literal["none", "crash", "exit0", "sigkill", "oom", "hang"] = "none"
@@ -45,7 +51,7 @@ class StubParams(BackendParams):
 class PyTorchParams(BackendParams):
     """transformers ``generate()``; ``extra`` goes to ``from_pretrained``."""
 
-    batch_size: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH)
     dtype: Dtype = "auto"
     attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] | None = None
     device: Literal["auto", "cuda", "cpu"] = "auto"
@@ -102,11 +108,11 @@ class VllmParams(BackendParams):
     resolved spec says what the engine did."""
 
     dtype: Dtype = "auto"
-    max_num_seqs: int | None = Field(default=None, ge=1)
-    max_num_batched_tokens: int | None = Field(default=None, ge=1)
-    max_model_len: int | None = Field(default=None, ge=1)
+    max_num_seqs: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_model_len: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
-    tensor_parallel_size: int = Field(default=1, ge=1)
+    tensor_parallel_size: int = Field(default=1, ge=1, le=MAX_GPUS)
     enable_prefix_caching: bool = False
     enable_chunked_prefill: bool | None = None
     kv_cache_dtype: str = "auto"
@@ -190,9 +196,9 @@ class TensorRTParams(BackendParams):
 
     engine: Literal["pytorch", "tensorrt"] = "pytorch"
     dtype: Dtype = "auto"
-    max_batch_size: int | None = Field(default=None, ge=1)
-    max_num_tokens: int | None = Field(default=None, ge=1)
-    tensor_parallel_size: int = Field(default=1, ge=1)
+    max_batch_size: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_num_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    tensor_parallel_size: int = Field(default=1, ge=1, le=MAX_GPUS)
     quantization: Literal[TRT_QUANT_ALGOS] | None = None  # type: ignore[valid-type]
     kv_cache_free_gpu_memory_fraction: float | None = Field(default=None, gt=0, le=1)
     enable_block_reuse: bool = False
