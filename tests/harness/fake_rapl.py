@@ -71,12 +71,15 @@ class FakeRapl:
         at the range like the real one."""
         start = time.monotonic()
         stop = threading.Event()
+        # from where each counter stands: a real one never goes back (a reader that opened the
+        # zone before the first advance would otherwise see a drop and take it for a wrap)
+        initial = {zone: int((self.zones[zone] / "energy_uj").read_text()) for zone in watts}
 
         def advance() -> None:
             while not stop.wait(period_s):
                 elapsed = time.monotonic() - start
                 for zone, power in watts.items():
-                    self.set_uj(zone, int(power * elapsed * 1e6) % RANGE_UJ)
+                    self.set_uj(zone, (initial[zone] + int(power * elapsed * 1e6)) % RANGE_UJ)
 
         writer = threading.Thread(target=advance, name="fake-rapl", daemon=True)
         writer.start()
