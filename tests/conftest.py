@@ -5,7 +5,7 @@ can never silently go untested."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -26,38 +26,37 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _require_slurm(items)
-    docker_items = [item for item in items if "docker" in item.keywords]
-    if not docker_items:
-        return
+    _require("docker", "CAMP_REQUIRE_DOCKER", items, _docker_problem)
+    _require("slurm", "CAMP_REQUIRE_SLURM", items, _slurm_problem)
+
+
+def _docker_problem() -> str | None:
     from orchestrator.executors.docker import engine_answers
 
-    problem = engine_answers()
+    return engine_answers()
+
+
+def _slurm_problem() -> str | None:
+    from orchestrator.executors.slurm_jobs import problem
+
+    return problem()
+
+
+def _require(
+    marker: str, variable: str, items: list[pytest.Item], find_problem: Callable[[], str | None]
+) -> None:
+    """Tests marked ``marker`` fail the session where ``variable``=1 and what they need is
+    missing (CI); elsewhere they are skipped with the reason."""
+    marked = [item for item in items if marker in item.keywords]
+    if not marked:
+        return
+    problem = find_problem()
     if problem is None:
         return
-    if os.environ.get("CAMP_REQUIRE_DOCKER") == "1":
-        raise pytest.UsageError(f"CAMP_REQUIRE_DOCKER=1 but {problem}")
-    for item in docker_items:
-        item.add_marker(
-            pytest.mark.skip(reason=f"{problem} (set CAMP_REQUIRE_DOCKER=1 to make this an error)")
-        )
-
-
-def _require_slurm(items: list[pytest.Item]) -> None:
-    slurm_items = [item for item in items if "slurm" in item.keywords]
-    if not slurm_items:
-        return
-    from orchestrator.executors.slurm_jobs import problem as slurm_problem
-
-    problem = slurm_problem()
-    if problem is None:
-        return
-    if os.environ.get("CAMP_REQUIRE_SLURM") == "1":
-        raise pytest.UsageError(f"CAMP_REQUIRE_SLURM=1 but {problem}")
-    for item in slurm_items:
-        item.add_marker(
-            pytest.mark.skip(reason=f"{problem} (set CAMP_REQUIRE_SLURM=1 to make this an error)")
-        )
+    if os.environ.get(variable) == "1":
+        raise pytest.UsageError(f"{variable}=1 but {problem}")
+    for item in marked:
+        item.add_marker(pytest.mark.skip(reason=f"{problem} (set {variable}=1 to make this an error)"))
 
 
 @pytest.fixture
