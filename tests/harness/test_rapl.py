@@ -3,6 +3,8 @@ it meters, joules and watts from the µJ counter, wrap-around, and every way it 
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,41 @@ def test_the_first_root_with_readable_domains_is_used(
     source = rapl.open_source({})
     assert [d["uuid"] for d in source.describe()] == ["package-0", "dram-0", "package-1", "dram-1"]
     assert source.describe()[1]["zone"] == "intel-rapl:0:1"
+
+
+class _AdvancingCounter:
+    """An energy_uj file that advances 1 mJ per read and lets another thread run between the
+    read and its use, as the sampler thread and the window's marks do on a real run."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.lock = threading.Lock()
+
+    def __truediv__(self, name: str) -> _AdvancingCounter:
+        return self
+
+    def read_text(self) -> str:
+        with self.lock:
+            self.value += 1000
+            value = self.value
+        time.sleep(0)  # yield: the other reader may read a newer value and use it first
+        return f"{value}\n"
+
+
+def test_reads_from_two_threads_never_see_the_counter_go_back() -> None:
+    """Without its lock, two interleaved reads made the counter appear to go back: a false wrap
+    adding max_energy_range_uj (262 kJ here) to a run's RAPL energy."""
+    counter = _AdvancingCounter()
+    source = rapl.RaplPower([rapl.Domain("package-0", "intel-rapl:0", counter, RANGE_UJ)])  # type: ignore[arg-type]
+
+    def hammer() -> None:
+        for _ in range(2000):
+            source.read()
+
+    threads = [threading.Thread(target=hammer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (device,) = source.read().devices
+    assert device.energy_j == pytest.approx((counter.value - 1000) / 1e6)  # all it advanced, no wrap

@@ -25,6 +25,7 @@ container sees the host's ``/sys/devices/virtual/powercap`` when compose mounts 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,9 @@ class RaplPower(SimpleSource):
         self._domains = list(domains)
         self._clock = clock
         self._sleep = sleep
+        # The sampler thread and the window's marks (the main thread) both read: the counters'
+        # last values are state, and two reads interleaved would see one go back (a false wrap).
+        self._lock = threading.Lock()
         self._at = clock()
         self._raw = [_read_uj(d.energy_file) for d in self._domains]
         self._total_j = [0.0] * len(self._domains)
@@ -137,6 +141,10 @@ class RaplPower(SimpleSource):
         return [DeviceInfo(i, d.name, f"RAPL {d.name} ({d.zone})") for i, d in enumerate(self._domains)]
 
     def read(self) -> Reading:
+        with self._lock:
+            return self._read_locked()
+
+    def _read_locked(self) -> Reading:
         now = self._clock()
         if now - self._at > MAX_AVERAGING_S:  # a pause: count its energy, but average over a fresh span
             self._advance(now)
