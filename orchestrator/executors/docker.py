@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import tempfile
 import threading
@@ -28,7 +29,7 @@ from python_on_whales.exceptions import DockerException
 from camp_contract import layout
 from camp_contract.backends import backend_entry, entry_for_service
 from camp_contract.fingerprint import contract_fingerprint
-from camp_contract.image_variables import IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
+from camp_contract.image_variables import HOST_VARIABLE, IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
 from camp_contract.models import BackendName
 from orchestrator.executors.runtime import ExecOutcome, ExecutorUnavailable, RunRequest
 from orchestrator.gpu_ids import gpu_id_problem
@@ -174,7 +175,12 @@ class DockerRuntime:
         if request.launcher:  # a lease on another machine: this engine cannot start it there
             reason = f"the docker runtime starts containers here only, not via {request.launcher[0]}"
             return ExecOutcome(None, "", error=reason)
-        container_env = {**request.env, **self.image_facts(request.backend)}  # lease's, then image's
+        # the machine's name (a container's own hostname is its ID), then the lease's, then the image's
+        container_env = {
+            HOST_VARIABLE: socket.gethostname(),
+            **request.env,
+            **self.image_facts(request.backend),
+        }
         try:
             variables = self._variables(request.results_root, request.gpus)
             with run_env_files(variables) as files:

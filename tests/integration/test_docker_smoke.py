@@ -35,6 +35,8 @@ def test_smoke_campaign_runs_in_containers_and_resumes_with_nothing_to_do(
     )
     assert first.returncode == 0, first.stdout + first.stderr
     assert "with executor 'docker'" in first.stdout
+    # every cycle ran on this machine: its name, not each container's own, is what the runs record
+    assert "ran on 3 nodes" not in first.stdout and "ran on 2 nodes" not in first.stdout, first.stdout
     stub_id = subprocess.run(
         ["docker", "image", "inspect", "-f", "{{.Id}}", "camp-stub:latest"],
         capture_output=True,

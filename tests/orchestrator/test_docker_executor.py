@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from python_on_whales.exceptions import DockerException
 from orchestrator.executors.docker import TIMEOUT_EXIT_CODE, DockerRuntime
 from orchestrator.executors.runtime import RunRequest
 
+HOST = socket.gethostname()  # the machine's name reaches the container (its own is its ID)
 STUB_ID = "sha256:" + "5" * 64
 GPU_UUID = "GPU-0d5d1a3c-1f1e-4b8a-9c3d-2e4f5a6b7c8d"
 
@@ -246,12 +248,16 @@ def test_each_run_is_told_the_id_of_the_image_it_starts_from(tmp_path: Path) -> 
     client = FakeClient(exits_with(0))
     executor = DockerRuntime(tmp_path / "compose.yaml", client)
     executor.execute(request(tmp_path))
-    assert client.calls[0]["envs"] == {"CAMP_IMAGE_ID": STUB_ID}  # built here: no registry digest
+    assert client.calls[0]["envs"] == {"CAMP_HOST": HOST, "CAMP_IMAGE_ID": STUB_ID}  # built here: no digest
     # rebuilt between two runs, and pushed to a registry: the next run says so
     pushed = "registry.example/camp-stub@sha256:" + "6" * 64
     client.image.held["camp-stub:latest"] = SimpleNamespace(id="sha256:" + "7" * 64, repo_digests=[pushed])
     executor.execute(request(tmp_path / "again"))
-    assert client.calls[1]["envs"] == {"CAMP_IMAGE_ID": "sha256:" + "7" * 64, "CAMP_IMAGE_DIGEST": pushed}
+    assert client.calls[1]["envs"] == {
+        "CAMP_HOST": HOST,
+        "CAMP_IMAGE_ID": "sha256:" + "7" * 64,
+        "CAMP_IMAGE_DIGEST": pushed,
+    }
     assert client.compose.config_calls == 1  # which image a service uses is read once
 
 
@@ -259,7 +265,7 @@ def test_an_image_that_cannot_be_inspected_still_runs_and_records_no_id(tmp_path
     client = FakeClient(exits_with(0))
     client.image.held.clear()
     outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path))
-    assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
+    assert outcome.exit_code == 0 and client.calls[0]["envs"] == {"CAMP_HOST": HOST}
 
 
 def test_a_compose_config_that_cannot_be_read_still_runs(tmp_path: Path) -> None:
@@ -270,7 +276,7 @@ def test_a_compose_config_that_cannot_be_read_still_runs(tmp_path: Path) -> None
 
     client.compose.config = unreadable
     outcome = DockerRuntime(tmp_path / "compose.yaml", client).execute(request(tmp_path))
-    assert outcome.exit_code == 0 and client.calls[0]["envs"] == {}
+    assert outcome.exit_code == 0 and client.calls[0]["envs"] == {"CAMP_HOST": HOST}
 
 
 def test_the_compose_client_sees_the_gpu_services(tmp_path: Path) -> None:
@@ -284,7 +290,7 @@ def test_a_leases_variables_reach_the_container_and_a_lease_elsewhere_is_refused
     client = FakeClient(exits_with(0))
     runtime = DockerRuntime(tmp_path / "compose.yaml", client)
     runtime.execute(replace(request(tmp_path), env={"CAMP_LEASE": "a"}))
-    assert client.calls[0]["envs"] == {"CAMP_LEASE": "a", "CAMP_IMAGE_ID": STUB_ID}
+    assert client.calls[0]["envs"] == {"CAMP_HOST": HOST, "CAMP_LEASE": "a", "CAMP_IMAGE_ID": STUB_ID}
     elsewhere = replace(request(tmp_path / "b"), launcher=("srun", "--jobid=7"))
     outcome = runtime.execute(elsewhere)
     assert outcome.exit_code is None and "starts containers here only, not via srun" in (outcome.error or "")
