@@ -300,10 +300,8 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
         )
         return
     total = sum(counts.values())
-    click.echo(
-        f"{campaign_dir}: {counts['done']}/{total} done, "
-        + ", ".join(f"{n} {state}" for state, n in counts.items() if n and state != "done")
-    )
+    others = [f"{n} {state}" for state, n in counts.items() if n and state != "done"]
+    click.echo(", ".join([f"{campaign_dir}: {counts['done']}/{total} done", *others]))
     for row in runs:
         if row.state != "done":
             detail = f" — {row.error}" if row.error else ""

@@ -162,7 +162,10 @@ class CampaignRunner:
         )
         in_flight: dict[Future[ExecOutcome], _Flight] = {}
         previous: RunRow | None = None
-        started = 0
+        # Each run's place in the whole campaign, given at its first attempt: a retry keeps it
+        # (runs are counted, not attempts) and a resumed campaign counts on from what was done.
+        numbers: dict[tuple[str, int], int] = {}
+        campaign_total = outcome.already_done + total
         with ThreadPoolExecutor(max_workers=self.placement.slots, thread_name_prefix="run") as threads:
             try:
                 while (todo and not self.retry.tripped) or in_flight:
@@ -184,10 +187,16 @@ class CampaignRunner:
                         if self.placement.slots == 1:
                             self._gap(previous, row)
                         previous = row
-                        started += 1
+                        number = numbers.setdefault(
+                            (row.exp_id, row.cycle), outcome.already_done + len(numbers) + 1
+                        )
                         request = self._start(manifest, row, lease)
                         flight = _Flight(
-                            row, request, lease, time.monotonic(), run_messages.counter(started, total)
+                            row,
+                            request,
+                            lease,
+                            time.monotonic(),
+                            run_messages.counter(number, campaign_total),
                         )
                         in_flight[threads.submit(self.runtime.execute, request)] = flight
                     if not in_flight:

@@ -91,6 +91,8 @@ def test_run_then_status(campaign_file: Path, tmp_path: Path, monkeypatch: pytes
     status = invoke("status", str(campaign_file), "--results-dir", str(results), "--json")
     data = json.loads(status.output)
     assert data["counts"]["done"] == 4 and len(data["runs"]) == 4
+    plain = invoke("status", str(campaign_file), "--results-dir", str(results)).output
+    assert plain.splitlines()[0].endswith(": 4/4 done")  # no dangling ", " when nothing else is left
     again = invoke(
         "run",
         str(campaign_file),

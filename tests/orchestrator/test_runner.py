@@ -312,3 +312,26 @@ def test_the_log_is_redacted_whichever_runtime_printed_it(
     assert "<HF_TOKEN redacted>" in log and "<HF_TOKEN redacted>" in tail
     assert failed.error == "exited with code 3 — RuntimeError: token <HF_TOKEN redacted> refused"
     assert "hf_secret_value_123" not in log + tail
+
+
+def _counters(messages: list[str]) -> list[str]:
+    """The run counters (`[ 3/4]`) of the progress lines, in order."""
+    return [m.split("]", 1)[0] + "]" for m in messages if m.startswith("[")]
+
+
+def test_the_counter_counts_runs_not_attempts(tmp_path: Path) -> None:
+    """A retry keeps its run's number: before, retries gave [5/4]."""
+    _, messages = run(tmp_path, FakeExecutor([crash, succeed]), campaign().model_copy(update={"retries": 1}))
+    counters = _counters(messages)
+    assert len(counters) == 5  # four runs, one of them attempted twice
+    assert counters[0] == counters[1] == "[1/4]"  # the crash and its retry: one run
+    assert counters[2:] == ["[2/4]", "[3/4]", "[4/4]"]
+
+
+def test_a_resumed_campaign_counts_on_from_the_runs_already_done(tmp_path: Path) -> None:
+    interrupted = FakeExecutor()
+    interrupted.behaviours = [succeed, interrupted.ctrl_c]
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, interrupted)
+    _, messages = run(tmp_path, FakeExecutor())
+    assert _counters(messages) == ["[2/4]", "[3/4]", "[4/4]"]  # one was done: not [1/3]
