@@ -42,6 +42,9 @@ class BackendEntry:
     power_source: GpuSourceName = "nvml"  # what meters it unless the campaign names a source
     frameworks: tuple[str, ...] = ()  # packages its load() imports: preflight checks the image has them
     loads_model: bool = True  # False: the model name is only a label (the stub), nothing is fetched
+    # Whether it can run workload.mode server (its implementation starts an OpenAI-compatible
+    # server); grid points in server mode for a backend that cannot are rejected with the reason.
+    serves: bool = False
 
     def __post_init__(self) -> None:
         if not re.match(NAME_PATTERN, self.name):
@@ -70,6 +73,7 @@ BUILTIN_BACKENDS = (
         needs_gpu=False,
         power_source="synthetic",  # it has no GPU: a known synthetic trace meters it
         loads_model=False,
+        serves=True,  # a small OpenAI-compatible streaming server with a latency model
     ),
     BackendEntry(
         name="pytorch",
@@ -82,12 +86,14 @@ BUILTIN_BACKENDS = (
         params=VllmParams,
         implementation="harness.backends.vllm_backend:VllmBackend",
         frameworks=("vllm",),
+        serves=True,  # `vllm serve`
     ),
     BackendEntry(
         name="tensorrt",
         params=TensorRTParams,
         implementation="harness.backends.tensorrt_backend:TensorRTBackend",
         frameworks=("tensorrt_llm",),
+        serves=True,  # `trtllm-serve`
     ),
 )
 

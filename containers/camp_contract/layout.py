@@ -12,6 +12,7 @@
                 spec.json                  what to run (host → harness)
                 result.json                what happened; its presence means done (harness → host)
                 timeseries.parquet         the sampled power trace (harness → host)
+                requests.parquet           server mode: one row per request (harness → host)
                 error.json                 why the run failed, where the harness could say (harness → host)
                 container.log              everything the run printed (host)
             aggregate/                 the tidy tables (host)
@@ -34,6 +35,7 @@ SPEC_FILENAME = "spec.json"
 RESULT_FILENAME = "result.json"
 TIMESERIES_FILENAME = "timeseries.parquet"
 ERROR_FILENAME = "error.json"
+REQUESTS_FILENAME = "requests.parquet"
 CONTAINER_LOG_FILENAME = "container.log"
 MANIFEST_FILENAME = "manifest.sqlite"
 CAMPAIGN_SNAPSHOT_FILENAME = "campaign.json"
@@ -127,6 +129,10 @@ class RunFiles(Generic[P]):
         return self.dir / TIMESERIES_FILENAME
 
     @property
+    def requests(self) -> P:
+        return self.dir / REQUESTS_FILENAME
+
+    @property
     def error(self) -> P:
         return self.dir / ERROR_FILENAME
 
@@ -138,7 +144,7 @@ class RunFiles(Generic[P]):
     def harness_outputs(self) -> tuple[P, ...]:
         """What an attempt of the harness writes: removed before each attempt, so an earlier
         attempt's file is never taken for this one's."""
-        return (self.result, self.timeseries, self.error)
+        return (self.result, self.timeseries, self.requests, self.error)
 
 
 def run_files(results_root: P, campaign: str, exp_id: str, cycle: int) -> RunFiles[P]:

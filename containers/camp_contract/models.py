@@ -55,9 +55,26 @@ MAX_SEED = (1 << 63) - 1  # what every RNG camp seeds takes
 DAY_S = 86_400.0
 
 
+WorkloadMode = Literal["offline", "server"]
+Arrival = Literal["poisson", "constant", "concurrency"]
+# Requests per second of an open-loop load; ``inf`` (written "Infinity" in JSON) sends every
+# request at once, the offline batch's load through the server.
+RequestRate = Annotated[float, Field(gt=0, allow_inf_nan=True)]
+SERVER_FIELDS = ("arrival", "request_rate", "concurrency", "duration_s", "warmup_s")
+SERVER_DURATION_S = 60.0
+SERVER_WARMUP_S = 10.0
+
+
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class Workload(_Settings):
     """What is sent to the model. Prompts are generated deterministically from the seed when
     ``prompts`` is empty, so a campaign needs no dataset download."""
+
+    # ``request_rate: inf`` is written "Infinity" (JSON has no inf), and read back as inf.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, ser_json_inf_nan="strings")
 
     prompts: tuple[str, ...] = Field(default=(), max_length=100_000)
     n_requests: int = Field(default=8, ge=1, le=1_000_000)
@@ -65,6 +82,79 @@ class Workload(_Settings):
     max_output_tokens: int = Field(default=64, ge=1, le=MAX_TOKENS)
     # Fixed-length outputs (ignore EOS) make energy per token comparable across configs.
     fixed_output_length: bool = True
+
+    # Serving mode: the engine's own OpenAI-compatible server, driven by an open-loop load
+    # (docs/measurement.md, "The serving window"). Every field below is left out of the spec
+    # while unset, so an offline experiment keeps the exp_id it had before serving existed.
+    # ``offline``: all ``n_requests`` handed to the engine at once (the default); ``server``:
+    # requests arrive by ``arrival`` for ``warmup_s`` (not measured), then for the measured
+    # ``duration_s``; the drain after it is not measured either.
+    mode: WorkloadMode = Field(default="offline", exclude_if=lambda mode: mode == "offline")
+    # poisson / constant: open loop at ``request_rate`` requests/s (``inf``: all at once);
+    # concurrency: closed loop, ``concurrency`` requests in flight. Unset: ``concurrency`` when
+    # a concurrency is given, else ``poisson`` (``arrival_process``).
+    arrival: Arrival | None = Field(default=None, exclude_if=_unset)
+    request_rate: RequestRate | None = Field(default=None, exclude_if=_unset)
+    concurrency: int | None = Field(default=None, ge=1, le=100_000, exclude_if=_unset)
+    duration_s: float | None = Field(default=None, gt=0, le=DAY_S, exclude_if=_unset)
+    warmup_s: float | None = Field(default=None, ge=0, le=DAY_S, exclude_if=_unset)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_defaults(cls, data: Any) -> Any:
+        """A server-mode workload's window lengths, filled in so the resolved spec says them."""
+        if isinstance(data, dict) and data.get("mode") == "server":
+            defaults = {"duration_s": SERVER_DURATION_S, "warmup_s": SERVER_WARMUP_S}
+            data = {**data, **{k: v for k, v in defaults.items() if data.get(k) is None}}
+        return data
+
+    @model_validator(mode="after")
+    def _server_fields_need_server_mode(self) -> Workload:
+        if self.mode == "offline":
+            set_server_fields = [name for name in SERVER_FIELDS if getattr(self, name) is not None]
+            if set_server_fields:
+                raise ValueError(
+                    f"{set_server_fields[0]} applies to mode: server only; set workload.mode: "
+                    f"server, or remove {set_server_fields[0]}"
+                )
+            return self
+        if self.arrival == "concurrency" and self.request_rate is not None:
+            raise ValueError(
+                "arrival: concurrency keeps a number of requests in flight and takes no "
+                "request_rate; use arrival: poisson or constant for a rate"
+            )
+        if self.arrival in ("poisson", "constant") and self.concurrency is not None:
+            raise ValueError(
+                f"arrival: {self.arrival} sends at request_rate and takes no concurrency; use "
+                "arrival: concurrency (or leave arrival out) for a concurrency"
+            )
+        if self.request_rate is not None and self.concurrency is not None:
+            raise ValueError("set request_rate or concurrency, not both")
+        return self
+
+    @property
+    def arrival_process(self) -> Arrival | None:
+        """The arrival process a server-mode run drives (None offline)."""
+        if self.mode == "offline":
+            return None
+        if self.arrival is not None:
+            return self.arrival
+        return "concurrency" if self.concurrency is not None else "poisson"
+
+    def missing_server_load(self) -> str | None:
+        """Why a server-mode workload cannot run yet (no rate / no concurrency), or None.
+        Checked on the whole spec: a campaign may leave the rate to its grid."""
+        if self.mode != "server":
+            return None
+        arrival = self.arrival_process
+        if arrival == "concurrency" and self.concurrency is None:
+            return "workload.arrival concurrency needs workload.concurrency (requests in flight)"
+        if arrival in ("poisson", "constant") and self.request_rate is None:
+            return (
+                f"workload.mode server with arrival {arrival} needs workload.request_rate "
+                "(requests/s; inf: all at once), or workload.concurrency for a closed loop"
+            )
+        return None
 
 
 class WarmupSettings(_Settings):
@@ -204,6 +294,13 @@ class RunSpec(_Strict):
 
         return validate_spec(data)
 
+    @model_validator(mode="after")
+    def _server_load_named(self) -> RunSpec:
+        missing = self.workload.missing_server_load()
+        if missing:
+            raise ValueError(missing)
+        return self
+
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """For ``RunSpec`` itself, the union of every registered backend's spec type."""
@@ -326,6 +423,57 @@ class Metrics(_Strict):
     load_energy_j: float
 
 
+class LatencyStats(_Strict):
+    """One latency over a serving window's requests (or inter-token gaps): NaN (null in JSON)
+    where there was nothing to measure."""
+
+    model_config = ConfigDict(ser_json_inf_nan="null")
+
+    n: int  # how many values the statistics are over
+    mean_s: Ratio
+    p50_s: Ratio
+    p90_s: Ratio
+    p99_s: Ratio
+
+
+class ServingMetrics(_Strict):
+    """A server-mode run: the load as driven and the latencies and energy of its measured
+    window (the per-request rows are in ``requests.parquet``, ``camp_contract.requests_table``).
+
+    Counts are of the measured window: a request is the window's when it was *scheduled* in it.
+    Energy per request divides the window's adjusted energy by the requests *completed* in it,
+    and per output token by the tokens *emitted* in it, so both rest on steady-state work only
+    (docs/measurement.md, "The serving window")."""
+
+    model_config = ConfigDict(ser_json_inf_nan="strings")  # an inf target rate stays inf
+
+    arrival: Arrival
+    target_rate_rps: RequestRate | None  # None for arrival concurrency
+    concurrency: int | None  # None for an open-loop arrival
+    warmup_s: float
+    window_s: float  # the measured window's length as it was, not as asked
+    requests_scheduled: int
+    requests_sent: int
+    requests_completed: int  # completed within the window (of any scheduled time)
+    requests_failed: int  # of those scheduled in the window
+    achieved_rate_rps: Ratio  # sends in the window / its length
+    completed_rate_rps: Ratio
+    output_tokens_in_window: int
+    max_in_flight: int
+    # open-loop fidelity: actual send time − scheduled time, over the window's requests
+    send_lag_p50_s: Ratio
+    send_lag_p99_s: Ratio
+    send_lag_max_s: Ratio
+    # Latencies are timed from each request's send, as `vllm bench serve` and AIPerf time them,
+    # so figures compare; the load generator's own lag (send − scheduled) is ``send_lag_*``.
+    ttft: LatencyStats  # send → first token
+    tpot: LatencyStats  # per request: (last − first token) / (output tokens − 1)
+    itl: LatencyStats  # every gap between two consecutive tokens of a request
+    e2e: LatencyStats  # send → last token
+    energy_per_request_j: Ratio
+    energy_per_output_token_j: Ratio
+
+
 class WarmupInfo(_Strict):
     n_requests: int
     converged: bool
@@ -405,6 +553,9 @@ class RunResult(_Strict):
     # Every metered source's window energy by name (the GPU source's too): {} in results
     # written before sources composed.
     energy_by_source: dict[str, SourceEnergy] = Field(default_factory=dict)
+    # A server-mode run's load and latencies (None offline); its ``requests`` above are empty
+    # and its per-request rows are in requests.parquet instead.
+    serving: ServingMetrics | None = None
 
     @field_validator("warnings", mode="before")
     @classmethod

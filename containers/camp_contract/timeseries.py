@@ -43,8 +43,9 @@ PHASE_BASELINE = "baseline"  # only when the idle baseline was measured in this 
 PHASE_LOAD = "load"
 PHASE_WARMUP = "warmup"
 PHASE_MEASURED = "measured"
+PHASE_DRAIN = "drain"  # serving mode: after the measured window, until the last response
 PHASE_IDLE = "idle"  # a sample in no other phase
-PHASES = (PHASE_SETTLE, PHASE_BASELINE, PHASE_LOAD, PHASE_WARMUP, PHASE_MEASURED, PHASE_IDLE)
+PHASES = (PHASE_SETTLE, PHASE_BASELINE, PHASE_LOAD, PHASE_WARMUP, PHASE_MEASURED, PHASE_DRAIN, PHASE_IDLE)
 
 SCHEMA = pa.schema(
     [
