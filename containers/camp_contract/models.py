@@ -329,7 +329,8 @@ class BaselineInfo(_Strict):
     spread_w: float  # inter-quartile range of the idle samples
     n_samples: int
     duration_s: float
-    method: Literal["bare_idle", "cuda_context", "synthetic", "disabled"]
+    # server_idle: a server-mode run's, measured with the engine's server up and idle
+    method: Literal["bare_idle", "cuda_context", "synthetic", "disabled", "server_idle"]
     cached: bool
     measured_at: str  # ISO 8601 UTC
     temperature_c: dict[str, float] = Field(default_factory=dict)  # per GPU UUID, median while measured

@@ -25,6 +25,9 @@ DEVICE = "device"
 DEVICE_INDEX = "device_index"
 PHASE = "phase"
 POWER_W = "power_w"
+# Serving mode: how many requests were in flight (sent, not yet answered in full) at the sample,
+# as the load generator saw them; null in offline runs and in traces written before it existed.
+REQUESTS_IN_FLIGHT = "requests_in_flight"
 
 # What one device reported at one sample: named as the harness's DeviceReading fields.
 READING_COLUMNS = (
@@ -55,6 +58,7 @@ SCHEMA = pa.schema(
         (DEVICE_INDEX, pa.int32()),
         (PHASE, pa.string()),
         *[(c, pa.int64() if c == "throttle_reasons" else pa.float64()) for c in READING_COLUMNS],
+        (REQUESTS_IN_FLIGHT, pa.int64()),
     ]
 )
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)

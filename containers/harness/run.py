@@ -18,11 +18,14 @@ from pathlib import Path
 from camp_contract.atomic import atomic_write_text
 from camp_contract.layout import RunFiles, baseline_cache_dir
 from camp_contract.models import (
+    BaselineInfo,
+    EnergyInfo,
     Metrics,
     RequestRecord,
     RunResult,
     RunSpec,
     RunWarning,
+    SettleInfo,
 )
 from camp_contract.timeseries import (
     PHASE_BASELINE,
@@ -133,8 +136,40 @@ def _metrics(
     )
 
 
+def measurement_warnings(
+    spec: RunSpec,
+    readings: list[Reading],
+    window: tuple[float, float],
+    energy: EnergyInfo,
+    baseline: BaselineInfo,
+    settle: SettleInfo,
+    others: dict[str, int],
+) -> list[RunWarning]:
+    """What the meter says about a window, in any mode: the energy's, the sampling's, the
+    baseline's, the settle gate's, and other processes on the GPUs."""
+    start, end = window
+    warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
+    warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
+    warnings += baseline_warnings(baseline)
+    warnings += settle_warnings(settle, spec.measurement.settle)
+    warnings += [
+        RunWarning(
+            kind="other_processes",
+            message=f"{n} other compute process(es) held GPU {uuid} when the run started: their draw "
+            "is in the baseline and in the measured energy",
+        )
+        for uuid, n in others.items()
+    ]
+    return warnings
+
+
 def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = None) -> RunResult:
-    """Run ``spec`` and write its result and timeseries into ``out_dir``."""
+    """Run ``spec`` and write its result and timeseries into ``out_dir``; a server-mode spec
+    runs the serving flow (``harness.serving.run_server``)."""
+    if spec.workload.mode == "server":
+        from harness.serving.run_server import run_serving_experiment  # it imports this module
+
+        return run_serving_experiment(spec, out_dir, results_root)
     visible_as_given = {k: os.environ[k] for k in VISIBLE_DEVICE_VARIABLES if k in os.environ}
     started_at = datetime.now(timezone.utc).isoformat()
     source = preflight(spec, out_dir)
@@ -211,19 +246,8 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
     )
     stats = window_stats(readings, start, end, energy.total_j)
     load_j = estimate_window(readings, load_start, load_end).total_j  # the same estimator as the window
-    warnings = warnings_for(readings, start, end, energy, 1 / spec.measurement.sample_hz)
-    warnings += sampling_warnings(readings, start, end, spec.measurement.sample_hz)
-    warnings += baseline_warnings(baseline)
+    warnings = measurement_warnings(spec, readings, (start, end), energy, baseline, settle, others)
     warnings += prompt_warnings(prompts, warmup_pool)
-    warnings += settle_warnings(settle, spec.measurement.settle)
-    warnings += [
-        RunWarning(
-            kind="other_processes",
-            message=f"{n} other compute process(es) held GPU {uuid} when the run started: their draw "
-            "is in the baseline and in the measured energy",
-        )
-        for uuid, n in others.items()
-    ]
     if not any(c.output_tokens for c in completions):
         warnings.append(
             RunWarning(

@@ -1,13 +1,14 @@
 """The sampled trace of a run written as ``timeseries.parquet``, in the schema the contract
-defines (``camp_contract.timeseries``): one row per (sample, device), each with its source and
-phase — at each sample the GPU source's devices first, then each extra source's (RAPL's
+defines (``camp_contract.timeseries``): one row per (sample, device), each with its source,
+phase and, in serving mode, the requests in flight — at each sample the GPU source's devices
+first, then each extra source's (RAPL's
 ``package-0``, ``dram-0``, …). Baseline rows exist only when the idle baseline was measured in
 this run rather than taken from the cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from camp_contract.timeseries import (
     PHASE_IDLE,
     PHASES,
     READING_COLUMNS,
+    REQUESTS_IN_FLIGHT,
     SCHEMA,
     SOURCE,
     T_S,
@@ -43,9 +45,11 @@ def write_timeseries(
     device_ids: Mapping[str, Sequence[str]],
     origin: float,
     phases: Sequence[tuple[str, float, float]],
+    in_flight: Callable[[float], int] | None = None,
 ) -> None:
     """``device_ids``: each source's device ids by source name, the GPU source's first (its
-    devices are ``Reading.devices``, the others' ``Reading.extra[name]``)."""
+    devices are ``Reading.devices``, the others' ``Reading.extra[name]``); ``in_flight``: the
+    requests in flight at a time (serving mode), else the column is null."""
     unknown = sorted({name for name, _, _ in phases} - set(PHASES))
     if unknown:
         raise ValueError(f"phase {unknown[0]!r} is not in the timeseries schema ({', '.join(PHASES)})")
@@ -53,6 +57,7 @@ def write_timeseries(
     rows: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
     for reading in readings:
         phase = _phase(reading.t_s, phases)
+        requests = in_flight(reading.t_s) if in_flight is not None else None
         for source, ids in device_ids.items():
             if source != gpu_source and source not in reading.extra:
                 continue
@@ -65,5 +70,6 @@ def write_timeseries(
                 rows[PHASE].append(phase)
                 for column in READING_COLUMNS:
                     rows[column].append(getattr(device, column))
+                rows[REQUESTS_IN_FLIGHT].append(requests)
     table = pa.table(rows, schema=SCHEMA)
     atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))

@@ -6,11 +6,16 @@ host and the stub image stay light.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from camp_contract.models import RunSpec
 from camp_contract.params import BackendParams
+
+if TYPE_CHECKING:
+    from harness.serving.handle import ServerHandle
 
 P = TypeVar("P", bound=BackendParams)
 
@@ -48,6 +53,22 @@ class Backend(Protocol):
 
     def release(self) -> None:
         """Free the model and any device memory."""
+
+
+# Entered by a server for each request it computes on: the synthetic power source's busy(), a
+# no-op for a real GPU.
+Busy = Callable[[], contextlib.AbstractContextManager[None]]
+
+
+@runtime_checkable
+class ServingBackend(Protocol):
+    """A backend that can run ``workload.mode: server`` (its registry entry says ``serves``)."""
+
+    def start_server(self, spec: RunSpec, busy: Busy) -> ServerHandle:
+        """Start the engine's OpenAI-compatible server on 127.0.0.1 for ``spec`` (its ``model``
+        already the local path) and return at once; the caller waits until it is healthy (timed
+        and metered as the load) and stops it."""
+        ...
 
 
 def reset_prefix_cache(engine: Any) -> CacheReset:

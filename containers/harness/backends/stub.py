@@ -15,7 +15,8 @@ import time
 
 from camp_contract.models import RunSpec
 from camp_contract.params import StubParams
-from harness.backends.base import CacheReset, Completion, params_as
+from harness.backends.base import Busy, CacheReset, Completion, params_as
+from harness.serving.handle import ServerHandle
 from harness.workload import batches
 
 BATCH_STEP_OVERHEAD = 0.1
@@ -33,11 +34,22 @@ class StubBackend:
 
     def _output_tokens(self, prompt: str) -> int:
         assert self.spec is not None
-        limit = self.spec.workload.max_output_tokens
-        if self.spec.workload.fixed_output_length:
-            return limit
-        digest = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16)
-        return 1 + digest % limit
+        return output_length(
+            prompt, self.spec.workload.max_output_tokens, self.spec.workload.fixed_output_length
+        )
+
+    def start_server(self, spec: RunSpec, busy: Busy) -> ServerHandle:
+        """The stub's OpenAI-compatible server (``serving/stub_server.py``), in this process so
+        that its batch drives the synthetic power source; a batch of up to ``batch_size``
+        requests, ``work_ms_per_token`` per decode step."""
+        from harness.serving.stub_server import StubApp, StubEngine, StubServer
+
+        self.load(spec)
+        _inject(self.params.fault)
+        engine = StubEngine(self.params.batch_size, self.params.work_ms_per_token / 1000, busy)
+        server = StubServer(StubApp(engine, output_length, spec.workload.max_input_tokens), model=spec.model)
+        server.start()
+        return server
 
     def run(self, prompts: list[str]) -> list[Completion]:
         assert self.spec is not None, "load() first"
@@ -63,6 +75,14 @@ class StubBackend:
 
     def release(self) -> None:
         self.spec = None
+
+
+def output_length(prompt: str, limit: int, fixed: bool) -> int:
+    """A request's output tokens: ``limit`` when the length is fixed, else from the prompt's hash."""
+    if fixed:
+        return limit
+    digest = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16)
+    return 1 + digest % limit
 
 
 def _inject(fault: str) -> None:

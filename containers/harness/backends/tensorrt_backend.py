@@ -20,6 +20,12 @@ its load time and energy include the build). ``quantization`` builds a ``QuantCo
 while the TensorRT engine is built; the params reject it on ``pytorch``, which takes the
 quantization of a pre-quantized checkpoint instead and would otherwise run unquantised.
 
+Serving (``workload.mode: server``): ``trtllm-serve`` (``serve_command``), a child process on
+127.0.0.1 (``serving/managed_server.py``). Its CLI takes the batch limits, the tensor-parallel
+size and the runtime (``--backend``) as flags; every other ``LLM`` argument (dtype, the
+``KvCacheConfig``, the quantization, ``extra``) goes in the ``--extra_llm_api_options`` file,
+written as JSON (a YAML file's subset) beside the run.
+
 KV block reuse (``KvCacheConfig.enable_block_reuse``, on by default in TensorRT-LLM) is always
 set, off unless the params turn it on. TensorRT-LLM 1.0's ``LLM`` has no call to empty the cache
 between warmup and the window (``environment.cache_reset: not_offered``); a later release's
@@ -29,13 +35,18 @@ window's first requests: no warmup prompt is a measured one, nor starts like one
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from camp_contract.models import RunSpec
 from camp_contract.params import TensorRTParams
-from harness.backends.base import CacheReset, Completion, params_as, reset_prefix_cache
+from harness.backends.base import Busy, CacheReset, Completion, params_as, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
+from harness.serving.loopback import LOOPBACK_HOST, free_port
+from harness.serving.managed_server import ManagedServer
 
 DEFAULT_WARMUP_BATCH = 8
 
@@ -61,6 +72,30 @@ def llm_kwargs(spec: RunSpec, params: TensorRTParams, llmapi: Any) -> dict[str, 
         kwargs["quant_config"] = llmapi.QuantConfig(quant_algo=getattr(llmapi.QuantAlgo, params.quantization))
     extra = {k: v for k, v in params.extra.items() if k != "kv_cache_config"}
     return {**kwargs, **extra}
+
+
+def llm_api_options(params: TensorRTParams) -> dict[str, Any]:
+    """What ``trtllm-serve`` takes in its ``--extra_llm_api_options`` file: the ``LLM`` arguments
+    its flags do not carry, as ``llm_kwargs`` sets them for the offline ``LLM``."""
+    kv_cache = {**params.extra.get("kv_cache_config", {}), "enable_block_reuse": params.enable_block_reuse}
+    if params.kv_cache_free_gpu_memory_fraction is not None:
+        kv_cache["free_gpu_memory_fraction"] = params.kv_cache_free_gpu_memory_fraction
+    options: dict[str, Any] = {"dtype": params.dtype, "kv_cache_config": kv_cache}
+    if params.quantization is not None:
+        options["quant_config"] = {"quant_algo": params.quantization}
+    extra = {k: v for k, v in params.extra.items() if k != "kv_cache_config"}
+    return {**options, **extra}
+
+
+def serve_command(spec: RunSpec, params: TensorRTParams, port: int, options_file: Path) -> list[str]:
+    """``trtllm-serve`` for ``spec`` (its ``model`` the local path) on 127.0.0.1:``port``."""
+    command = ["trtllm-serve", spec.model, "--host", LOOPBACK_HOST, "--port", str(port)]
+    command += ["--backend", params.engine, "--tp_size", str(params.tensor_parallel_size)]
+    if params.max_batch_size is not None:
+        command += ["--max_batch_size", str(params.max_batch_size)]
+    if params.max_num_tokens is not None:
+        command += ["--max_num_tokens", str(params.max_num_tokens)]
+    return [*command, "--extra_llm_api_options", str(options_file)]
 
 
 def sampling_kwargs(spec: RunSpec) -> dict[str, Any]:
@@ -105,6 +140,14 @@ class TensorRTBackend:
             LLM = tensorrt_llm.LLM
         self.llm = LLM(**llm_kwargs(spec, self.params, llmapi))
         self.sampling = tensorrt_llm.SamplingParams(**sampling_kwargs(spec))
+
+    def start_server(self, spec: RunSpec, busy: Busy) -> ManagedServer:
+        self.spec = spec
+        self.params = params_as(spec, TensorRTParams)
+        options = Path(tempfile.mkdtemp(prefix="camp-trtllm-")) / "extra_llm_api_options.yaml"
+        options.write_text(json.dumps(llm_api_options(self.params)))
+        port = free_port()
+        return ManagedServer(serve_command(spec, self.params, port, options), port, model=spec.model)
 
     def run(self, prompts: list[str]) -> list[Completion]:
         assert self.llm is not None and self.spec is not None, "load() first"

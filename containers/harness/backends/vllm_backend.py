@@ -20,6 +20,9 @@ queueing + prefill + decode), the old V0 engine ``arrival_time`` and ``finished_
 neither is there every request gets the whole call's duration. The result's
 ``environment.latency_scope`` says which.
 
+Serving (``workload.mode: server``): ``vllm serve`` with the same parameters as its flags
+(``serve_command``), a child process on 127.0.0.1 (``serving/managed_server.py``).
+
 Prefix caching: ``enable_prefix_caching`` is always sent, off unless the params turn it on (V1's
 default is on). Between warmup and the window ``LLM.reset_prefix_cache()`` empties the cache
 (vLLM 0.7 and later), so even with caching on no measured request starts from warmup's blocks.
@@ -30,13 +33,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import json
 import time
 from typing import Any
 
 from camp_contract.models import RunSpec
 from camp_contract.params import VllmParams
-from harness.backends.base import CacheReset, Completion, params_as, reset_prefix_cache
+from harness.backends.base import Busy, CacheReset, Completion, params_as, reset_prefix_cache
 from harness.backends.token_prompts import token_prompts
+from harness.serving.loopback import LOOPBACK_HOST, free_port
+from harness.serving.managed_server import ManagedServer
 
 DEFAULT_WARMUP_BATCH = 8
 
@@ -54,6 +60,32 @@ def engine_kwargs(spec: RunSpec, params: VllmParams) -> dict[str, Any]:
         **kwargs,
         **params.extra,
     }
+
+
+def cli_flag(name: str, value: Any) -> list[str]:
+    """One engine argument as ``vllm serve`` takes it: ``--name-with-dashes value``; a boolean as
+    ``--flag`` / ``--no-flag`` (vLLM's boolean engine arguments are ``BooleanOptionalAction``);
+    a mapping or list as JSON."""
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return [flag] if value else ["--no-" + name.replace("_", "-")]
+    if isinstance(value, dict | list):
+        return [flag, json.dumps(value)]
+    return [flag, str(value)]
+
+
+def serve_command(spec: RunSpec, params: VllmParams, port: int) -> list[str]:
+    """``vllm serve`` for ``spec`` (its ``model`` the local path) on 127.0.0.1:``port``: the
+    engine arguments ``engine_kwargs`` gives the offline engine, as flags, served under that
+    name (what requests carry); no access log (one line per request would fill the container log)."""
+    kwargs = engine_kwargs(spec, params)
+    model = kwargs.pop("model")
+    kwargs.pop("disable_log_stats")  # the server logs its stats by default
+    command = ["vllm", "serve", model, "--host", LOOPBACK_HOST, "--port", str(port)]
+    command += ["--served-model-name", spec.model, "--disable-uvicorn-access-log"]
+    for name, value in kwargs.items():
+        command += cli_flag(name, value)
+    return command
 
 
 def sampling_kwargs(spec: RunSpec) -> dict[str, Any]:
@@ -116,6 +148,12 @@ class VllmBackend:
         self.params = params_as(spec, VllmParams)
         self.llm = vllm.LLM(**engine_kwargs(spec, self.params))
         self.sampling = vllm.SamplingParams(**sampling_kwargs(spec))
+
+    def start_server(self, spec: RunSpec, busy: Busy) -> ManagedServer:
+        self.spec = spec
+        self.params = params_as(spec, VllmParams)
+        port = free_port()
+        return ManagedServer(serve_command(spec, self.params, port), port, model=spec.model)
 
     def run(self, prompts: list[str]) -> list[Completion]:
         assert self.llm is not None and self.spec is not None, "load() first"

@@ -1,8 +1,11 @@
 """A power source with a known trace, for the CPU stub and for tests.
 
-Power is ``idle_w`` and rises to ``busy_w`` while the backend computes (inside ``busy()``); the
-energy counter is the exact integral of that piecewise-constant trace. So the energy of any
-window is known exactly, and the harness's integration of sampled power can be checked against it.
+Power is ``idle_w`` and rises to ``busy_w`` while the backend computes (inside ``busy()``); each
+further ``busy()`` held at once adds ``per_request_w`` (the stub's server holds one per request in
+its batch, so power follows the batch as a GPU's does: a fixed active cost shared by the batch,
+plus a little per sequence). The energy counter is the exact integral of that piecewise-constant
+trace. So the energy of any window is known exactly, and the harness's integration of sampled
+power can be checked against it.
 
 With ``counter_step_s`` the counter imitates NVML's: it is refreshed only every ``counter_step_s``
 seconds (a read between refreshes sees the value of the last one), so ``camp calibrate`` on this
@@ -31,6 +34,7 @@ class SyntheticPower:
         busy_w: float = 160.0,
         clock: Callable[[], float] = time.monotonic,
         counter_step_s: float | None = None,
+        per_request_w: float = 0.0,
     ):
         if counter_step_s is not None and counter_step_s <= 0:
             raise ValueError(
@@ -38,6 +42,7 @@ class SyntheticPower:
             )
         self.idle_w = idle_w
         self.busy_w = busy_w
+        self.per_request_w = per_request_w
         self.counter_step_s = counter_step_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -50,7 +55,9 @@ class SyntheticPower:
         return [DeviceInfo(0, SYNTHETIC_UUID, "synthetic power trace")]
 
     def _level(self) -> float:
-        return self.busy_w if self._depth else self.idle_w
+        if not self._depth:
+            return self.idle_w
+        return self.busy_w + self.per_request_w * (self._depth - 1)
 
     def _advance(self, now: float) -> None:
         """Accumulate energy up to ``now``; the level has been constant since ``_since``, so the
@@ -99,6 +106,7 @@ class SyntheticPower:
             "name": "synthetic power trace",
             "idle_w": self.idle_w,
             "busy_w": self.busy_w,
+            "per_request_w": self.per_request_w,
             "power_reading": "synthetic",
             "energy_counter": True,
         }
@@ -113,6 +121,11 @@ class SyntheticPower:
         pass
 
 
+STUB_PER_REQUEST_W = 8.0
+
+
 def open_source(environ: MutableMapping[str, str]) -> SyntheticPower:
-    """The registry's factory: the stub's source, 40 W idle and 160 W busy, with an exact counter."""
-    return SyntheticPower()
+    """The registry's factory: the stub's source, 40 W idle, 160 W busy and 8 W more per further
+    request in the stub server's batch, with an exact counter. At 8 W a request the stub server's
+    energy per request falls, then rises with its batch (docs/measurement.md, "The serving window")."""
+    return SyntheticPower(per_request_w=STUB_PER_REQUEST_W)

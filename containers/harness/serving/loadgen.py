@@ -1,0 +1,185 @@
+"""The load generator: requests sent to a server on 127.0.0.1 on a schedule, each response
+streamed and timed (``openai_stream``).
+
+Open loop (``poisson`` / ``constant`` at ``rate_rps``; an infinite rate sends each phase's
+requests at its start): arrivals are fixed in advance and sent when due whatever the server does,
+so a server slower than the load queues the requests it cannot take — the queueing shows in
+their time to first token, never as a lower arrival rate (a closed loop would flatter a slow
+server by waiting for it). Closed loop (``concurrency``): that many requests in flight, each
+sent as the one before it in its slot finishes.
+
+One stream of requests runs across the phases: warmup (``warmup_s``, warmup prompts), the
+measured window (``duration_s``, the measured prompts cycled), then the drain: nothing new is
+sent, and the requests still in flight get ``drain_limit_s`` to finish (those that do not are
+cancelled and recorded as failed). ``mark`` is called at the start, at both edges of the window
+and after the drain (the power sampler's mark: the window is cut on its clock). Bounded: at most
+``max_requests`` requests, and the drain at most ``drain_limit_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from camp_contract.models import Arrival
+from harness.serving.arrivals import arrival_offsets
+from harness.serving.loopback import require_loopback
+from harness.serving.openai_stream import RequestTiming, stream_completion
+
+MAX_REQUESTS = 200_000  # the hard cap on one run's requests, warmup and window together
+CONNECT_TIMEOUT_S = 10.0
+SPIN_S = 0.001  # the last stretch before a send is due is waited out by yielding, not sleeping
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    arrival: Arrival
+    rate_rps: float | None  # open loop; inf: each phase's requests at its start
+    concurrency: int | None  # closed loop
+    warmup_s: float
+    duration_s: float
+    seed: int
+    burst_requests: int = 1  # an infinite rate: how many requests each phase sends at its start
+    max_requests: int = MAX_REQUESTS
+    drain_limit_s: float = 60.0
+
+    @property
+    def open_loop(self) -> bool:
+        return self.arrival != "concurrency"
+
+
+@dataclass
+class LoadOutcome:
+    requests: list[RequestTiming]
+    started_s: float
+    window: tuple[float, float]  # the marks taken at the window's edges
+    drained_s: float
+    capped: bool = False  # the request cap stopped the schedule early
+    unfinished: int = 0  # cancelled at the drain limit
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _open_offsets(plan: LoadPlan) -> Iterator[float]:
+    assert plan.rate_rps is not None
+    if math.isinf(plan.rate_rps):
+        starts = ([0.0] if plan.warmup_s > 0 else []) + [plan.warmup_s]
+        for start in starts:
+            yield from [start] * plan.burst_requests
+        return
+    assert plan.arrival != "concurrency"
+    yield from arrival_offsets(plan.arrival, plan.rate_rps, plan.seed)
+
+
+class _Run:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        plan: LoadPlan,
+        make_body: Callable[[bool], dict[str, Any]],
+        mark: Callable[[], float],
+        clock: Callable[[], float],
+    ) -> None:
+        self.session, self.url, self.plan = session, url, plan
+        self.make_body, self.mark, self.clock = make_body, mark, clock
+        self.records: list[RequestTiming] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.capped = False
+        self.window = (math.nan, math.nan)
+
+    def launch(self, scheduled: float, window_start_at: float) -> asyncio.Task[None]:
+        warmup = scheduled < window_start_at
+        timing = RequestTiming(request_id=len(self.records), scheduled_s=scheduled, warmup=warmup)
+        self.records.append(timing)
+        body = self.make_body(warmup)
+        task = asyncio.create_task(stream_completion(self.session, self.url, body, timing, self.clock))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def full(self) -> bool:
+        self.capped = self.capped or len(self.records) >= self.plan.max_requests
+        return self.capped
+
+    async def until(self, at: float) -> None:
+        delay = at - self.clock() - SPIN_S
+        if delay > 0:
+            await asyncio.sleep(delay)
+        while self.clock() < at:
+            await asyncio.sleep(0)
+
+    async def edges(self, start_at: float, end_at: float) -> None:
+        await self.until(start_at)
+        start = self.mark()
+        await self.until(end_at)
+        self.window = (start, self.mark())
+
+    async def open_loop(self, t0: float, window_start_at: float, end_at: float) -> None:
+        for offset in _open_offsets(self.plan):
+            due = t0 + offset
+            if due >= end_at or self.full():
+                return
+            await self.until(due)
+            self.launch(due, window_start_at)
+
+    async def closed_loop(self, window_start_at: float, end_at: float) -> None:
+        async def slot() -> None:
+            while not self.full():
+                now = self.clock()
+                if now >= end_at:
+                    return
+                await asyncio.wait([self.launch(now, window_start_at)])  # its cancel is not ours
+
+        assert self.plan.concurrency is not None
+        await asyncio.gather(*(slot() for _ in range(self.plan.concurrency)))
+
+    async def drain(self) -> int:
+        pending = set(self.tasks)
+        if not pending:
+            return 0
+        _, late = await asyncio.wait(pending, timeout=self.plan.drain_limit_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        return len(late)
+
+    async def run(self) -> LoadOutcome:
+        t0 = self.mark()
+        window_start_at = t0 + self.plan.warmup_s
+        end_at = window_start_at + self.plan.duration_s
+        edges = asyncio.create_task(self.edges(window_start_at, end_at))
+        if self.plan.open_loop:
+            sending = asyncio.create_task(self.open_loop(t0, window_start_at, end_at))
+        else:
+            sending = asyncio.create_task(self.closed_loop(window_start_at, end_at))
+        await edges
+        if self.plan.open_loop:
+            await sending  # its last arrival was due before the window's end: it is sent
+            unfinished = await self.drain()
+        else:
+            unfinished = await self.drain()  # each slot ends with its last request
+            await sending
+        return LoadOutcome(self.records, t0, self.window, self.mark(), self.capped, unfinished)
+
+
+async def drive(
+    base_url: str,
+    plan: LoadPlan,
+    make_body: Callable[[bool], dict[str, Any]],
+    mark: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.monotonic,
+) -> LoadOutcome:
+    """Drive ``plan`` against the server at ``base_url`` (127.0.0.1 only); ``make_body(warmup)``
+    builds the next request's body. No connection limit: an open loop is never held back by
+    the client's pool."""
+    url = require_loopback(base_url.rstrip("/") + "/v1/completions")
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
+        return await _Run(session, url, plan, make_body, mark, clock).run()
