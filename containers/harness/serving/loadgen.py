@@ -58,7 +58,10 @@ class LoadPlan:
 class LoadOutcome:
     requests: list[RequestTiming]
     started_s: float
-    window: tuple[float, float]  # the marks taken at the window's edges
+    window: tuple[float, float]  # the marks taken at the window's edges (the energy's window)
+    # The window as scheduled: a request is the window's when its scheduled time is in it. The
+    # marks are taken as close after these instants as the event loop allows (well under 1 ms).
+    schedule_window: tuple[float, float]
     drained_s: float
     capped: bool = False  # the request cap stopped the schedule early
     unfinished: int = 0  # cancelled at the drain limit
@@ -165,7 +168,9 @@ class _Run:
         else:
             unfinished = await self.drain()  # each slot ends with its last request
             await sending
-        return LoadOutcome(self.records, t0, self.window, self.mark(), self.capped, unfinished)
+        return LoadOutcome(
+            self.records, t0, self.window, (window_start_at, end_at), self.mark(), self.capped, unfinished
+        )
 
 
 async def drive(

@@ -20,12 +20,13 @@ def _since(t: float | None, origin: float) -> float | None:
 
 
 def write_requests(
-    path: Path, requests: Sequence[RequestTiming], window: tuple[float, float], origin: float
+    path: Path, requests: Sequence[RequestTiming], schedule_window: tuple[float, float], origin: float
 ) -> None:
+    """``schedule_window``: the window as scheduled, which a request's phase is read against."""
     answered = [r if r.error is None else None for r in requests]
     columns = {
         rt.REQUEST_ID: [r.request_id for r in requests],
-        rt.PHASE: [phase_of(r.scheduled_s, window) for r in requests],
+        rt.PHASE: [phase_of(r.scheduled_s, schedule_window) for r in requests],
         rt.SCHEDULED_S: [r.scheduled_s - origin for r in requests],
         rt.SENT_S: [_since(r.sent_s, origin) for r in requests],
         rt.FIRST_TOKEN_S: [_since(r.first_token_s, origin) if r else None for r in answered],

@@ -224,7 +224,7 @@ def _finish(
                 "(and per request, where none completed) is undefined (NaN) and left out of the means",
             )
         )
-    warmup_requests = [r for r in outcome.requests if r.scheduled_s < start]
+    warmup_requests = [r for r in outcome.requests if r.warmup]
     origin = readings[0].t_s
     result = RunResult(
         campaign=spec.campaign,
@@ -272,7 +272,7 @@ def _finish(
     if settle_trace:
         phases.insert(0, (PHASE_SETTLE, settle_trace[0].t_s, settle_trace[-1].t_s))
     files = RunFiles(out_dir)
-    write_requests(files.requests, outcome.requests, outcome.window, origin)
+    write_requests(files.requests, outcome.requests, outcome.schedule_window, origin)
     write_timeseries(
         files.timeseries, readings, device_ids, origin, phases, in_flight_counter(outcome.requests)
     )

@@ -89,7 +89,9 @@ def _tpot(r: RequestTiming) -> float | None:
 def serving_metrics(outcome: LoadOutcome, plan: LoadPlan, adjusted_j: float) -> ServingMetrics:
     window = outcome.window
     length = window[1] - window[0]
-    scheduled = [r for r in outcome.requests if phase_of(r.scheduled_s, window) == PHASE_MEASURED]
+    scheduled = [
+        r for r in outcome.requests if phase_of(r.scheduled_s, outcome.schedule_window) == PHASE_MEASURED
+    ]
     done = [r for r in scheduled if r.ok and r.sent_s is not None]
     sent_in = [r for r in outcome.requests if r.sent_s is not None and window[0] <= r.sent_s < window[1]]
     completed_in = [
@@ -207,7 +209,9 @@ def serving_warnings(outcome: LoadOutcome, plan: LoadPlan, serving: ServingMetri
             )
         )
     failed = [
-        r for r in outcome.requests if phase_of(r.scheduled_s, outcome.window) == PHASE_MEASURED and r.error
+        r
+        for r in outcome.requests
+        if phase_of(r.scheduled_s, outcome.schedule_window) == PHASE_MEASURED and r.error
     ]
     if failed:
         warnings.append(
