@@ -170,7 +170,10 @@ def serving_warnings(outcome: LoadOutcome, plan: LoadPlan, serving: ServingMetri
     cap) is ``load_not_achieved``; a server that could not keep up (requests queued, shown in
     TTFT) is ``server_saturated``; failed requests are ``requests_failed``."""
     warnings = []
-    sent, asked = serving.requests_sent, serving.requests_scheduled
+    # sends inside the window (of any scheduled time): what the server was offered in it
+    window = outcome.window
+    sent = sum(r.sent_s is not None and window[0] <= r.sent_s < window[1] for r in outcome.requests)
+    asked = serving.requests_scheduled
     if outcome.capped:
         warnings.append(
             RunWarning(
