@@ -70,7 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     print(f"send lag (actual send − scheduled), poisson arrivals, {args.seconds:g} s per rate")
-    print(f"{'rate/s':>8} {'sent':>6} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'failed':>6}")
+    header = ("rate/s", 8), ("sent", 6), ("achieved/s", 11), ("p50 ms", 8), ("p99 ms", 8), ("max ms", 8)
+    print(" ".join(f"{name:>{width}}" for name, width in header), f"{'failed':>6}")
     for rate in rates:
         m = measure(rate, args.seconds)
         print(
