@@ -22,15 +22,16 @@ from pydantic import (
     model_validator,
 )
 
-from camp_contract.backends import backend_entries
+from camp_contract.backends import BackendEntry, backend_entries
 from camp_contract.model_ref import looks_like_path, split_revision
 from camp_contract.models import DAY_S, MAX_SEED, BackendName, MeasurementSettings, Workload
 from orchestrator.campaign_file import read_campaign_text
-from orchestrator.campaign_types import WORKLOAD_PREFIX, typed_campaign
+from orchestrator.campaign_types import WORKLOAD_PREFIX, field_value_errors, typed_campaign
 from orchestrator.config_errors import (
     ConfigError,
     ConfigProblem,
     load_yaml_with_lines,
+    problems_from_details,
     problems_from_validation,
 )
 from orchestrator.executors.registry import ExecutorChoice
@@ -205,8 +206,8 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 def _shared_axes_no_listed_backend_takes(data: dict[str, Any]) -> list[ConfigProblem]:
-    """A shared-grid key that some backend takes but none of those listed is a typo (one no
-    backend takes at all, the schema reports)."""
+    """A shared-grid key, or a value, that some backend takes but none of those listed is a typo
+    (one no backend takes at all, the schema reports)."""
     registered = {entry.name: entry for entry in backend_entries()}
     listed = [registered[name] for name in _mapping(data.get("backends")) if name in registered]
     if not listed:
@@ -214,11 +215,30 @@ def _shared_axes_no_listed_backend_takes(data: dict[str, Any]) -> list[ConfigPro
     takers = set().union(*(entry.params.model_fields for entry in listed))
     taken_by_some = set().union(*(entry.params.model_fields for entry in registered.values()))
     axes = takers | {WORKLOAD_PREFIX + field for field in Workload.model_fields}
-    return [
+    problems = [
         ConfigProblem.unknown_key(("grid", key), key, axes, what="parameter of any listed backend")
         for key in map(str, _mapping(data.get("grid")))
         if key in taken_by_some and key not in takers
     ]
+    for key, values in _mapping(data.get("grid")).items():
+        if key in takers:
+            problems += _values_no_listed_backend_takes(key, values, listed, list(registered.values()))
+    return problems
+
+
+def _values_no_listed_backend_takes(
+    key: str, values: Any, listed: list[BackendEntry], registered: list[BackendEntry]
+) -> list[ConfigProblem]:
+    """A shared-grid value only an unlisted backend accepts (``quantization: fp8`` with only
+    tensorrt listed, whose methods are upper case): each listed backend would reject it."""
+    problems = []
+    for index, value in enumerate(values if isinstance(values, list) else [values]):
+        errors = [field_value_errors(e.params, key, value) for e in listed if key in e.params.model_fields]
+        if all(errors) and any(
+            not field_value_errors(e.params, key, value) for e in registered if key in e.params.model_fields
+        ):
+            problems += problems_from_details(("grid", key, index), errors[0][0])
+    return problems
 
 
 def parse_campaign(text: str, source: Path) -> Campaign:

@@ -43,6 +43,22 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"valid: {', '.join(options)}" if options else ""
 
 
+def split_choices(expected: str) -> list[str]:
+    """pydantic's ``'a', 'b' or 'c'`` (a Literal's or an enum's ``expected``) as ``[a, b, c]``."""
+    return [s.strip().strip("'") for s in expected.replace(" or ", ", ").split(",") if s.strip()]
+
+
+def not_one_of(path: Loc, given: Any, allowed: list[str], ctx: dict[str, Any]) -> ConfigProblem:
+    """A value outside its allowed ones: them all, and the closest as a did-you-mean. A field's
+    own check may add ``advice`` to its error's context (vLLM: a newer method goes in ``extra``)."""
+    by_lower = {choice.lower(): choice for choice in allowed}  # fp8 for FP8 is a typo too
+    close = difflib.get_close_matches(str(given).lower(), list(by_lower), n=1, cutoff=0.6)
+    hints = [f"did you mean {by_lower[close[0]]!r}?"] if close else []
+    if ctx.get("advice"):
+        hints.append(str(ctx["advice"]))
+    return ConfigProblem(path, f"{given!r} is not one of {', '.join(allowed)}", " ".join(hints))
+
+
 class ConfigError(Exception):
     """A campaign file that cannot be run; ``str()`` is the message shown to the user."""
 
@@ -162,22 +178,22 @@ def problems_from_validation(err: ValidationError, model: type[BaseModel]) -> li
     problems = []
     for error in err.errors(include_url=False):
         loc: Loc = tuple(p for p in error["loc"] if p != "[key]")
-        kind = error["type"]
-        ctx = error.get("ctx") or {}
-        if kind == "extra_forbidden" and loc:
+        if error["type"] == "extra_forbidden" and loc:
             parent = _model_at(model, loc[:-1])
             allowed = _keys(parent) if parent else []
             what = getattr(parent, "config_noun", "field")  # "stub parameter", "backend", …
             problems.append(ConfigProblem.unknown_key(loc, str(loc[-1]), allowed, what=what))
-        elif kind == "literal_error" and "expected" in ctx:
-            expected = [s.strip().strip("'") for s in str(ctx["expected"]).replace(" or ", ", ").split(",")]
-            given = error.get("input")
-            problems.append(
-                ConfigProblem(loc, f"{given!r} is not allowed", did_you_mean(str(given), expected))
-            )
-        elif kind == "missing":
-            problems.append(ConfigProblem(loc, "is required but missing"))
         else:
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(ConfigProblem(loc, message))
+            problems += problems_from_details(loc, error)
     return problems
+
+
+def problems_from_details(loc: Loc, error: Any) -> list[ConfigProblem]:
+    """One pydantic error (``ErrorDetails``) of the value at ``loc``, as the researcher reads it."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in ("literal_error", "enum") and "expected" in ctx:
+        return [not_one_of(loc, error.get("input"), split_choices(str(ctx["expected"])), ctx)]
+    if kind == "missing":
+        return [ConfigProblem(loc, "is required but missing")]
+    return [ConfigProblem(loc, error["msg"].removeprefix("Value error, "))]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
@@ -20,6 +21,16 @@ Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 MAX_BATCH = 1 << 16  # requests in one batch
 MAX_TOKENS = 1 << 24  # tokens in one step or context, far beyond any model's
 MAX_GPUS = 1024  # devices one run spans
+
+
+def not_one_of(value: str, choices: tuple[str, ...], message: str, advice: str = "") -> PydanticCustomError:
+    """A value outside a closed list, raised as a Literal's error would be (``literal_error`` with
+    its ``expected`` choices), so the campaign's loader lists them with a did-you-mean; ``advice``
+    says what else to do."""
+    expected = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+    listed = f"{message}; choose one of {', '.join(choices)}" + (f", {advice}" if advice else "")
+    context = {"expected": expected, "advice": advice} if advice else {"expected": expected}
+    return PydanticCustomError("literal_error", listed, context)
 
 
 class BackendParams(BaseModel):
@@ -123,19 +134,18 @@ class VllmParams(BackendParams):
     @classmethod
     def _known_kv_cache_dtype(cls, value: str) -> str:
         if value not in VLLM_KV_CACHE_DTYPES:
-            raise ValueError(
-                f"kv_cache_dtype {value!r} is not one vLLM accepts; choose one of "
-                f"{', '.join(VLLM_KV_CACHE_DTYPES)}"
-            )
+            raise not_one_of(value, VLLM_KV_CACHE_DTYPES, f"kv_cache_dtype {value!r} is not one vLLM accepts")
         return value
 
     @field_validator("quantization")
     @classmethod
     def _known_quantization(cls, value: str | None) -> str | None:
         if value is not None and value not in VLLM_QUANTIZATIONS:
-            raise ValueError(
-                f"quantization {value!r} is not a method vLLM documents; choose one of "
-                f"{', '.join(VLLM_QUANTIZATIONS)}, or pass a newer one as extra: {{quantization: ...}}"
+            raise not_one_of(
+                value,
+                VLLM_QUANTIZATIONS,
+                f"quantization {value!r} is not a method vLLM documents",
+                advice="or pass a newer one as extra: {quantization: ...}",
             )
         return value
 
