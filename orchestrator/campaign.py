@@ -9,6 +9,7 @@ model is the JSON Schema ``camp schema`` prints.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,6 +37,7 @@ from orchestrator.config_errors import (
 )
 from orchestrator.executors.registry import ExecutorChoice
 from orchestrator.gpu_ids import gpu_id_problem
+from orchestrator.overrides import apply_overrides
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_MAX_RUNS = 100_000
@@ -241,24 +243,27 @@ def _values_no_listed_backend_takes(
     return problems
 
 
-def parse_campaign(text: str, source: Path) -> Campaign:
-    """Validate campaign YAML text; raises ConfigError listing every problem with its line."""
+def parse_campaign(text: str, source: Path, overrides: Sequence[str] = ()) -> Campaign:
+    """Validate campaign YAML text, with ``-s KEY=VALUE`` overrides applied first (overrides.py);
+    raises ConfigError listing every problem with its line or its override."""
     data, lines = load_yaml_with_lines(text, source)
     if not isinstance(data, dict):
         raise ConfigError(
             source, [ConfigProblem((), "a campaign file is a mapping (name:, models:, backends:, …)")]
         )
-    problems = _shared_axes_no_listed_backend_takes(data)
     model = campaign_model()
+    applied = apply_overrides(data, overrides, model)
+    data = applied.data
+    problems = applied.problems + _shared_axes_no_listed_backend_takes(data)
     try:
         campaign = model.model_validate(data)
     except ValidationError as err:
         problems = problems_from_validation(err, model) + problems
     if problems:
-        raise ConfigError(source, problems, lines)
+        raise ConfigError(source, problems, lines, origins=applied.origins)
     return campaign
 
 
-def load_campaign(path: Path) -> Campaign:
-    """Read and validate a campaign file (see ``parse_campaign``)."""
-    return parse_campaign(read_campaign_text(path), path)
+def load_campaign(path: Path, overrides: Sequence[str] = ()) -> Campaign:
+    """Read and validate a campaign file, with its overrides (see ``parse_campaign``)."""
+    return parse_campaign(read_campaign_text(path), path, overrides)
