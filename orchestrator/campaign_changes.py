@@ -58,11 +58,9 @@ def _shown(value: Any) -> str:
 
 
 def _reason(old: dict[str, Any], candidates: Iterable[dict[str, Any]]) -> str:
-    """Why an old experiment is not in the new campaign: its fields that changed against the closest
-    new experiment of the same backend and model, else that it is no longer there."""
-    same = [
-        c for c in candidates if c.get("backend") == old.get("backend") and c.get("model") == old.get("model")
-    ]
+    """Why an old experiment is not in the new campaign: the fields that changed against the
+    closest new experiment of its backend (the model is one field), else that it is gone."""
+    same = [c for c in candidates if c.get("backend") == old.get("backend")]
     if not same:
         return f"no longer in the campaign ({old.get('backend')} {old.get('model')})"
     fewest: list[str] = min((field_changes(old, c) for c in same), key=len)
@@ -101,12 +99,16 @@ def dropped_from_aggregates(
         last = max(beyond) + 1
         dropped.append(
             Dropped(
-                f"cycles: {last} → {cycles} (cycles {cycles}–{last - 1} are no longer run)",
+                f"cycles: {last} → {cycles} ({_cycles(cycles, last - 1)} no longer run)",
                 (),
                 sum(beyond.values()),
             )
         )
     return dropped
+
+
+def _cycles(first: int, last: int) -> str:
+    return f"cycle c{first}" if first == last else f"cycles c{first}–c{last}"
 
 
 def change_lines(dropped: Sequence[Dropped]) -> list[str]:
