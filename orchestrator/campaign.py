@@ -70,9 +70,14 @@ class BackendSection(_Strict):
     written. ``campaign_model()`` types each backend's section by its parameter model: keys and
     each value's type and bounds are checked on load, whole points (cross-field rules) at expansion."""
 
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
-    params: dict[str, Any] = Field(default_factory=dict)
-    models: list[ModelName] | None = None
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="This backend's axes: a parameter or workload.FIELD, each a list of values.",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="This backend's fixed parameters.")
+    models: list[ModelName] | None = Field(
+        default=None, description="Models for this backend instead of `models`."
+    )
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -87,47 +92,95 @@ class OrderSettings(_Strict):
     cycle (each experiment always after the same one); ``shuffled`` shuffles each cycle (seeded);
     ``grouped`` runs all cycles of one experiment back to back."""
 
-    mode: Literal["balanced", "interleaved", "shuffled", "grouped"] = "balanced"
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    mode: Literal["balanced", "interleaved", "shuffled", "grouped"] = Field(
+        default="balanced", description="balanced, interleaved, shuffled or grouped (see above)."
+    )
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seeds the balanced and shuffled orders.")
 
 
 class Gaps(_Strict):
     """Fixed idle pauses between runs. Each run also waits in the harness until its GPUs are back
     at idle (``measurement.settle``); a gap adds time on top, e.g. for other tenants to finish."""
 
-    between_runs_s: float = Field(default=0.0, ge=0, le=DAY_S)
-    between_cycles_s: float = Field(default=0.0, ge=0, le=DAY_S)
+    between_runs_s: float = Field(default=0.0, ge=0, le=DAY_S, description="Seconds idle after each run.")
+    between_cycles_s: float = Field(
+        default=0.0, ge=0, le=DAY_S, description="Seconds idle after each cycle, on top of between_runs_s."
+    )
 
 
 class Campaign(_Strict):
     """A campaign: which backends run which models over which grid of parameters, how often and
     how measured. Every backend's section is typed by its parameters (``camp schema``)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
-    description: str = Field(default="", max_length=10_000)
-    models: list[ModelName] = Field(default_factory=list)
-    backends: dict[BackendName, BackendSection] = Field(min_length=1)  # typed per backend: campaign_model()
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
-    workload: Workload = Workload()
-    cycles: int = Field(default=3, ge=1, le=10_000)
-    order: OrderSettings = OrderSettings()
-    gaps: Gaps = Gaps()
-    timeout_s: float = Field(default=900.0, gt=0, le=7 * DAY_S)
-    retries: int = Field(default=1, ge=0, le=100)
-    max_consecutive_failures: int = Field(default=5, ge=1, le=100_000)
-    executor: ExecutorChoice = "auto"  # a name in the executor registry, or auto
-    # GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a time,
-    # tensor-parallel runs on as many GPUs as they need. Empty: one run at a time on the
-    # executor's default devices.
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=80,
+        description="The campaign's name: its results go to results/<name>/.",
+    )
+    description: str = Field(default="", max_length=10_000, description="Free text, for the reader.")
+    models: list[ModelName] = Field(
+        default_factory=list,
+        description="Models every backend runs (unless its section names its own): a Hub id, pinned as "
+        "org/name@<commit>, a local path, or a built-in model such as tiny-random:gpt2.",
+    )
+    backends: dict[BackendName, BackendSection] = Field(  # typed per backend: campaign_model()
+        min_length=1,
+        description="The backends to run, each with its own grid, params and models.",
+    )
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="Axes shared by every backend, crossed with each backend's own grid: a backend "
+        "parameter or workload.FIELD, each a list of values.",
+    )
+    workload: Workload = Field(default=Workload(), description="What is sent to the model.")
+    cycles: int = Field(
+        default=3, ge=1, le=10_000, description="Repetitions of every experiment: the n of its intervals."
+    )
+    order: OrderSettings = Field(default=OrderSettings(), description="The order runs go in.")
+    gaps: Gaps = Field(default=Gaps(), description="Fixed idle pauses between runs and cycles.")
+    timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * DAY_S,
+        description="A run still going after this many seconds is stopped and failed.",
+    )
+    retries: int = Field(
+        default=1, ge=0, le=100, description="How often one `camp run` retries a failed run before going on."
+    )
+    max_consecutive_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100_000,
+        description="The campaign stops after this many failed runs in a row (a broken image or machine).",
+    )
+    executor: ExecutorChoice = Field(
+        default="auto",
+        description="What runs each run: docker (a container per run), local (the harness as a process "
+        "here), slurm (a job per run, with --site), or auto (the first available of docker, then local).",
+    )
     gpus: list[str] = Field(
         default_factory=list,
         json_schema_extra={"items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}},
+        description="GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a "
+        "time, tensor-parallel runs on as many as they need. Empty: one run at a time on the "
+        "executor's default devices.",
     )
-    measurement: MeasurementSettings = MeasurementSettings()
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
-    # The most runs (grid points × models × cycles) the campaign may expand to: counted from
-    # the axes before anything is expanded, so a typo that multiplies the grid is an error.
-    max_runs: int = Field(default=DEFAULT_MAX_RUNS, ge=1, le=HARD_MAX_RUNS)
+    measurement: MeasurementSettings = Field(
+        default=MeasurementSettings(), description="How energy is measured (docs/measurement.md)."
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_SEED,
+        description="Seeds the synthetic prompts and every other random choice of a run.",
+    )
+    max_runs: int = Field(
+        default=DEFAULT_MAX_RUNS,
+        ge=1,
+        le=HARD_MAX_RUNS,
+        description="The most runs (grid points × models × cycles) the campaign may expand to, counted "
+        "before expanding: a typo that multiplies the grid is an error.",
+    )
 
     @field_validator("grid", mode="before")
     @classmethod

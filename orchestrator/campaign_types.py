@@ -262,6 +262,11 @@ def _same_type(a: Any, b: Any) -> bool:
     return TypeAdapter(a).json_schema() == TypeAdapter(b).json_schema()
 
 
+def _description(model: type[BaseModel], name: str) -> str | None:
+    field = model.model_fields.get(name)
+    return field.description if field is not None else None
+
+
 @functools.lru_cache(maxsize=8)
 def typed_campaign(
     campaign: type[BaseModel], section_base: type[BaseModel], entries: tuple[BackendEntry, ...]
@@ -284,6 +289,9 @@ def typed_campaign(
         campaign.__name__,
         __base__=campaign,
         __doc__=campaign.__doc__,
-        backends=(_sections_by_backend(backends), ...),
-        grid=(_kept_as_written(_shared_grid_model(entries)), Field(default_factory=dict)),
+        backends=(_sections_by_backend(backends), Field(description=_description(campaign, "backends"))),
+        grid=(
+            _kept_as_written(_shared_grid_model(entries)),
+            Field(default_factory=dict, description=_description(campaign, "grid")),
+        ),
     )

@@ -1,7 +1,8 @@
 """The ``camp`` command line.
 
 Exit codes: 0 everything asked for is done, 1 a run failed (or the campaign could not run),
-2 the campaign file is bad (nothing was run or written), 130 stopped by Ctrl-C (wherever it
+2 the campaign file (or an ``-s`` override) is bad, or a change that drops done runs from the
+aggregates was not confirmed (nothing was run or written), 130 stopped by Ctrl-C (wherever it
 lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled as Ctrl-C).
 """
 
@@ -104,18 +105,38 @@ def main() -> None:
     default=None,
     help="Write it to this file (atomically) instead of printing it.",
 )
-def schema(output: Path | None) -> None:
+@click.option(
+    "--markdown",
+    "markdown_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Instead, write the field references generated from it into this folder: campaign.md and "
+    "backends.md (docs/reference is them).",
+)
+def schema(output: Path | None, markdown_dir: Path | None) -> None:
     """Print the JSON Schema of a campaign file, every registered backend's parameters included.
 
     Editors complete and check a campaign that names it on its first line:
     `# yaml-language-server: $schema=<path or URL of the schema>`.
     """
+    if markdown_dir is not None:
+        _write_references(markdown_dir)
+        return
     text = json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return
     atomic_write_text(output, text)
     click.echo(f"wrote {output}")
+
+
+def _write_references(folder: Path) -> None:
+    from orchestrator.reference_docs import references
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in references().items():
+        atomic_write_text(folder / name, text)
+        click.echo(f"wrote {folder / name}")
 
 
 @main.command()
