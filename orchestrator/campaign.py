@@ -9,6 +9,7 @@ model is the JSON Schema ``camp schema`` prints.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,19 +23,21 @@ from pydantic import (
     model_validator,
 )
 
-from camp_contract.backends import backend_entries
+from camp_contract.backends import BackendEntry, backend_entries
 from camp_contract.model_ref import looks_like_path, split_revision
 from camp_contract.models import DAY_S, MAX_SEED, BackendName, MeasurementSettings, Workload
 from orchestrator.campaign_file import read_campaign_text
-from orchestrator.campaign_types import WORKLOAD_PREFIX, typed_campaign
+from orchestrator.campaign_types import WORKLOAD_PREFIX, field_value_errors, typed_campaign
 from orchestrator.config_errors import (
     ConfigError,
     ConfigProblem,
     load_yaml_with_lines,
+    problems_from_details,
     problems_from_validation,
 )
 from orchestrator.executors.registry import ExecutorChoice
 from orchestrator.gpu_ids import gpu_id_problem
+from orchestrator.overrides import apply_overrides
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_MAX_RUNS = 100_000
@@ -67,9 +70,14 @@ class BackendSection(_Strict):
     written. ``campaign_model()`` types each backend's section by its parameter model: keys and
     each value's type and bounds are checked on load, whole points (cross-field rules) at expansion."""
 
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
-    params: dict[str, Any] = Field(default_factory=dict)
-    models: list[ModelName] | None = None
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="This backend's axes: a parameter or workload.FIELD, each a list of values.",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="This backend's fixed parameters.")
+    models: list[ModelName] | None = Field(
+        default=None, description="Models for this backend instead of `models`."
+    )
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -84,47 +92,95 @@ class OrderSettings(_Strict):
     cycle (each experiment always after the same one); ``shuffled`` shuffles each cycle (seeded);
     ``grouped`` runs all cycles of one experiment back to back."""
 
-    mode: Literal["balanced", "interleaved", "shuffled", "grouped"] = "balanced"
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    mode: Literal["balanced", "interleaved", "shuffled", "grouped"] = Field(
+        default="balanced", description="balanced, interleaved, shuffled or grouped (see above)."
+    )
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seeds the balanced and shuffled orders.")
 
 
 class Gaps(_Strict):
     """Fixed idle pauses between runs. Each run also waits in the harness until its GPUs are back
     at idle (``measurement.settle``); a gap adds time on top, e.g. for other tenants to finish."""
 
-    between_runs_s: float = Field(default=0.0, ge=0, le=DAY_S)
-    between_cycles_s: float = Field(default=0.0, ge=0, le=DAY_S)
+    between_runs_s: float = Field(default=0.0, ge=0, le=DAY_S, description="Seconds idle after each run.")
+    between_cycles_s: float = Field(
+        default=0.0, ge=0, le=DAY_S, description="Seconds idle after each cycle, on top of between_runs_s."
+    )
 
 
 class Campaign(_Strict):
     """A campaign: which backends run which models over which grid of parameters, how often and
     how measured. Every backend's section is typed by its parameters (``camp schema``)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
-    description: str = Field(default="", max_length=10_000)
-    models: list[ModelName] = Field(default_factory=list)
-    backends: dict[BackendName, BackendSection] = Field(min_length=1)  # typed per backend: campaign_model()
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
-    workload: Workload = Workload()
-    cycles: int = Field(default=3, ge=1, le=10_000)
-    order: OrderSettings = OrderSettings()
-    gaps: Gaps = Gaps()
-    timeout_s: float = Field(default=900.0, gt=0, le=7 * DAY_S)
-    retries: int = Field(default=1, ge=0, le=100)
-    max_consecutive_failures: int = Field(default=5, ge=1, le=100_000)
-    executor: ExecutorChoice = "auto"  # a name in the executor registry, or auto
-    # GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a time,
-    # tensor-parallel runs on as many GPUs as they need. Empty: one run at a time on the
-    # executor's default devices.
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=80,
+        description="The campaign's name: its results go to results/<name>/.",
+    )
+    description: str = Field(default="", max_length=10_000, description="Free text, for the reader.")
+    models: list[ModelName] = Field(
+        default_factory=list,
+        description="Models every backend runs (unless its section names its own): a Hub id, pinned as "
+        "org/name@<commit>, a local path, or a built-in model such as tiny-random:gpt2.",
+    )
+    backends: dict[BackendName, BackendSection] = Field(  # typed per backend: campaign_model()
+        min_length=1,
+        description="The backends to run, each with its own grid, params and models.",
+    )
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="Axes shared by every backend, crossed with each backend's own grid: a backend "
+        "parameter or workload.FIELD, each a list of values.",
+    )
+    workload: Workload = Field(default=Workload(), description="What is sent to the model.")
+    cycles: int = Field(
+        default=3, ge=1, le=10_000, description="Repetitions of every experiment: the n of its intervals."
+    )
+    order: OrderSettings = Field(default=OrderSettings(), description="The order runs go in.")
+    gaps: Gaps = Field(default=Gaps(), description="Fixed idle pauses between runs and cycles.")
+    timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * DAY_S,
+        description="A run still going after this many seconds is stopped and failed.",
+    )
+    retries: int = Field(
+        default=1, ge=0, le=100, description="How often one `camp run` retries a failed run before going on."
+    )
+    max_consecutive_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100_000,
+        description="The campaign stops after this many failed runs in a row (a broken image or machine).",
+    )
+    executor: ExecutorChoice = Field(
+        default="auto",
+        description="What runs each run: docker (a container per run), local (the harness as a process "
+        "here), slurm (a job per run, with --site), or auto (the first available of docker, then local).",
+    )
     gpus: list[str] = Field(
         default_factory=list,
         json_schema_extra={"items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}},
+        description="GPUs (indices or UUIDs) the campaign may use. Two or more: one run per GPU at a "
+        "time, tensor-parallel runs on as many as they need. Empty: one run at a time on the "
+        "executor's default devices.",
     )
-    measurement: MeasurementSettings = MeasurementSettings()
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
-    # The most runs (grid points × models × cycles) the campaign may expand to: counted from
-    # the axes before anything is expanded, so a typo that multiplies the grid is an error.
-    max_runs: int = Field(default=DEFAULT_MAX_RUNS, ge=1, le=HARD_MAX_RUNS)
+    measurement: MeasurementSettings = Field(
+        default=MeasurementSettings(), description="How energy is measured (docs/measurement.md)."
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_SEED,
+        description="Seeds the synthetic prompts and every other random choice of a run.",
+    )
+    max_runs: int = Field(
+        default=DEFAULT_MAX_RUNS,
+        ge=1,
+        le=HARD_MAX_RUNS,
+        description="The most runs (grid points × models × cycles) the campaign may expand to, counted "
+        "before expanding: a typo that multiplies the grid is an error.",
+    )
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -205,8 +261,8 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 def _shared_axes_no_listed_backend_takes(data: dict[str, Any]) -> list[ConfigProblem]:
-    """A shared-grid key that some backend takes but none of those listed is a typo (one no
-    backend takes at all, the schema reports)."""
+    """A shared-grid key, or a value, that some backend takes but none of those listed is a typo
+    (one no backend takes at all, the schema reports)."""
     registered = {entry.name: entry for entry in backend_entries()}
     listed = [registered[name] for name in _mapping(data.get("backends")) if name in registered]
     if not listed:
@@ -214,31 +270,53 @@ def _shared_axes_no_listed_backend_takes(data: dict[str, Any]) -> list[ConfigPro
     takers = set().union(*(entry.params.model_fields for entry in listed))
     taken_by_some = set().union(*(entry.params.model_fields for entry in registered.values()))
     axes = takers | {WORKLOAD_PREFIX + field for field in Workload.model_fields}
-    return [
+    problems = [
         ConfigProblem.unknown_key(("grid", key), key, axes, what="parameter of any listed backend")
         for key in map(str, _mapping(data.get("grid")))
         if key in taken_by_some and key not in takers
     ]
+    for key, values in _mapping(data.get("grid")).items():
+        if key in takers:
+            problems += _values_no_listed_backend_takes(key, values, listed, list(registered.values()))
+    return problems
 
 
-def parse_campaign(text: str, source: Path) -> Campaign:
-    """Validate campaign YAML text; raises ConfigError listing every problem with its line."""
+def _values_no_listed_backend_takes(
+    key: str, values: Any, listed: list[BackendEntry], registered: list[BackendEntry]
+) -> list[ConfigProblem]:
+    """A shared-grid value only an unlisted backend accepts (``quantization: fp8`` with only
+    tensorrt listed, whose methods are upper case): each listed backend would reject it."""
+    problems = []
+    for index, value in enumerate(values if isinstance(values, list) else [values]):
+        errors = [field_value_errors(e.params, key, value) for e in listed if key in e.params.model_fields]
+        if all(errors) and any(
+            not field_value_errors(e.params, key, value) for e in registered if key in e.params.model_fields
+        ):
+            problems += problems_from_details(("grid", key, index), errors[0][0])
+    return problems
+
+
+def parse_campaign(text: str, source: Path, overrides: Sequence[str] = ()) -> Campaign:
+    """Validate campaign YAML text, with ``-s KEY=VALUE`` overrides applied first (overrides.py);
+    raises ConfigError listing every problem with its line or its override."""
     data, lines = load_yaml_with_lines(text, source)
     if not isinstance(data, dict):
         raise ConfigError(
             source, [ConfigProblem((), "a campaign file is a mapping (name:, models:, backends:, …)")]
         )
-    problems = _shared_axes_no_listed_backend_takes(data)
     model = campaign_model()
+    applied = apply_overrides(data, overrides, model)
+    data = applied.data
+    problems = applied.problems + _shared_axes_no_listed_backend_takes(data)
     try:
         campaign = model.model_validate(data)
     except ValidationError as err:
         problems = problems_from_validation(err, model) + problems
     if problems:
-        raise ConfigError(source, problems, lines)
+        raise ConfigError(source, problems, lines, origins=applied.origins)
     return campaign
 
 
-def load_campaign(path: Path) -> Campaign:
-    """Read and validate a campaign file (see ``parse_campaign``)."""
-    return parse_campaign(read_campaign_text(path), path)
+def load_campaign(path: Path, overrides: Sequence[str] = ()) -> Campaign:
+    """Read and validate a campaign file, with its overrides (see ``parse_campaign``)."""
+    return parse_campaign(read_campaign_text(path), path, overrides)

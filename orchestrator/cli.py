@@ -1,7 +1,8 @@
 """The ``camp`` command line.
 
 Exit codes: 0 everything asked for is done, 1 a run failed (or the campaign could not run),
-2 the campaign file is bad (nothing was run or written), 130 stopped by Ctrl-C (wherever it
+2 the campaign file (or an ``-s`` override) is bad, or a change that drops done runs from the
+aggregates was not confirmed (nothing was run or written), 130 stopped by Ctrl-C (wherever it
 lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled as Ctrl-C).
 """
 
@@ -27,9 +28,12 @@ from orchestrator.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    confirm_change_or_exit,
     expand_or_exit,
     load_or_exit,
     results_option,
+    set_option,
+    yes_option,
 )
 from orchestrator.cli_report import compare, report
 from orchestrator.config_errors import ConfigError
@@ -70,6 +74,7 @@ class RegisteredExecutor(click.Choice[str]):
 
 if TYPE_CHECKING:
     from orchestrator.doctor import Check
+    from orchestrator.grid import Expansion
 
 site_option = click.option(
     "--site",
@@ -100,18 +105,38 @@ def main() -> None:
     default=None,
     help="Write it to this file (atomically) instead of printing it.",
 )
-def schema(output: Path | None) -> None:
+@click.option(
+    "--markdown",
+    "markdown_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Instead, write the field references generated from it into this folder: campaign.md and "
+    "backends.md (docs/reference is them).",
+)
+def schema(output: Path | None, markdown_dir: Path | None) -> None:
     """Print the JSON Schema of a campaign file, every registered backend's parameters included.
 
     Editors complete and check a campaign that names it on its first line:
     `# yaml-language-server: $schema=<path or URL of the schema>`.
     """
+    if markdown_dir is not None:
+        _write_references(markdown_dir)
+        return
     text = json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return
     atomic_write_text(output, text)
     click.echo(f"wrote {output}")
+
+
+def _write_references(folder: Path) -> None:
+    from orchestrator.reference_docs import references
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in references().items():
+        atomic_write_text(folder / name, text)
+        click.echo(f"wrote {folder / name}")
 
 
 @main.command()
@@ -131,13 +156,21 @@ def schema(output: Path | None) -> None:
     help="Compose file defining one service per backend.",
 )
 @site_option
+@set_option
+@yes_option
 def run(
-    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+    campaign_file: Path,
+    results_dir: Path,
+    executor: str | None,
+    compose_file: Path,
+    site_file: Path | None,
+    overrides: tuple[str, ...],
+    yes: bool,
 ) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
     with sigterm_as_interrupt():
         try:
-            _run(campaign_file, results_dir, executor, compose_file, site_file)
+            _run(campaign_file, results_dir, executor, compose_file, site_file, overrides, yes)
         except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
             click.echo(
                 f"\ninterrupted by {interruption_cause(err)}: any run in flight is marked interrupted; "
@@ -148,12 +181,19 @@ def run(
 
 
 def _run(
-    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+    campaign_file: Path,
+    results_dir: Path,
+    executor: str | None,
+    compose_file: Path,
+    site_file: Path | None,
+    overrides: tuple[str, ...],
+    yes: bool,
 ) -> None:
     from orchestrator.runner import CampaignRunner
 
-    campaign = load_or_exit(campaign_file)
-    expand_or_exit(campaign, campaign_file)
+    campaign = load_or_exit(campaign_file, overrides)
+    expansion = expand_or_exit(campaign, campaign_file)
+    _confirm_what_a_change_drops(campaign, expansion, results_dir, yes)
     try:
         chosen, notice = make_executor(executor or campaign.executor, compose_file, site_file)
     except ConfigError as err:
@@ -164,7 +204,7 @@ def _run(
         raise SystemExit(EXIT_FAILED) from None
     if notice:
         click.echo(f"notice: {notice}", err=True)
-    runner = CampaignRunner(campaign, results_dir, chosen, _echo)
+    runner = CampaignRunner(campaign, results_dir, chosen, _echo, overrides=overrides)
     try:
         outcome = runner.run()
     except (CampaignLocked, ExecutorUnavailable, ManifestDamaged) as err:
@@ -190,6 +230,18 @@ def _run(
     )
     failed_anywhere = counts["failed"] > 0 or outcome.failed > 0 or outcome.breaker_tripped
     raise SystemExit(EXIT_FAILED if failed_anywhere else EXIT_OK)
+
+
+def _confirm_what_a_change_drops(
+    campaign: Campaign, expansion: Expansion, results_dir: Path, yes: bool
+) -> None:
+    """A changed campaign that would leave done runs out of the aggregates says which and asks."""
+    from orchestrator.campaign_changes import change_lines, dropped_from_aggregates
+
+    campaign_dir = layout.campaign_dir(results_dir, campaign.name)
+    dropped = dropped_from_aggregates(campaign_dir, expansion.experiments, campaign.cycles)
+    if dropped:
+        confirm_change_or_exit(change_lines(dropped), yes)
 
 
 def _cannot_write(err: Exception) -> str:
@@ -218,9 +270,20 @@ def _print_summary(campaign_dir: Path) -> None:
     show_default=True,
     help="How many runs of the run order to list.",
 )
-def plan(campaign_file: Path, show_runs: int) -> None:
+@set_option
+@click.option(
+    "--resolved",
+    is_flag=True,
+    help="Print the campaign as camp resolves it (overrides applied, every default filled in) as YAML.",
+)
+def plan(campaign_file: Path, show_runs: int, overrides: tuple[str, ...], resolved: bool) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
-    campaign = load_or_exit(campaign_file)
+    campaign = load_or_exit(campaign_file, overrides)
+    if resolved:
+        from orchestrator.resolved import resolved_yaml
+
+        click.echo(resolved_yaml(campaign, str(campaign_file), overrides), nl=False)
+        return
     expansion = expand_or_exit(campaign, campaign_file)
     per_backend = Counter(e.backend for e in expansion.experiments)
     rejected = Counter(r.backend for r in expansion.rejected)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -27,10 +29,21 @@ results_option = click.option(
 )
 
 
-def load_or_exit(path: Path) -> Campaign:
-    """The campaign, or its problems on stderr and exit code 2."""
+set_option = click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a field of the campaign file, e.g. -s cycles=3 -s backends.pytorch.grid.batch_size=[1,8] "
+    "(a dotted field; the value is YAML; repeatable).",
+)
+
+
+def load_or_exit(path: Path, overrides: Sequence[str] = ()) -> Campaign:
+    """The campaign with its ``-s`` overrides, or its problems on stderr and exit code 2."""
     try:
-        return load_campaign(path)
+        return load_campaign(path, overrides)
     except ConfigError as err:
         click.echo(str(err), err=True)
         raise SystemExit(EXIT_BAD_CONFIG) from None
@@ -52,3 +65,30 @@ def expand_or_exit(campaign: Campaign, path: Path) -> Expansion:
     )
     click.echo(str(ConfigError(path, [problem])), err=True)
     raise SystemExit(EXIT_BAD_CONFIG)
+
+
+yes_option = click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Run a changed campaign without asking, even where that leaves done runs out of the aggregates.",
+)
+
+
+def stdin_is_interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_change_or_exit(lines: list[str], yes: bool) -> None:
+    """Show what a changed campaign drops from the aggregates, then go on only if the researcher
+    says so (``--yes``, or at the prompt when stdin is a terminal); else exit code 2."""
+    for line in lines:
+        click.echo(line, err=True)
+    if yes:
+        return
+    if not stdin_is_interactive():
+        click.echo("error: the campaign changed (see above); pass --yes to run it anyway", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG)
+    if not click.confirm("Run the changed campaign?", default=False, err=True):
+        click.echo("nothing run: the campaign's results are as they were", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG)

@@ -28,6 +28,7 @@ class ConfigProblem:
     path: Loc
     message: str
     hint: str = ""
+    origin: str = ""  # where it was given when not in the file: `-s KEY=VALUE`
 
     @classmethod
     def unknown_key(cls, path: Loc, key: str, allowed: Iterable[str], *, what: str) -> ConfigProblem:
@@ -43,6 +44,22 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"valid: {', '.join(options)}" if options else ""
 
 
+def split_choices(expected: str) -> list[str]:
+    """pydantic's ``'a', 'b' or 'c'`` (a Literal's or an enum's ``expected``) as ``[a, b, c]``."""
+    return [s.strip().strip("'") for s in expected.replace(" or ", ", ").split(",") if s.strip()]
+
+
+def not_one_of(path: Loc, given: Any, allowed: list[str], ctx: dict[str, Any]) -> ConfigProblem:
+    """A value outside its allowed ones: them all, and the closest as a did-you-mean. A field's
+    own check may add ``advice`` to its error's context (vLLM: a newer method goes in ``extra``)."""
+    by_lower = {choice.lower(): choice for choice in allowed}  # fp8 for FP8 is a typo too
+    close = difflib.get_close_matches(str(given).lower(), list(by_lower), n=1, cutoff=0.6)
+    hints = [f"did you mean {by_lower[close[0]]!r}?"] if close else []
+    if ctx.get("advice"):
+        hints.append(str(ctx["advice"]))
+    return ConfigProblem(path, f"{given!r} is not one of {', '.join(allowed)}", " ".join(hints))
+
+
 class ConfigError(Exception):
     """A campaign file that cannot be run; ``str()`` is the message shown to the user."""
 
@@ -53,11 +70,13 @@ class ConfigError(Exception):
         lines: dict[Loc, int] | None = None,
         *,
         kind: str = "campaign",  # which file: "campaign", "site"
+        origins: dict[Loc, str] | None = None,
     ):
         self.source = source
         self.kind = kind
         self.problems = problems
         self.lines = lines or {}
+        self.origins = origins or {}  # field paths set on the command line: their `-s KEY=VALUE`
         super().__init__(self.render())
 
     def line_of(self, path: Loc) -> int | None:
@@ -66,13 +85,23 @@ class ConfigError(Exception):
                 return self.lines[path[:end]]
         return None
 
+    def origin_of(self, problem: ConfigProblem) -> str | None:
+        """The ``-s`` override the problem comes from: its own, or the one that set its field."""
+        path = problem.path
+        found = (self.origins[path[:end]] for end in range(len(path), 0, -1) if path[:end] in self.origins)
+        return problem.origin or next(found, None)
+
     def render(self) -> str:
         count = len(self.problems)
-        out = [f"{self.source}: {count} problem{'s' if count != 1 else ''} in the {self.kind} file:"]
-        by_line = sorted(self.problems, key=lambda p: self.line_of(p.path) or 0)
+        overridden = any(self.origin_of(p) for p in self.problems)
+        what = f"the {self.kind} file" + (" and its -s overrides" if overridden else "")
+        out = [f"{self.source}: {count} problem{'s' if count != 1 else ''} in {what}:"]
+        by_line = sorted(
+            self.problems, key=lambda p: (self.origin_of(p) is not None, self.line_of(p.path) or 0)
+        )
         for problem in by_line:
             line = self.line_of(problem.path)
-            where = f"{self.source}:{line}" if line else str(self.source)
+            where = self.origin_of(problem) or (f"{self.source}:{line}" if line else str(self.source))
             field = ".".join(str(p) for p in problem.path) or "(top level)"
             hint = f" — {problem.hint}" if problem.hint else ""
             out.append(f"  {where}: {field}: {problem.message}{hint}")
@@ -118,7 +147,7 @@ def _collect_lines(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
             _collect_lines(item, (*path, index), lines)
 
 
-def _model_at(model: Any, loc: Loc) -> type[BaseModel] | None:
+def model_at(model: Any, loc: Loc) -> type[BaseModel] | None:
     """The pydantic model class that holds the field at ``loc`` (to list its valid keys)."""
     annotation: Any = model
     for part in loc:
@@ -145,7 +174,7 @@ def _field_named(model: type[BaseModel], key: str) -> FieldInfo | None:
     )
 
 
-def _keys(model: type[BaseModel]) -> list[str]:
+def keys_of(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
@@ -162,22 +191,22 @@ def problems_from_validation(err: ValidationError, model: type[BaseModel]) -> li
     problems = []
     for error in err.errors(include_url=False):
         loc: Loc = tuple(p for p in error["loc"] if p != "[key]")
-        kind = error["type"]
-        ctx = error.get("ctx") or {}
-        if kind == "extra_forbidden" and loc:
-            parent = _model_at(model, loc[:-1])
-            allowed = _keys(parent) if parent else []
+        if error["type"] == "extra_forbidden" and loc:
+            parent = model_at(model, loc[:-1])
+            allowed = keys_of(parent) if parent else []
             what = getattr(parent, "config_noun", "field")  # "stub parameter", "backend", …
             problems.append(ConfigProblem.unknown_key(loc, str(loc[-1]), allowed, what=what))
-        elif kind == "literal_error" and "expected" in ctx:
-            expected = [s.strip().strip("'") for s in str(ctx["expected"]).replace(" or ", ", ").split(",")]
-            given = error.get("input")
-            problems.append(
-                ConfigProblem(loc, f"{given!r} is not allowed", did_you_mean(str(given), expected))
-            )
-        elif kind == "missing":
-            problems.append(ConfigProblem(loc, "is required but missing"))
         else:
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(ConfigProblem(loc, message))
+            problems += problems_from_details(loc, error)
     return problems
+
+
+def problems_from_details(loc: Loc, error: Any) -> list[ConfigProblem]:
+    """One pydantic error (``ErrorDetails``) of the value at ``loc``, as the researcher reads it."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in ("literal_error", "enum") and "expected" in ctx:
+        return [not_one_of(loc, error.get("input"), split_choices(str(ctx["expected"])), ctx)]
+    if kind == "missing":
+        return [ConfigProblem(loc, "is required but missing")]
+    return [ConfigProblem(loc, error["msg"].removeprefix("Value error, "))]

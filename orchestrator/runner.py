@@ -17,7 +17,7 @@ import contextlib
 import queue
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,7 @@ from orchestrator.executors.runtime import campaign_owner
 from orchestrator.grid import Expansion, Experiment, expand
 from orchestrator.lock import campaign_lock
 from orchestrator.manifest import Manifest, ManifestDamaged, RunRow
+from orchestrator.resolved import campaign_snapshot
 from orchestrator.retry_policy import RetryPolicy
 from orchestrator.schedule import schedule
 from orchestrator.signals import interruption_cause
@@ -83,8 +84,10 @@ class CampaignRunner:
         echo: Echo,
         sleep: Callable[[float], None] = time.sleep,
         placement: Placement | None = None,
+        overrides: Sequence[str] = (),
     ):
         self.campaign = campaign
+        self.overrides = tuple(overrides)  # the `-s KEY=VALUE` it was given, kept in campaign.json
         self.results_root = results_root
         self.campaign_dir = layout.campaign_dir(results_root, campaign.name)
         self.owner = campaign_owner(self.campaign_dir)
@@ -120,7 +123,7 @@ class CampaignRunner:
             self.echo(f"warning: {manifest.kept_aside}")
         self._reconcile_with_disk(manifest, fresh)
         atomic_write_text(
-            layout.campaign_snapshot_path(self.campaign_dir), self.campaign.model_dump_json(indent=2)
+            layout.campaign_snapshot_path(self.campaign_dir), campaign_snapshot(self.campaign, self.overrides)
         )
         for line in run_messages.sync_lines(report, self.expansion.rejected):
             self.echo(line)

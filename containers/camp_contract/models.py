@@ -76,12 +76,26 @@ class Workload(_Settings):
     # ``request_rate: inf`` is written "Infinity" (JSON has no inf), and read back as inf.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, ser_json_inf_nan="strings")
 
-    prompts: tuple[str, ...] = Field(default=(), max_length=100_000)
-    n_requests: int = Field(default=8, ge=1, le=1_000_000)
-    max_input_tokens: int = Field(default=128, ge=1, le=MAX_TOKENS)
-    max_output_tokens: int = Field(default=64, ge=1, le=MAX_TOKENS)
-    # Fixed-length outputs (ignore EOS) make energy per token comparable across configs.
-    fixed_output_length: bool = True
+    prompts: tuple[str, ...] = Field(
+        default=(),
+        max_length=100_000,
+        description="The prompts to send, in turn; empty: synthetic ones from the seed.",
+    )
+    n_requests: int = Field(default=8, ge=1, le=1_000_000, description="Requests in the measured window.")
+    max_input_tokens: int = Field(
+        default=128,
+        ge=1,
+        le=MAX_TOKENS,
+        description="Each prompt is cut to this many tokens (every backend alike).",
+    )
+    max_output_tokens: int = Field(
+        default=64, ge=1, le=MAX_TOKENS, description="Tokens generated per request."
+    )
+    fixed_output_length: bool = Field(
+        default=True,
+        description="Generate exactly max_output_tokens, ignoring end-of-sequence, so that energy per "
+        "token compares across configs.",
+    )
 
     # Serving mode: the engine's own OpenAI-compatible server, driven by an open-loop load
     # (docs/measurement.md, "The serving window"). Every field below is left out of the spec
@@ -89,15 +103,47 @@ class Workload(_Settings):
     # ``offline``: all ``n_requests`` handed to the engine at once (the default); ``server``:
     # requests arrive by ``arrival`` for ``warmup_s`` (not measured), then for the measured
     # ``duration_s``; the drain after it is not measured either.
-    mode: WorkloadMode = Field(default="offline", exclude_if=lambda mode: mode == "offline")
+    mode: WorkloadMode = Field(
+        default="offline",
+        exclude_if=lambda mode: mode == "offline",
+        description="offline: all requests handed to the engine at once; server: the engine's own "
+        "OpenAI-compatible server, driven by arrivals for warmup_s, then the measured duration_s.",
+    )
     # poisson / constant: open loop at ``request_rate`` requests/s (``inf``: all at once);
     # concurrency: closed loop, ``concurrency`` requests in flight. Unset: ``concurrency`` when
     # a concurrency is given, else ``poisson`` (``arrival_process``).
-    arrival: Arrival | None = Field(default=None, exclude_if=_unset)
-    request_rate: RequestRate | None = Field(default=None, exclude_if=_unset)
-    concurrency: int | None = Field(default=None, ge=1, le=100_000, exclude_if=_unset)
-    duration_s: float | None = Field(default=None, gt=0, le=DAY_S, exclude_if=_unset)
-    warmup_s: float | None = Field(default=None, ge=0, le=DAY_S, exclude_if=_unset)
+    arrival: Arrival | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="Server mode: poisson or constant (open loop at request_rate), or concurrency "
+        "(closed loop); unset: concurrency when a concurrency is given, else poisson.",
+    )
+    request_rate: RequestRate | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="Server mode, open loop: requests per second (inf: all at once).",
+    )
+    concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        exclude_if=_unset,
+        description="Server mode, closed loop: requests kept in flight.",
+    )
+    duration_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=DAY_S,
+        exclude_if=_unset,
+        description="Server mode: the measured steady window, seconds (default 60).",
+    )
+    warmup_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=DAY_S,
+        exclude_if=_unset,
+        description="Server mode: load at the target rate before the window, not measured (default 10).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -161,10 +207,14 @@ class WarmupSettings(_Settings):
     """Warm up until the coefficient of variation of the last ``window`` latencies drops
     under ``cv_threshold``, or ``max_requests`` were sent."""
 
-    min_requests: int = Field(default=2, ge=0, le=100_000)
-    max_requests: int = Field(default=20, ge=0, le=100_000)
-    window: int = Field(default=3, ge=2, le=10_000)
-    cv_threshold: float = Field(default=0.05, gt=0, le=10)
+    min_requests: int = Field(default=2, ge=0, le=100_000, description="Warmup requests sent at least.")
+    max_requests: int = Field(default=20, ge=0, le=100_000, description="Warmup requests sent at most.")
+    window: int = Field(
+        default=3, ge=2, le=10_000, description="How many of the latest latencies are judged."
+    )
+    cv_threshold: float = Field(
+        default=0.05, gt=0, le=10, description="Warm once their coefficient of variation is under this."
+    )
 
 
 class BaselineSettings(_Settings):
@@ -174,14 +224,32 @@ class BaselineSettings(_Settings):
     ``cuda_context`` while an idle process holds a context on them (a higher power state), so
     that only the work's own energy is left after subtraction. Needs torch in the image."""
 
-    enabled: bool = True
-    duration_s: float = Field(default=5.0, gt=0, le=DAY_S)
-    ttl_s: float = Field(default=3600.0, ge=0, le=365 * DAY_S)
-    method: Literal["bare_idle", "cuda_context"] = "bare_idle"
-    # A cached baseline is reused only if a short idle read (``recheck_s``; 0: no check) is
-    # within ``recheck_tolerance`` (a share of its power) of it; else it is measured again.
-    recheck_s: float = Field(default=0.5, ge=0, le=DAY_S)
-    recheck_tolerance: float = Field(default=0.05, gt=0, le=10)
+    enabled: bool = Field(
+        default=True, description="Measure idle power and subtract it; off: report gross energy."
+    )
+    duration_s: float = Field(default=5.0, gt=0, le=DAY_S, description="Seconds of idle power measured.")
+    ttl_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=365 * DAY_S,
+        description="Seconds a measured baseline is reused for (0: never).",
+    )
+    method: Literal["bare_idle", "cuda_context"] = Field(
+        default="bare_idle", description="bare_idle or cuda_context (see above)."
+    )
+    recheck_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=DAY_S,
+        description="A cached baseline is reused only if an idle read of this many seconds agrees with "
+        "it (0: no check); else it is measured again.",
+    )
+    recheck_tolerance: float = Field(
+        default=0.05,
+        gt=0,
+        le=10,
+        description="How far (a share of its power) that read may be from the cached baseline.",
+    )
 
 
 class SettleSettings(_Settings):
@@ -193,13 +261,29 @@ class SettleSettings(_Settings):
     stopped falling (by less than 1 °C over ``steady_s``). Judged on idle reads of ``probe_s``,
     one every ``poll_s`` (a read is at least 0.1 s: the sampler reads temperature at 10 Hz)."""
 
-    enabled: bool = True
-    temperature_tolerance_c: float = Field(default=3.0, gt=0, le=100)
-    power_tolerance: float = Field(default=0.05, gt=0, le=10)
-    timeout_s: float = Field(default=120.0, ge=0, le=DAY_S)
-    poll_s: float = Field(default=2.0, gt=0, le=DAY_S)
-    probe_s: float = Field(default=0.5, ge=0.1, le=DAY_S)  # NVML temperature is read every 0.1 s
-    steady_s: float = Field(default=20.0, gt=0, le=DAY_S)
+    enabled: bool = Field(default=True, description="Wait for the GPUs to be back at idle before each run.")
+    temperature_tolerance_c: float = Field(
+        default=3.0,
+        gt=0,
+        le=100,
+        description="°C above the cached baseline's temperature that counts as idle.",
+    )
+    power_tolerance: float = Field(
+        default=0.05, gt=0, le=10, description="Share above the cached baseline's power that counts as idle."
+    )
+    timeout_s: float = Field(
+        default=120.0, ge=0, le=DAY_S, description="Seconds waited at most; the run then goes on, warned."
+    )
+    poll_s: float = Field(default=2.0, gt=0, le=DAY_S, description="Seconds between idle reads.")
+    probe_s: float = Field(  # NVML temperature is read every 0.1 s
+        default=0.5, ge=0.1, le=DAY_S, description="Seconds each idle read lasts."
+    )
+    steady_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=DAY_S,
+        description="Without a cached baseline: how long temperature must stop falling.",
+    )
 
 
 @dataclass(frozen=True)
@@ -229,18 +313,26 @@ ExtraSourceName = Annotated[str, _RegisteredSource("extra")]
 
 
 class MeasurementSettings(_Settings):
-    sample_hz: float = Field(default=10.0, gt=0, le=100)
+    """How a run is metered: power sampling, the idle baseline, settling and warmup."""
+
+    sample_hz: float = Field(default=10.0, gt=0, le=100, description="Power samples per second.")
     baseline: BaselineSettings = BaselineSettings()
     settle: SettleSettings = SettleSettings()
     warmup: WarmupSettings = WarmupSettings()
     # Where the headline power comes from: "nvml" on a GPU, "synthetic" for the stub and tests. A
     # campaign that names none gets its backend's (camp_contract.backends: the stub's is synthetic).
-    power_source: GpuSourceName = "nvml"
+    power_source: GpuSourceName = Field(
+        default="nvml",
+        description="Where the headline power comes from: nvml on a GPU, synthetic for the stub and "
+        "tests. Unset: the backend's own.",
+    )
     # Sources metered beside it at every sample ("rapl": CPU package and DRAM), each reported
     # per device in the result's ``energy_by_source``. Left out of the spec while empty, so an
     # experiment that meters nothing more keeps the exp_id it had before this field existed.
     extra_power_sources: tuple[ExtraSourceName, ...] = Field(
-        default=(), exclude_if=lambda sources: not sources
+        default=(),
+        exclude_if=lambda sources: not sources,
+        description="Sources metered beside it (rapl: CPU packages and DRAM), reported per device.",
     )
 
     @field_validator("extra_power_sources")

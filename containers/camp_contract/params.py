@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
@@ -22,12 +23,25 @@ MAX_TOKENS = 1 << 24  # tokens in one step or context, far beyond any model's
 MAX_GPUS = 1024  # devices one run spans
 
 
+def not_one_of(value: str, choices: tuple[str, ...], message: str, advice: str = "") -> PydanticCustomError:
+    """A value outside a closed list, raised as a Literal's error would be (``literal_error`` with
+    its ``expected`` choices), so the campaign's loader lists them with a did-you-mean; ``advice``
+    says what else to do."""
+    expected = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+    listed = f"{message}; choose one of {', '.join(choices)}" + (f", {advice}" if advice else "")
+    context = {"expected": expected, "advice": advice} if advice else {"expected": expected}
+    return PydanticCustomError("literal_error", listed, context)
+
+
 class BackendParams(BaseModel):
     # Every number finite and bounded (``le=``): a value no engine could take is refused on load.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    # Passthrough to the backend's own constructor/engine arguments.
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Passed untouched to the backend's own constructor or engine arguments, for what "
+        "camp does not model.",
+    )
 
     def gpus_needed(self) -> int:
         """How many GPUs one run of this point occupies (tensor parallelism)."""
@@ -37,12 +51,19 @@ class BackendParams(BaseModel):
 class StubParams(BackendParams):
     """The CPU stub: a deterministic busy-loop per token, metered by the synthetic power source."""
 
-    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH)
-    # CPU work per generated token, so throughput depends on batch size in a known way.
-    work_ms_per_token: float = Field(default=0.2, ge=0, le=60_000)
-    # Fault injection, to prove camp's failure handling on the real container path: raise an
-    # error, exit 0 without a result, be SIGKILLed, run out of memory, or hang until killed.
-    fault: Literal["none", "crash", "exit0", "sigkill", "oom", "hang"] = "none"
+    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH, description="Requests generated together.")
+    work_ms_per_token: float = Field(
+        default=0.2,
+        ge=0,
+        le=60_000,
+        description="CPU milliseconds per generated token, so throughput depends on batch size in a "
+        "known way.",
+    )
+    fault: Literal["none", "crash", "exit0", "sigkill", "oom", "hang"] = Field(
+        default="none",
+        description="Fault injection, to prove camp's failure handling: raise an error, exit 0 without a "
+        "result, be SIGKILLed, run out of memory, or hang until killed.",
+    )
 
     def gpus_needed(self) -> int:
         return 0
@@ -51,10 +72,16 @@ class StubParams(BackendParams):
 class PyTorchParams(BackendParams):
     """transformers ``generate()``; ``extra`` goes to ``from_pretrained``."""
 
-    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH)
-    dtype: Dtype = "auto"
-    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] | None = None
-    device: Literal["auto", "cuda", "cpu"] = "auto"
+    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH, description="Prompts per generate() call.")
+    dtype: Dtype = Field(default="auto", description="The weights' dtype (auto: the checkpoint's).")
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] | None = Field(
+        default=None,
+        description="transformers' attention kernel (unset: its default); flash_attention_2 needs "
+        "float16 or bfloat16.",
+    )
+    device: Literal["auto", "cuda", "cpu"] = Field(
+        default="auto", description="Where the model runs (auto: a GPU if any)."
+    )
 
     @model_validator(mode="after")
     def _flash_attention_needs_half_precision(self) -> PyTorchParams:
@@ -107,35 +134,61 @@ class VllmParams(BackendParams):
     prefill, so the figures depend on how the workload repeats itself. It is always sent, so the
     resolved spec says what the engine did."""
 
-    dtype: Dtype = "auto"
-    max_num_seqs: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    max_model_len: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
-    tensor_parallel_size: int = Field(default=1, ge=1, le=MAX_GPUS)
-    enable_prefix_caching: bool = False
-    enable_chunked_prefill: bool | None = None
-    kv_cache_dtype: str = "auto"
-    quantization: str | None = None
-    enforce_eager: bool = False
+    dtype: Dtype = Field(
+        default="auto", description="The weights' and activations' dtype (auto: the checkpoint's)."
+    )
+    max_num_seqs: int | None = Field(
+        default=None, ge=1, le=MAX_TOKENS, description="Sequences scheduled at once (unset: vLLM's default)."
+    )
+    max_num_batched_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOKENS,
+        description="Tokens in one scheduler step (unset: vLLM's default); at least max_num_seqs.",
+    )
+    max_model_len: int | None = Field(
+        default=None, ge=1, le=MAX_TOKENS, description="Context length (unset: the model's)."
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.9, gt=0, le=1, description="Share of GPU memory vLLM may take for weights and KV cache."
+    )
+    tensor_parallel_size: int = Field(
+        default=1, ge=1, le=MAX_GPUS, description="GPUs one run spans (the campaign's gpus must list enough)."
+    )
+    enable_prefix_caching: bool = Field(
+        default=False, description="Reuse KV cache across prompts that share a prefix (see above)."
+    )
+    enable_chunked_prefill: bool | None = Field(
+        default=None,
+        description="Split long prefills over steps (unset: vLLM's default); off, a whole prompt must fit "
+        "in max_num_batched_tokens.",
+    )
+    kv_cache_dtype: str = Field(
+        default="auto", description=f"The KV cache's dtype: one of {', '.join(VLLM_KV_CACHE_DTYPES)}."
+    )
+    quantization: str | None = Field(
+        default=None,
+        description="A quantization method (unset: none, or the checkpoint's): one of "
+        f"{', '.join(VLLM_QUANTIZATIONS)}; a newer one can go in extra.",
+    )
+    enforce_eager: bool = Field(default=False, description="Run without CUDA graphs.")
 
     @field_validator("kv_cache_dtype")
     @classmethod
     def _known_kv_cache_dtype(cls, value: str) -> str:
         if value not in VLLM_KV_CACHE_DTYPES:
-            raise ValueError(
-                f"kv_cache_dtype {value!r} is not one vLLM accepts; choose one of "
-                f"{', '.join(VLLM_KV_CACHE_DTYPES)}"
-            )
+            raise not_one_of(value, VLLM_KV_CACHE_DTYPES, f"kv_cache_dtype {value!r} is not one vLLM accepts")
         return value
 
     @field_validator("quantization")
     @classmethod
     def _known_quantization(cls, value: str | None) -> str | None:
         if value is not None and value not in VLLM_QUANTIZATIONS:
-            raise ValueError(
-                f"quantization {value!r} is not a method vLLM documents; choose one of "
-                f"{', '.join(VLLM_QUANTIZATIONS)}, or pass a newer one as extra: {{quantization: ...}}"
+            raise not_one_of(
+                value,
+                VLLM_QUANTIZATIONS,
+                f"quantization {value!r} is not a method vLLM documents",
+                advice="or pass a newer one as extra: {quantization: ...}",
             )
         return value
 
@@ -194,14 +247,42 @@ class TensorRTParams(BackendParams):
     given as ``extra: {kv_cache_config: {...}}``; camp adds its own two to them.
     """
 
-    engine: Literal["pytorch", "tensorrt"] = "pytorch"
-    dtype: Dtype = "auto"
-    max_batch_size: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    max_num_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    tensor_parallel_size: int = Field(default=1, ge=1, le=MAX_GPUS)
-    quantization: Literal[TRT_QUANT_ALGOS] | None = None  # type: ignore[valid-type]
-    kv_cache_free_gpu_memory_fraction: float | None = Field(default=None, gt=0, le=1)
-    enable_block_reuse: bool = False
+    engine: Literal["pytorch", "tensorrt"] = Field(
+        default="pytorch",
+        description="TensorRT-LLM's runtime: pytorch, or tensorrt (builds an engine; see above).",
+    )
+    dtype: Dtype = Field(
+        default="auto", description="The weights' and activations' dtype (auto: the checkpoint's)."
+    )
+    max_batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOKENS,
+        description="Requests batched at once (unset: TensorRT-LLM's default).",
+    )
+    max_num_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOKENS,
+        description="Tokens in one step (unset: TensorRT-LLM's default); at least max_batch_size.",
+    )
+    tensor_parallel_size: int = Field(
+        default=1, ge=1, le=MAX_GPUS, description="GPUs one run spans (the campaign's gpus must list enough)."
+    )
+    quantization: Literal[TRT_QUANT_ALGOS] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="A quantization applied when the engine is built (engine: tensorrt only); FP8, "
+        "FP8_BLOCK_SCALES and NVFP4 need dtype float16, bfloat16 or auto.",
+    )
+    kv_cache_free_gpu_memory_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Share of free GPU memory for the KV cache (unset: TensorRT-LLM's default).",
+    )
+    enable_block_reuse: bool = Field(
+        default=False, description="Reuse KV blocks across prompts that share a prefix (see above)."
+    )
 
     @field_validator("extra")
     @classmethod

@@ -49,7 +49,10 @@ def test_every_problem_is_reported_at_once_with_line_field_and_hint() -> None:
         " — did you mean 'batch_size'?" in text
     )
     assert "c.yaml:8: workload.n_request: unknown field 'n_request' — did you mean 'n_requests'?" in text
-    assert "c.yaml:9: order.mode: 'interleave' is not allowed — did you mean 'interleaved'?" in text
+    assert (
+        "c.yaml:9: order.mode: 'interleave' is not one of balanced, interleaved, shuffled, grouped"
+        " — did you mean 'interleaved'?" in text
+    )
     # listed in file order
     assert text.index("c.yaml:4") < text.index("c.yaml:6") < text.index("c.yaml:8")
 
@@ -122,8 +125,8 @@ def test_backend_parameters_are_typed_on_load_with_line_field_and_hint() -> None
     assert "c.yaml:5: backends.stub.params.work_ms: unknown stub parameter 'work_ms'" in text
     assert "c.yaml:6: backends.stub.grid.batch_size.0: Input should be greater than or equal to 1" in text
     assert (
-        "c.yaml:8: backends.pytorch.params.dtype: 'bfloat61' is not allowed — did you mean 'bfloat16'?"
-        in text
+        "c.yaml:8: backends.pytorch.params.dtype: 'bfloat61' is not one of auto, float32, float16, bfloat16"
+        " — did you mean 'bfloat16'?" in text
     )
     assert "c.yaml:9: backends.pytorch.grid.batch_size: a grid axis needs at least one value" in text
     assert "c.yaml:9: backends.pytorch.grid.workload.n_requests.0: Input should be a valid integer" in text

@@ -91,7 +91,10 @@ def test_the_command_line_offers_what_is_registered(tmp_path: Path) -> None:
 
 def test_a_misspelt_executor_is_named_with_the_registered_one_it_resembles() -> None:
     register_toy(name="toaster")
-    with pytest.raises(ConfigError, match=r"executor: 'toastr' is not allowed — did you mean 'toaster'\?"):
+    allowed = "auto, docker, local, slurm, toaster"
+    with pytest.raises(
+        ConfigError, match=rf"executor: 'toastr' is not one of {allowed} — did you mean 'toaster'\?"
+    ):
         parse_campaign(CAMPAIGN + "executor: toastr\n", Path("c.yaml"))
     assert parse_campaign(CAMPAIGN + "executor: toaster\n", Path("c.yaml")).executor == "toaster"
 
