@@ -13,6 +13,7 @@
                 result.json                what happened; its presence means done (harness → host)
                 timeseries.parquet         the sampled power trace (harness → host)
                 error.json                 why the run failed, where the harness could say (harness → host)
+                progress.json              the phase the run in flight is in (harness → host)
                 container.log              everything the run printed (host)
             aggregate/                 the tidy tables (host)
             report/                    the HTML report (host)
@@ -34,6 +35,7 @@ SPEC_FILENAME = "spec.json"
 RESULT_FILENAME = "result.json"
 TIMESERIES_FILENAME = "timeseries.parquet"
 ERROR_FILENAME = "error.json"
+PROGRESS_FILENAME = "progress.json"
 CONTAINER_LOG_FILENAME = "container.log"
 MANIFEST_FILENAME = "manifest.sqlite"
 CAMPAIGN_SNAPSHOT_FILENAME = "campaign.json"
@@ -131,6 +133,10 @@ class RunFiles(Generic[P]):
         return self.dir / ERROR_FILENAME
 
     @property
+    def progress(self) -> P:
+        return self.dir / PROGRESS_FILENAME
+
+    @property
     def container_log(self) -> P:
         return self.dir / CONTAINER_LOG_FILENAME
 
@@ -138,7 +144,7 @@ class RunFiles(Generic[P]):
     def harness_outputs(self) -> tuple[P, ...]:
         """What an attempt of the harness writes: removed before each attempt, so an earlier
         attempt's file is never taken for this one's."""
-        return (self.result, self.timeseries, self.error)
+        return (self.result, self.timeseries, self.error, self.progress)
 
 
 def run_files(results_root: P, campaign: str, exp_id: str, cycle: int) -> RunFiles[P]:
