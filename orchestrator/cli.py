@@ -70,6 +70,7 @@ class RegisteredExecutor(click.Choice[str]):
 
 if TYPE_CHECKING:
     from orchestrator.doctor import Check
+    from orchestrator.progress_view import ProgressView
 
 site_option = click.option(
     "--site",
@@ -134,21 +135,42 @@ def schema(output: Path | None) -> None:
 def run(
     campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
 ) -> None:
-    """Run (or resume) every pending run of CAMPAIGN_FILE."""
+    """Run (or resume) every pending run of CAMPAIGN_FILE.
+
+    On a terminal it shows the runs in flight live (phase, elapsed, ETA); elsewhere one line per
+    finished run. The aggregate tables and the HTML report are refreshed when it ends, however
+    it ends."""
+    from orchestrator.progress_view import make_view
+
+    view = make_view(_echo)
     with sigterm_as_interrupt():
         try:
-            _run(campaign_file, results_dir, executor, compose_file, site_file)
+            _run(campaign_file, results_dir, executor, compose_file, site_file, view)
         except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
-            click.echo(
-                f"\ninterrupted by {interruption_cause(err)}: any run in flight is marked interrupted; "
-                "`camp run` again resumes from it",
-                err=True,
-            )
+            view.close()
+            click.echo(f"\n{interrupted_message(interruption_cause(err), view.interrupted)}", err=True)
             raise SystemExit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED) from None
 
 
+def interrupted_message(cause: str, in_flight: list[str]) -> str:
+    """What Ctrl-C (or SIGTERM) stopped: the runs in flight, or none (a gap, start-up, the
+    closing summary: nothing was lost)."""
+    if not in_flight:
+        return f"interrupted by {cause}: no run was in flight; `camp run` again resumes the campaign"
+    runs = "; ".join(in_flight)
+    return (
+        f"interrupted by {cause}: {len(in_flight)} run(s) in flight marked interrupted ({runs}); "
+        "`camp run` again resumes from them"
+    )
+
+
 def _run(
-    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+    campaign_file: Path,
+    results_dir: Path,
+    executor: str | None,
+    compose_file: Path,
+    site_file: Path | None,
+    view: ProgressView,
 ) -> None:
     from orchestrator.runner import CampaignRunner
 
@@ -164,11 +186,19 @@ def _run(
         raise SystemExit(EXIT_FAILED) from None
     if notice:
         click.echo(f"notice: {notice}", err=True)
-    runner = CampaignRunner(campaign, results_dir, chosen, _echo)
+    runner = CampaignRunner(campaign, results_dir, chosen, _echo, view=view)
     try:
         outcome = runner.run()
-    except (CampaignLocked, ExecutorUnavailable, ManifestDamaged) as err:
+    except CampaignLocked as err:  # another `camp run` holds it: its outputs are its own
         click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    except KeyboardInterrupt as err:
+        click.echo(f"\n{interrupted_message(interruption_cause(err), view.interrupted)}", err=True)
+        _refresh_quietly(runner.campaign_dir)
+        raise SystemExit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED) from None
+    except (ExecutorUnavailable, ManifestDamaged) as err:
+        click.echo(f"error: {err}", err=True)
+        _refresh_quietly(runner.campaign_dir)
         raise SystemExit(EXIT_FAILED) from None
     except (OSError, sqlite3.Error) as err:  # a full disk or lost volume: finished runs are kept
         click.echo(
@@ -176,6 +206,7 @@ def _run(
             "again to resume",
             err=True,
         )
+        _refresh_quietly(runner.campaign_dir)
         raise SystemExit(EXIT_FAILED) from None
     _print_summary(runner.campaign_dir)
     try:
@@ -200,12 +231,40 @@ def _cannot_write(err: Exception) -> str:
 
 
 def _print_summary(campaign_dir: Path) -> None:
-    """The per-experiment table with intervals (also writes the aggregate tables)."""
-    from orchestrator.report import summary_text
+    """Refresh the aggregate tables and the report, and print the per-experiment table with
+    intervals. Printed after the runs are safely recorded, so a problem is said, not raised."""
+    from orchestrator.aggregate import AggregationError
+    from orchestrator.outputs import refresh_outputs
+    from orchestrator.report import format_campaign_summary
 
-    text = summary_text(campaign_dir)
-    if text:
-        click.echo(text)
+    try:
+        refreshed = refresh_outputs(campaign_dir)
+    except AggregationError as err:
+        click.echo(f"cannot summarise: {err}")
+        return
+    except OSError as err:  # disk full, read-only volume: the runs are recorded; say where
+        click.echo(f"cannot write the tables and the report: {_cannot_write(err)}")
+        return
+    click.echo(format_campaign_summary(refreshed.tables))
+    click.echo(f"report: {refreshed.index}")
+
+
+def _refresh_quietly(campaign_dir: Path) -> None:
+    """After a campaign that stopped early: the tables and the report as far as it got, without
+    the summary (a Ctrl-C during it leaves the files as they were, each written atomically)."""
+    from orchestrator.aggregate import AggregationError
+    from orchestrator.outputs import refresh_outputs
+
+    if not layout.manifest_path(campaign_dir).exists():
+        return
+    try:
+        refreshed = refresh_outputs(campaign_dir)
+    except (AggregationError, OSError) as err:
+        click.echo(f"cannot refresh the tables and the report: {_cannot_write(err)}", err=True)
+        return
+    except KeyboardInterrupt:
+        return
+    click.echo(f"report (as far as the campaign got): {refreshed.index}", err=True)
 
 
 @main.command()
