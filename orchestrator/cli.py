@@ -334,16 +334,26 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
 
 
 @main.command()
-@click.argument("target", type=click.Path(path_type=Path, exists=True))
+@click.argument("target")
 @results_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
-def status(target: Path, results_dir: Path, as_json: bool) -> None:
-    """Progress of a campaign: TARGET is its campaign file or its results directory."""
-    campaign_dir = target if target.is_dir() else layout.campaign_dir(results_dir, load_or_exit(target).name)
+def status(target: str, results_dir: Path, as_json: bool) -> None:
+    """Progress of a campaign: TARGET is its campaign file, its results directory or its name
+    (under --results-dir)."""
+    from orchestrator.lock import lock_holder
+    from orchestrator.status_text import UnknownTarget, resolve_target, status_lines
+
+    try:
+        campaign_dir = resolve_target(target, results_dir, lambda path: load_or_exit(path).name)
+    except UnknownTarget as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     try:
         with Manifest.open_readonly(campaign_dir) as manifest:
-            counts = manifest.counts()
-            runs = manifest.runs()
+            if as_json:
+                counts, runs = manifest.counts(), manifest.runs()
+            else:
+                lines = status_lines(campaign_dir, manifest, lock_holder(campaign_dir), job_line)
     except (FileNotFoundError, ManifestDamaged) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
@@ -358,17 +368,7 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
             )
         )
         return
-    total = sum(counts.values())
-    others = [f"{n} {state}" for state, n in counts.items() if n and state != "done"]
-    click.echo(", ".join([f"{campaign_dir}: {counts['done']}/{total} done", *others]))
-    for row in runs:
-        if row.state != "done":
-            detail = f" — {row.error}" if row.error else ""
-            if row.job_id and row.state in ("running", "pending"):
-                detail = f" — {job_line(row.job_id)}{detail}"
-            click.echo(
-                f"  {row.state:<11} {row.exp_id} c{row.cycle} {row.label} (attempts {row.attempts}){detail}"
-            )
+    click.echo("\n".join(lines))
 
 
 def job_line(job_id: str) -> str:
