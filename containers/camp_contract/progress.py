@@ -68,8 +68,11 @@ class RunProgress(BaseModel):
 
 def write_progress(path: Path, phase: str, clock: Callable[[], float] = time.time) -> bool:
     """Say that the run entered ``phase`` now; False where the file cannot be written (the run
-    goes on: progress is for the eyes, never a reason to fail a measurement)."""
+    goes on: progress is for the eyes, never a reason to fail a measurement). It never creates
+    the run directory: a run without one fails its preflight having left nothing behind."""
     progress = RunProgress(phase=phase, since=clock())
+    if not path.parent.is_dir():
+        return False
     try:
         atomic_write_text(path, progress.model_dump_json())
     except OSError:

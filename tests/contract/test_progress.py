@@ -16,6 +16,11 @@ def test_written_then_read_back_with_its_time(tmp_path: Path) -> None:
     assert read.describe() == "warmup"
 
 
+def test_it_never_creates_the_run_directory(tmp_path: Path) -> None:
+    assert not progress.write_progress(tmp_path / "run" / layout.PROGRESS_FILENAME, progress.PHASE_PREFLIGHT)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_garbled_or_unknown_phase_reads_as_none(tmp_path: Path) -> None:
     path = tmp_path / layout.PROGRESS_FILENAME
     assert progress.read_progress(path) is None
