@@ -75,6 +75,7 @@ class RegisteredExecutor(click.Choice[str]):
 if TYPE_CHECKING:
     from orchestrator.doctor import Check
     from orchestrator.grid import Expansion
+    from orchestrator.progress_view import ProgressView
 
 site_option = click.option(
     "--site",
@@ -167,17 +168,33 @@ def run(
     overrides: tuple[str, ...],
     yes: bool,
 ) -> None:
-    """Run (or resume) every pending run of CAMPAIGN_FILE."""
+    """Run (or resume) every pending run of CAMPAIGN_FILE.
+
+    On a terminal it shows the runs in flight live (phase, elapsed, ETA); elsewhere one line per
+    finished run. The aggregate tables and the HTML report are refreshed when it ends, however
+    it ends."""
+    from orchestrator.progress_view import make_view
+
+    view = make_view(_echo)
     with sigterm_as_interrupt():
         try:
-            _run(campaign_file, results_dir, executor, compose_file, site_file, overrides, yes)
+            _run(campaign_file, results_dir, executor, compose_file, site_file, overrides, yes, view)
         except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
-            click.echo(
-                f"\ninterrupted by {interruption_cause(err)}: any run in flight is marked interrupted; "
-                "`camp run` again resumes from it",
-                err=True,
-            )
+            view.close()
+            click.echo(f"\n{interrupted_message(interruption_cause(err), view.interrupted)}", err=True)
             raise SystemExit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED) from None
+
+
+def interrupted_message(cause: str, in_flight: list[str]) -> str:
+    """What Ctrl-C (or SIGTERM) stopped: the runs in flight, or none (a gap, start-up, the
+    closing summary: nothing was lost)."""
+    if not in_flight:
+        return f"interrupted by {cause}: no run was in flight; `camp run` again resumes the campaign"
+    runs = "; ".join(in_flight)
+    return (
+        f"interrupted by {cause}: {len(in_flight)} run(s) in flight marked interrupted ({runs}); "
+        "`camp run` again resumes from them"
+    )
 
 
 def _run(
@@ -188,6 +205,7 @@ def _run(
     site_file: Path | None,
     overrides: tuple[str, ...],
     yes: bool,
+    view: ProgressView,
 ) -> None:
     from orchestrator.runner import CampaignRunner
 
@@ -204,11 +222,19 @@ def _run(
         raise SystemExit(EXIT_FAILED) from None
     if notice:
         click.echo(f"notice: {notice}", err=True)
-    runner = CampaignRunner(campaign, results_dir, chosen, _echo, overrides=overrides)
+    runner = CampaignRunner(campaign, results_dir, chosen, _echo, overrides=overrides, view=view)
     try:
         outcome = runner.run()
-    except (CampaignLocked, ExecutorUnavailable, ManifestDamaged) as err:
+    except CampaignLocked as err:  # another `camp run` holds it: its outputs are its own
         click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    except KeyboardInterrupt as err:
+        click.echo(f"\n{interrupted_message(interruption_cause(err), view.interrupted)}", err=True)
+        _refresh_quietly(runner.campaign_dir)
+        raise SystemExit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED) from None
+    except (ExecutorUnavailable, ManifestDamaged) as err:
+        click.echo(f"error: {err}", err=True)
+        _refresh_quietly(runner.campaign_dir)
         raise SystemExit(EXIT_FAILED) from None
     except (OSError, sqlite3.Error) as err:  # a full disk or lost volume: finished runs are kept
         click.echo(
@@ -216,6 +242,7 @@ def _run(
             "again to resume",
             err=True,
         )
+        _refresh_quietly(runner.campaign_dir)
         raise SystemExit(EXIT_FAILED) from None
     _print_summary(runner.campaign_dir)
     try:
@@ -252,12 +279,40 @@ def _cannot_write(err: Exception) -> str:
 
 
 def _print_summary(campaign_dir: Path) -> None:
-    """The per-experiment table with intervals (also writes the aggregate tables)."""
-    from orchestrator.report import summary_text
+    """Refresh the aggregate tables and the report, and print the per-experiment table with
+    intervals. Printed after the runs are safely recorded, so a problem is said, not raised."""
+    from orchestrator.aggregate import AggregationError
+    from orchestrator.outputs import refresh_outputs
+    from orchestrator.report import format_campaign_summary
 
-    text = summary_text(campaign_dir)
-    if text:
-        click.echo(text)
+    try:
+        refreshed = refresh_outputs(campaign_dir)
+    except AggregationError as err:
+        click.echo(f"cannot summarise: {err}")
+        return
+    except OSError as err:  # disk full, read-only volume: the runs are recorded; say where
+        click.echo(f"cannot write the tables and the report: {_cannot_write(err)}")
+        return
+    click.echo(format_campaign_summary(refreshed.tables))
+    click.echo(f"report: {refreshed.index}")
+
+
+def _refresh_quietly(campaign_dir: Path) -> None:
+    """After a campaign that stopped early: the tables and the report as far as it got, without
+    the summary (a Ctrl-C during it leaves the files as they were, each written atomically)."""
+    from orchestrator.aggregate import AggregationError
+    from orchestrator.outputs import refresh_outputs
+
+    if not layout.manifest_path(campaign_dir).exists():
+        return
+    try:
+        refreshed = refresh_outputs(campaign_dir)
+    except (AggregationError, OSError) as err:
+        click.echo(f"cannot refresh the tables and the report: {_cannot_write(err)}", err=True)
+        return
+    except KeyboardInterrupt:
+        return
+    click.echo(f"report (as far as the campaign got): {refreshed.index}", err=True)
 
 
 @main.command()
@@ -338,16 +393,26 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
 
 
 @main.command()
-@click.argument("target", type=click.Path(path_type=Path, exists=True))
+@click.argument("target")
 @results_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
-def status(target: Path, results_dir: Path, as_json: bool) -> None:
-    """Progress of a campaign: TARGET is its campaign file or its results directory."""
-    campaign_dir = target if target.is_dir() else layout.campaign_dir(results_dir, load_or_exit(target).name)
+def status(target: str, results_dir: Path, as_json: bool) -> None:
+    """Progress of a campaign: TARGET is its campaign file, its results directory or its name
+    (under --results-dir)."""
+    from orchestrator.lock import lock_holder
+    from orchestrator.status_text import UnknownTarget, resolve_target, status_lines
+
+    try:
+        campaign_dir = resolve_target(target, results_dir, lambda path: load_or_exit(path).name)
+    except UnknownTarget as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     try:
         with Manifest.open_readonly(campaign_dir) as manifest:
-            counts = manifest.counts()
-            runs = manifest.runs()
+            if as_json:
+                counts, runs = manifest.counts(), manifest.runs()
+            else:
+                lines = status_lines(campaign_dir, manifest, lock_holder(campaign_dir), job_line)
     except (FileNotFoundError, ManifestDamaged) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
@@ -362,17 +427,7 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
             )
         )
         return
-    total = sum(counts.values())
-    others = [f"{n} {state}" for state, n in counts.items() if n and state != "done"]
-    click.echo(", ".join([f"{campaign_dir}: {counts['done']}/{total} done", *others]))
-    for row in runs:
-        if row.state != "done":
-            detail = f" — {row.error}" if row.error else ""
-            if row.job_id and row.state in ("running", "pending"):
-                detail = f" — {job_line(row.job_id)}{detail}"
-            click.echo(
-                f"  {row.state:<11} {row.exp_id} c{row.cycle} {row.label} (attempts {row.attempts}){detail}"
-            )
+    click.echo("\n".join(lines))
 
 
 def job_line(job_id: str) -> str:

@@ -355,6 +355,14 @@ class Manifest:
         counts.update({state: n for state, n in rows})
         return counts
 
+    def counts_by_cycle(self, state: RunState) -> dict[int, int]:
+        """How many active runs are in ``state``, per cycle (counted by the database)."""
+        rows = self._db.execute(
+            "SELECT cycle, COUNT(*) FROM runs WHERE active = 1 AND state = ? GROUP BY cycle ORDER BY cycle",
+            (state,),
+        )
+        return {cycle: n for cycle, n in rows}
+
     def experiment_configs(self) -> dict[str, dict[str, Any]]:
         rows = self._db.execute("SELECT exp_id, config FROM experiments WHERE active = 1")
         return {exp_id: json.loads(config) for exp_id, config in rows}

@@ -62,16 +62,21 @@ def counter(started: int, total: int) -> str:
     return f"[{started:>{len(str(total))}}/{total}]"
 
 
-def done_line(run: str, took_s: float, result: RunResult) -> str:
-    return f"{run}: done in {took_s:.1f}s — {progress_figures(result)}"
+def done_line(run: str, took_s: float, result: RunResult, note: str | None = None) -> str:
+    """``note``: what is left and the ETA, where the view puts them on the line."""
+    return f"{run}: done in {took_s:.1f}s{_noted(note)} — {progress_figures(result)}"
 
 
 def retry_line(run: str, attempts_left: int, reason: str | None) -> str:
     return f"{run}: FAILED ({attempts_left} attempts left, retrying): {reason}"
 
 
-def failed_line(run: str, reason: str | None) -> str:
-    return f"{run}: FAILED: {reason}"
+def failed_line(run: str, reason: str | None, note: str | None = None) -> str:
+    return f"{run}: FAILED{_noted(note)}: {reason}"
+
+
+def _noted(note: str | None) -> str:
+    return f" ({note})" if note else ""
 
 
 def breaker_line(consecutive: int, limit: int) -> str:

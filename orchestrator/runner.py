@@ -41,6 +41,7 @@ from orchestrator.executors.runtime import campaign_owner
 from orchestrator.grid import Expansion, Experiment, expand
 from orchestrator.lock import campaign_lock
 from orchestrator.manifest import Manifest, ManifestDamaged, RunRow
+from orchestrator.progress_view import ProgressView
 from orchestrator.resolved import campaign_snapshot
 from orchestrator.retry_policy import RetryPolicy
 from orchestrator.schedule import schedule
@@ -85,7 +86,10 @@ class CampaignRunner:
         sleep: Callable[[float], None] = time.sleep,
         placement: Placement | None = None,
         overrides: Sequence[str] = (),
+        view: ProgressView | None = None,
     ):
+        """``echo`` says each line; ``view`` (progress_view.py), where given, shows the campaign
+        as it goes instead, lines included."""
         self.campaign = campaign
         self.overrides = tuple(overrides)  # the `-s KEY=VALUE` it was given, kept in campaign.json
         self.results_root = results_root
@@ -93,7 +97,8 @@ class CampaignRunner:
         self.owner = campaign_owner(self.campaign_dir)
         self.runtime = runtime
         self.placement = placement if placement is not None else make_placement(runtime.name, campaign)
-        self.echo = echo
+        self.view = view if view is not None else ProgressView(echo)
+        self.echo = self.view.echo
         self.sleep = sleep
         self.expansion: Expansion = expand(campaign)
         self.experiments: dict[str, Experiment] = {e.exp_id: e for e in self.expansion.experiments}
@@ -105,10 +110,11 @@ class CampaignRunner:
 
     def run(self) -> CampaignOutcome:
         with campaign_lock(self.campaign_dir), Manifest.open(self.campaign_dir) as manifest:
-            self._prepare(manifest)
             try:
+                self._prepare(manifest)
                 return self._run_pending(manifest)
             finally:
+                self.view.close()
                 self.placement.close()
 
     def _prepare(self, manifest: Manifest) -> None:
@@ -163,6 +169,7 @@ class CampaignRunner:
                 total, outcome.already_done, self.runtime.name, self.placement.describe(), self.campaign_dir
             )
         )
+        self.view.begin(total, outcome.already_done)
         in_flight: dict[Future[ExecOutcome], _Flight] = {}
         previous: RunRow | None = None
         # Each run's place in the whole campaign, given at its first attempt: a retry keeps it
@@ -181,7 +188,7 @@ class CampaignRunner:
                             todo.popleft()
                             manifest.mark_finished(row.exp_id, row.cycle, "failed", error=refused)
                             self.retry.attempt_failed((row.exp_id, row.cycle))
-                            self._failed_for_good(outcome, row, f"{row.label} c{row.cycle}", refused)
+                            self._failed_for_good(outcome, row, f"{row.label} c{row.cycle}", refused, None)
                             continue
                         lease = self.placement.acquire(demand)
                         if lease is None:
@@ -200,6 +207,11 @@ class CampaignRunner:
                             lease,
                             time.monotonic(),
                             run_messages.counter(number, campaign_total),
+                        )
+                        self.view.run_started(
+                            (row.exp_id, row.cycle),
+                            f"{flight.counter} {row.label} c{row.cycle}",
+                            layout.RunFiles(request.spec_path.parent).progress,
                         )
                         in_flight[threads.submit(self.runtime.execute, request)] = flight
                     if not in_flight:
@@ -262,20 +274,27 @@ class CampaignRunner:
         attempt = self._finish(manifest, row, executed)
         took = time.monotonic() - flight.started
         run = f"{flight.counter} {row.label} c{row.cycle}"
+        key = (row.exp_id, row.cycle)
         if attempt.ok and attempt.result is not None:
-            self.echo(run_messages.done_line(run, took, attempt.result))
+            self.view.run_ended(key, "done")
+            self.echo(run_messages.done_line(run, took, attempt.result, self.view.note()))
             outcome.done += 1
             self.retry.run_succeeded()
             return
-        attempts_left = self.retry.attempt_failed((row.exp_id, row.cycle))
+        attempts_left = self.retry.attempt_failed(key)
         if attempts_left > 0:
+            self.view.run_ended(key, "retry")
             self.echo(run_messages.retry_line(run, attempts_left, attempt.reason))
             todo.appendleft(row)
             return
-        self._failed_for_good(outcome, row, run, attempt.reason or "")
+        self._failed_for_good(outcome, row, run, attempt.reason or "", key)
 
-    def _failed_for_good(self, outcome: CampaignOutcome, row: RunRow, run: str, reason: str) -> None:
-        self.echo(run_messages.failed_line(run, reason))
+    def _failed_for_good(
+        self, outcome: CampaignOutcome, row: RunRow, run: str, reason: str, key: tuple[str, int] | None
+    ) -> None:
+        """``key`` None: the run was refused before any attempt started."""
+        self.view.run_ended(key, "failed")
+        self.echo(run_messages.failed_line(run, reason, self.view.note()))
         outcome.failed += 1
         outcome.failures.append(f"{row.exp_id} c{row.cycle}: {reason}")
         if self.retry.run_failed():
@@ -297,6 +316,7 @@ class CampaignRunner:
             with contextlib.suppress(Exception):
                 future.result(timeout=STOP_GRACE_S)
             self.placement.release(flight.lease)
+            self.view.run_interrupted((flight.row.exp_id, flight.row.cycle))
             with contextlib.suppress(ManifestDamaged):  # gone: the next start rebuilds it from disk
                 manifest.mark_finished(flight.row.exp_id, flight.row.cycle, "interrupted", error=reason)
 
@@ -307,10 +327,11 @@ class CampaignRunner:
     def _gap(self, previous: RunRow | None, row: RunRow) -> None:
         if previous is None:
             return
-        gap = self.campaign.gaps.between_runs_s
-        if row.cycle != previous.cycle:
-            gap = max(gap, self.campaign.gaps.between_cycles_s)
+        gap, why = self.campaign.gaps.between_runs_s, "between runs (gaps.between_runs_s)"
+        if row.cycle != previous.cycle and self.campaign.gaps.between_cycles_s >= gap:
+            gap, why = self.campaign.gaps.between_cycles_s, "between cycles (gaps.between_cycles_s)"
         if gap > 0:
+            self.view.waiting(gap, why)
             self.sleep(gap)
 
     def _start(self, manifest: Manifest, row: RunRow, lease: Lease) -> RunRequest:

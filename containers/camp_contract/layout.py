@@ -14,6 +14,7 @@
                 timeseries.parquet         the sampled power trace (harness → host)
                 requests.parquet           server mode: one row per request (harness → host)
                 error.json                 why the run failed, where the harness could say (harness → host)
+                progress.json              the phase the run in flight is in (harness → host)
                 container.log              everything the run printed (host)
             aggregate/                 the tidy tables (host)
             report/                    the HTML report (host)
@@ -36,6 +37,7 @@ RESULT_FILENAME = "result.json"
 TIMESERIES_FILENAME = "timeseries.parquet"
 ERROR_FILENAME = "error.json"
 REQUESTS_FILENAME = "requests.parquet"
+PROGRESS_FILENAME = "progress.json"
 CONTAINER_LOG_FILENAME = "container.log"
 MANIFEST_FILENAME = "manifest.sqlite"
 CAMPAIGN_SNAPSHOT_FILENAME = "campaign.json"
@@ -137,6 +139,10 @@ class RunFiles(Generic[P]):
         return self.dir / ERROR_FILENAME
 
     @property
+    def progress(self) -> P:
+        return self.dir / PROGRESS_FILENAME
+
+    @property
     def container_log(self) -> P:
         return self.dir / CONTAINER_LOG_FILENAME
 
@@ -144,7 +150,7 @@ class RunFiles(Generic[P]):
     def harness_outputs(self) -> tuple[P, ...]:
         """What an attempt of the harness writes: removed before each attempt, so an earlier
         attempt's file is never taken for this one's."""
-        return (self.result, self.timeseries, self.requests, self.error)
+        return (self.result, self.timeseries, self.requests, self.error, self.progress)
 
 
 def run_files(results_root: P, campaign: str, exp_id: str, cycle: int) -> RunFiles[P]:

@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from camp_contract import progress
 from camp_contract.atomic import atomic_write_text
 from camp_contract.layout import RunFiles, baseline_cache_dir
 from camp_contract.models import (
@@ -172,19 +173,28 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         return run_serving_experiment(spec, out_dir, results_root)
     visible_as_given = {k: os.environ[k] for k in VISIBLE_DEVICE_VARIABLES if k in os.environ}
     started_at = datetime.now(timezone.utc).isoformat()
+    progress_file = RunFiles(out_dir).progress
+
+    def enter(phase: str) -> None:  # for the host's live view (camp_contract/progress.py)
+        progress.write_progress(progress_file, phase)
+
+    enter(progress.PHASE_PREFLIGHT)
     source = preflight(spec, out_dir)
     backend = get_backend(spec.backend)
     try:
         cache = baseline_cache_dir(results_root) if results_root is not None else None
+        enter(progress.PHASE_MODEL_FILES)
         model = fetch_model(spec)  # a download here is in no metered phase
         others = source.other_processes()  # before any context of ours exists
         settle_trace: list[Reading] = []
         extras = spec.measurement.extra_power_sources
+        enter(progress.PHASE_SETTLE)
         reference = cached_baseline(source, spec.measurement.baseline, cache)  # the GPUs' reference
         settle, last_idle = settle_gate(
             source, spec.measurement.settle, reference, spec.measurement.sample_hz, settle_trace
         )
         idle_trace: list[Reading] = []  # empty when the baseline came from the cache
+        enter(progress.PHASE_BASELINE)
         baseline = idle_baseline(
             source,
             spec.measurement.baseline,
@@ -201,6 +211,7 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
         with Sampler(source, spec.measurement.sample_hz) as sampler:
             # Marks are taken inside busy(): for the synthetic source the window then holds only
             # the busy level; for NVML busy() changes nothing.
+            enter(progress.PHASE_LOAD)
             with source.busy():
                 load_start = sampler.mark()
                 backend.load(spec.model_copy(update={"model": model.load_from}))
@@ -216,12 +227,15 @@ def run_experiment(spec: RunSpec, out_dir: Path, results_root: Path | None = Non
                     backend.run(batch)
                 return time.perf_counter() - began, len(batch)
 
+            enter(progress.PHASE_WARMUP)
             warmup = warm_up(warmup_step, spec.measurement.warmup)
             cache_reset = backend.reset_cache()
+            enter(progress.PHASE_WINDOW)
             with source.busy():
                 start = sampler.mark()
                 completions = backend.run(prompts)
                 end = sampler.mark()
+        enter(progress.PHASE_FINISHING)
         readings = settle_trace + idle_trace + sampler.snapshot()
         extra = {
             "power_source": source.kind,

@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import itertools
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from camp_contract import progress
 from camp_contract.atomic import atomic_write_text
 from camp_contract.layout import RunFiles, baseline_cache_dir
 from camp_contract.models import BaselineInfo, RunResult, RunSpec, RunWarning, SettleInfo, WarmupInfo
@@ -109,19 +111,28 @@ def run_serving_experiment(spec: RunSpec, out_dir: Path, results_root: Path | No
     """Run server-mode ``spec`` and write its result, timeseries and requests into ``out_dir``."""
     visible_as_given = {k: os.environ[k] for k in VISIBLE_DEVICE_VARIABLES if k in os.environ}
     started_at = datetime.now(timezone.utc).isoformat()
+    progress_file = RunFiles(out_dir).progress
+
+    def enter(phase: str) -> None:  # for the host's live view (camp_contract/progress.py)
+        progress.write_progress(progress_file, phase)
+
+    enter(progress.PHASE_PREFLIGHT)
     source = preflight(spec, out_dir)
     backend = get_backend(spec.backend)
     server: ServerHandle | None = None
     plan = load_plan(spec)
     try:
         cache = baseline_cache_dir(results_root) if results_root is not None else None
+        enter(progress.PHASE_MODEL_FILES)
         model = fetch_model(spec)
         others = source.other_processes()
         settle_trace: list[Reading] = []
+        enter(progress.PHASE_SETTLE)
         reference = cached_baseline(source, spec.measurement.baseline, cache)
         settle, _ = settle_gate(
             source, spec.measurement.settle, reference, spec.measurement.sample_hz, settle_trace
         )
+        enter(progress.PHASE_LOAD)
         with Sampler(source, spec.measurement.sample_hz) as loading, source.busy():
             load_start = loading.mark()
             server = start_server(backend, spec.model_copy(update={"model": model.load_from}), source)
@@ -131,6 +142,7 @@ def run_serving_experiment(spec: RunSpec, out_dir: Path, results_root: Path | No
                 raise RunError(str(err)) from err
             load_end = loading.mark()
         idle_trace: list[Reading] = []
+        enter(progress.PHASE_BASELINE)
         baseline = server_baseline(spec, source, idle_trace, settle.settled)
         gpus, device_ids = source.describe(), source.device_ids()
         prompts = prompts_for(spec.workload, spec.seed)
@@ -145,8 +157,21 @@ def run_serving_experiment(spec: RunSpec, out_dir: Path, results_root: Path | No
                 served.model, prompt, w.max_output_tokens, w.fixed_output_length, spec.seed
             )
 
+        # The load generator marks the stream's start, the window's edges and the drain's end;
+        # each mark starts the next phase, written off the event loop so no send waits on it.
+        after_mark = iter([progress.PHASE_WARMUP, progress.PHASE_WINDOW, progress.PHASE_DRAIN])
+
         with Sampler(source, spec.measurement.sample_hz) as sampler:
-            outcome = asyncio.run(drive(server.base_url, plan, make_body, mark=sampler.mark))
+
+            def mark() -> float:
+                t = sampler.mark()
+                phase = next(after_mark, None)
+                if phase is not None:
+                    threading.Thread(target=enter, args=(phase,), daemon=True).start()
+                return t
+
+            outcome = asyncio.run(drive(server.base_url, plan, make_body, mark=mark))
+        enter(progress.PHASE_FINISHING)
         readings = settle_trace + loading.snapshot() + idle_trace + sampler.snapshot()
         extra = {
             "power_source": source.kind,
