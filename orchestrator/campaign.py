@@ -35,6 +35,8 @@ from orchestrator.config_errors import (
 )
 from orchestrator.executors.registry import ExecutorChoice
 from orchestrator.gpu_ids import gpu_id_problem
+from orchestrator.serving_plan import server_load_problems
+from orchestrator.slo import ServiceLevel
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_MAX_RUNS = 100_000
@@ -125,6 +127,10 @@ class Campaign(_Strict):
     # The most runs (grid points × models × cycles) the campaign may expand to: counted from
     # the axes before anything is expanded, so a typo that multiplies the grid is an error.
     max_runs: int = Field(default=DEFAULT_MAX_RUNS, ge=1, le=HARD_MAX_RUNS)
+    # Server mode: the latencies a request must stay within to count towards goodput. Read on
+    # the host only (not in the spec, no exp_id depends on it): changing it re-aggregates the
+    # runs on disk (`camp report`), nothing is run again.
+    slo: ServiceLevel | None = None
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -234,6 +240,9 @@ def parse_campaign(text: str, source: Path) -> Campaign:
         campaign = model.model_validate(data)
     except ValidationError as err:
         problems = problems_from_validation(err, model) + problems
+    if problems:
+        raise ConfigError(source, problems, lines)
+    problems = server_load_problems(campaign)
     if problems:
         raise ConfigError(source, problems, lines)
     return campaign
