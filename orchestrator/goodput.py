@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from camp_contract import requests_table as rq
@@ -45,9 +46,18 @@ class Goodput:
         }
 
 
+class RequestsUnreadable(Exception):
+    """A run's requests.parquet is missing or not the contract's table; the message names it."""
+
+
 def read_requests(path: Path) -> pd.DataFrame:
-    """A run's requests.parquet by the contract's column names (a missing column is an error)."""
-    return pq.read_table(path, columns=list(rq.COLUMNS)).to_pandas()
+    """A run's requests.parquet by the contract's column names."""
+    try:
+        return pq.read_table(path, columns=list(rq.COLUMNS)).to_pandas()
+    except FileNotFoundError:
+        raise RequestsUnreadable(f"{path}: missing, so the run has no goodput") from None
+    except (OSError, pa.ArrowException, KeyError) as err:
+        raise RequestsUnreadable(f"{path}: cannot be read ({err}), so the run has no goodput") from None
 
 
 def run_goodput(

@@ -10,12 +10,15 @@ completes.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from camp_contract import layout
 from camp_contract import requests_table as rq
 from camp_contract.models import DAY_S
 
@@ -66,7 +69,7 @@ def good_requests(requests: pd.DataFrame, slo: ServiceLevel) -> pd.Series:
     """Whether each request is good: it completed without error (it has a last token) and its
     TTFT and TPOT are within the SLO's thresholds (a TPOT it cannot have, one token, passes)."""
     completed = requests[rq.ERROR].isna() & requests[rq.LAST_TOKEN_S].notna()
-    good = completed.to_numpy(dtype=bool)
+    good = completed.to_numpy(dtype=bool, copy=True)
     if slo.ttft_p90_s is not None:
         good &= (ttft_s(requests) <= slo.ttft_p90_s).to_numpy(dtype=bool)
     if slo.tpot_p90_s is not None:
@@ -78,3 +81,15 @@ def good_requests(requests: pd.DataFrame, slo: ServiceLevel) -> pd.Series:
 def meets(attainment: float) -> bool | None:
     """Whether an attainment (a share, 0–1) meets the SLO; None where there is none."""
     return None if not math.isfinite(attainment) else attainment >= ATTAINMENT_TARGET
+
+
+def snapshot_slo(campaign_dir: Path) -> ServiceLevel | None:
+    """The SLO of the campaign as last run (``campaign.json``, written by ``camp run``), for a
+    report of a results directory; None where it has none or the snapshot cannot be read (the
+    report then shows no goodput rather than failing)."""
+    try:
+        snapshot = json.loads(layout.campaign_snapshot_path(campaign_dir).read_text(encoding="utf-8"))
+        given = snapshot.get("slo") if isinstance(snapshot, dict) else None
+        return None if given is None else ServiceLevel.model_validate(given)
+    except (OSError, ValueError, ValidationError):
+        return None
