@@ -203,7 +203,30 @@ def campaign_model() -> type[Campaign]:
 def campaign_json_schema() -> dict[str, Any]:
     """The JSON Schema of a campaign file (``camp schema``): each registered backend's ``params``
     and ``grid`` typed by its parameter model, for editors to complete and check."""
-    return {"$schema": JSON_SCHEMA_DIALECT, **campaign_model().model_json_schema()}
+    schema = campaign_model().model_json_schema()
+    _rates_may_be_inf(schema)
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema}
+
+
+INF_SPELLINGS = ("inf", "Infinity")  # what a request rate of every request at once is written as
+_RATE_KEYS = ("request_rate", WORKLOAD_PREFIX + "request_rate")
+
+
+def _rates_may_be_inf(node: Any) -> None:
+    """A request rate may be ``inf`` (YAML reads it as text, pydantic as infinity): say so in
+    the schema, so an editor does not flag ``request_rate: inf``."""
+    if isinstance(node, list):
+        for item in node:
+            _rates_may_be_inf(item)
+    if not isinstance(node, dict):
+        return
+    for name, prop in (node.get("properties") or {}).items():
+        if name in _RATE_KEYS and isinstance(prop, dict):
+            choices = (prop.get("items") or prop).get("anyOf")
+            if isinstance(choices, list):
+                choices.append({"enum": list(INF_SPELLINGS), "type": "string"})
+    for value in node.values():
+        _rates_may_be_inf(value)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
