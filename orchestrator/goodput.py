@@ -10,7 +10,7 @@ Two sets of requests, as the harness counts them (``camp_contract.models.Serving
   is the good ones among them per second of window, the rate at which the server delivered
   answers within the SLO, as ``vllm bench serve --goodput`` counts it.
 
-What makes a request good is ``slo.good_requests``.
+What makes a request good is ``good_requests``: completed, and within every threshold of the SLO.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,6 +29,32 @@ from camp_contract.timeseries import PHASE_MEASURED
 from orchestrator import slo as slo_rules
 
 NO_GOODPUT = {"goodput_rps": math.nan, "slo_attainment_pct": math.nan, "slo_good_requests": math.nan}
+
+
+def ttft_s(requests: pd.DataFrame) -> pd.Series:
+    """Each request's time to first token, from its send (as ``vllm bench serve`` times it)."""
+    return requests[rq.FIRST_TOKEN_S] - requests[rq.SENT_S]
+
+
+def tpot_s(requests: pd.DataFrame) -> pd.Series:
+    """Each request's time per output token after the first; NaN for a one-token answer, which
+    has no second token to time."""
+    decoded = requests[rq.OUTPUT_TOKENS].astype(float) - 1
+    gap = requests[rq.LAST_TOKEN_S] - requests[rq.FIRST_TOKEN_S]
+    return gap / decoded.where(decoded > 0)
+
+
+def good_requests(requests: pd.DataFrame, slo: slo_rules.ServiceLevel) -> pd.Series:
+    """Whether each request is good: it completed without error (it has a last token) and its
+    TTFT and TPOT are within the SLO's thresholds (a TPOT it cannot have, one token, passes)."""
+    completed = requests[rq.ERROR].isna() & requests[rq.LAST_TOKEN_S].notna()
+    good = completed.to_numpy(dtype=bool, copy=True)
+    if slo.ttft_p90_s is not None:
+        good &= (ttft_s(requests) <= slo.ttft_p90_s).to_numpy(dtype=bool)
+    if slo.tpot_p90_s is not None:
+        tpot = tpot_s(requests).to_numpy(dtype=float)
+        good &= np.isnan(tpot) | (tpot <= slo.tpot_p90_s)
+    return pd.Series(good, index=requests.index)
 
 
 @dataclass(frozen=True)
@@ -65,7 +92,7 @@ def run_goodput(
 ) -> Goodput:
     """Goodput and attainment of one run: ``window`` is its measured window on the requests'
     clock (``RunResult.window``), ``window_s`` its length (``ServingMetrics.window_s``)."""
-    good = slo_rules.good_requests(requests, slo)
+    good = good_requests(requests, slo)
     in_window = requests[rq.PHASE] == PHASE_MEASURED
     start, end = window
     last = requests[rq.LAST_TOKEN_S]

@@ -1,11 +1,12 @@
-"""A campaign's service-level objective (``slo:``) and what it makes of a request: good or not.
+"""A campaign's service-level objective (``slo:``): its thresholds, and the share of good requests
+that meets it (what makes a request good is ``goodput.good_requests``).
 
 The SLO lives on the host only: it is not in the spec, so no exp_id depends on it, and changing
 it re-aggregates the runs on disk without running them again (docs/measurement.md, "Goodput and
 the SLO"). Its thresholds are named for the 90th percentile they bound: a load meets the SLO
-when at least ``ATTAINMENT_TARGET`` (90 %) of its window's requests are good, which is the
-same as the p90 of their TTFT and of their TPOT being within the thresholds when every request
-completes.
+when at least ``ATTAINMENT_TARGET`` (90 %) of its window's requests are good: when every request
+completes, that puts the p90 of their TTFT and of their TPOT within the thresholds (jointly, so a
+little stricter than each p90 alone).
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from camp_contract import layout
-from camp_contract import requests_table as rq
 from camp_contract.models import DAY_S
 
 ATTAINMENT_TARGET = 0.9  # the share of good requests at which a load meets the SLO
@@ -50,32 +48,6 @@ class ServiceLevel(BaseModel):
             if value is not None
         ]
         return f"{' and '.join(parts)} for {ATTAINMENT_TARGET:.0%} of requests"
-
-
-def ttft_s(requests: pd.DataFrame) -> pd.Series:
-    """Each request's time to first token, from its send (as ``vllm bench serve`` times it)."""
-    return requests[rq.FIRST_TOKEN_S] - requests[rq.SENT_S]
-
-
-def tpot_s(requests: pd.DataFrame) -> pd.Series:
-    """Each request's time per output token after the first; NaN for a one-token answer, which
-    has no second token to time."""
-    decoded = requests[rq.OUTPUT_TOKENS].astype(float) - 1
-    gap = requests[rq.LAST_TOKEN_S] - requests[rq.FIRST_TOKEN_S]
-    return gap / decoded.where(decoded > 0)
-
-
-def good_requests(requests: pd.DataFrame, slo: ServiceLevel) -> pd.Series:
-    """Whether each request is good: it completed without error (it has a last token) and its
-    TTFT and TPOT are within the SLO's thresholds (a TPOT it cannot have, one token, passes)."""
-    completed = requests[rq.ERROR].isna() & requests[rq.LAST_TOKEN_S].notna()
-    good = completed.to_numpy(dtype=bool, copy=True)
-    if slo.ttft_p90_s is not None:
-        good &= (ttft_s(requests) <= slo.ttft_p90_s).to_numpy(dtype=bool)
-    if slo.tpot_p90_s is not None:
-        tpot = tpot_s(requests).to_numpy(dtype=float)
-        good &= np.isnan(tpot) | (tpot <= slo.tpot_p90_s)
-    return pd.Series(good, index=requests.index)
 
 
 def meets(attainment: float) -> bool | None:

@@ -58,7 +58,7 @@ def test_one_threshold_alone_judges_and_a_one_token_answer_has_no_tpot_to_miss()
     tpot_only = goodput.run_goodput(frame, WINDOW, 10.0, slo.ServiceLevel(tpot_p90_s=0.05))
     assert (ttft_only.good_requests, tpot_only.good_requests) == (1, 1)
     one_token = frame.assign(output_tokens=1)
-    assert slo.good_requests(one_token, slo.ServiceLevel(tpot_p90_s=0.05)).tolist() == [True, True]
+    assert goodput.good_requests(one_token, slo.ServiceLevel(tpot_p90_s=0.05)).tolist() == [True, True]
 
 
 def test_serving_columns_carry_units_and_the_windows_energy_per_request(tmp_path: Path) -> None:
