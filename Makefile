@@ -8,7 +8,7 @@ export VENV
 # baked in, which every result then reports (plain `docker compose build` bakes "unknown").
 IMAGES ?= pytorch vllm tensorrt
 
-.PHONY: setup venv provision provision-slurm images smoke slurm-smoke test lint clean
+.PHONY: setup venv provision provision-slurm images smoke serving-smoke slurm-smoke test lint clean
 
 setup: venv provision
 
@@ -33,6 +33,10 @@ images:
 
 smoke: setup
 	$(VENV)/bin/camp run campaigns/smoke.yaml $(SMOKE_ARGS)
+
+# Server mode: the stub's streaming server in its container, a sweep of request rates, an SLO.
+serving-smoke: setup
+	$(VENV)/bin/camp run campaigns/serving-smoke.yaml $(SMOKE_ARGS)
 
 # The smoke campaign through Slurm + Docker: each run a Slurm job running `docker compose run --rm`.
 SLURM_SITE ?= campaigns/sites/one-node.yaml

@@ -23,7 +23,7 @@ from camp_contract import layout
 from camp_contract.atomic import atomic_write_with
 from camp_contract.models import RunResult, RunSpec
 from camp_contract.validation import first_error
-from orchestrator import stats, warned
+from orchestrator import goodput, serving_columns, slo, stats, warned
 
 KEY_COLUMNS = ("exp_id", "cycle")
 # Top-level spec fields that are configuration (nested ones are flattened with dots).
@@ -38,6 +38,9 @@ SUMMARY_METRICS = (
     "latency_mean_s",
     "latency_p99_s",
 )
+# Server-mode experiments add their load, latencies, goodput and attainment (serving_columns.py).
+ALL_SUMMARY_METRICS = (*SUMMARY_METRICS, *serving_columns.SERVING_METRICS)
+SLO_MET_COLUMN = "slo_met"  # per experiment: mean attainment over cycles ≥ 90 % (slo.py)
 # Metrics that are None where the device has no energy counter (or, for the sampling columns,
 # in results written before they were recorded): NaN, not an object column.
 _OPTIONAL_FLOAT_METRICS = (
@@ -76,6 +79,7 @@ class CampaignTables:
     # Runs marked done whose files cannot be read (deleted, corrupted by hand): each message names
     # the file; the tables hold every valid run, and the next `camp run` redoes these.
     unreadable: tuple[str, ...] = ()
+    slo: slo.ServiceLevel | None = None  # the campaign's, which goodput was computed under
 
     @property
     def kept_runs(self) -> pd.DataFrame:
@@ -174,6 +178,7 @@ def metric_row(result: RunResult) -> dict[str, Any]:
         power_readings=",".join(sorted(set(sampling.power_readings.values()))) if sampling else None,
     )
     row.update(extra_source_columns(result))
+    row.update(serving_columns.serving_columns(result))
     return row
 
 
@@ -223,6 +228,11 @@ def runs_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
         metrics[column] = pd.to_numeric(metrics[column]).astype("float64")
     for column in _OPTIONAL_INT_METRICS:
         metrics[column] = pd.to_numeric(metrics[column]).astype("Int64")
+    if any(r.result.serving is not None for r in loaded):  # NaN / NA for a mixed campaign's offline runs
+        for column in serving_columns.FLOAT_COLUMNS:
+            metrics[column] = pd.to_numeric(metrics[column]).astype("float64")
+        for column in serving_columns.INT_COLUMNS:
+            metrics[column] = pd.to_numeric(metrics[column]).astype("Int64")
     frame = metrics.join(config, on="exp_id")
     frame = frame[_column_order(frame)]
     return frame.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
@@ -357,7 +367,7 @@ def _short(identifier: str) -> str:
 
 
 def experiments_frame(
-    runs: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS, *, excluded_kinds: Sequence[str] = ()
+    runs: pd.DataFrame, metrics: Sequence[str] = ALL_SUMMARY_METRICS, *, excluded_kinds: Sequence[str] = ()
 ) -> pd.DataFrame:
     """Per experiment: its config columns, how many of its runs are warned (per kind) and
     excluded, then mean/interval/n/method of each metric over the runs not ``excluded``.
@@ -376,6 +386,13 @@ def experiments_frame(
     for metric in chosen:
         frame[f"{metric}_n"] = frame[f"{metric}_n"].fillna(0).astype("int64")
         frame[f"{metric}_method"] = frame[f"{metric}_method"].fillna(stats.METHOD_EMPTY)
+    frame = frame.copy()  # one block again after a column per metric was set
+    if "slo_attainment_pct" in chosen:
+        attainment = frame["slo_attainment_pct_mean"]
+        met = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+        known = attainment.notna()
+        met[known] = attainment[known] >= 100 * slo.ATTAINMENT_TARGET
+        frame[SLO_MET_COLUMN] = met
     return frame.reset_index(drop=True)
 
 
@@ -416,10 +433,36 @@ def write_tables(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
     return write_table(frame, out_dir, "runs")
 
 
+def with_goodput(
+    runs: pd.DataFrame, loaded: Sequence[LoadedRun], service_level: slo.ServiceLevel | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The runs table with each server-mode run's goodput under the campaign's SLO (from its
+    requests.parquet), and a message for each run whose requests cannot be read (its goodput
+    stays NaN; the run keeps its other figures). Unchanged without an SLO or server runs."""
+    served = [r for r in loaded if r.result.serving is not None]
+    if service_level is None or not served:
+        return runs, []
+    records, problems = [], []
+    for run in served:
+        try:
+            columns = serving_columns.goodput_columns(run.result, run.run_dir, service_level)
+        except goodput.RequestsUnreadable as err:
+            problems.append(str(err))
+            columns = dict(goodput.NO_GOODPUT)
+        records.append({"exp_id": run.spec.exp_id, "cycle": run.spec.cycle, **columns})
+    found = pd.DataFrame.from_records(records).astype({c: "float64" for c in goodput.NO_GOODPUT})
+    return runs.merge(found, on=list(KEY_COLUMNS), how="left"), problems
+
+
 def aggregate_runs(
-    run_dirs: Iterable[Path], *, request_stats: bool = True, exclude_warned: Sequence[str] = ()
+    run_dirs: Iterable[Path],
+    *,
+    request_stats: bool = True,
+    exclude_warned: Sequence[str] = (),
+    service_level: slo.ServiceLevel | None = None,
 ) -> CampaignTables:
     """Read every run once and build all tables (request latency intervals only if asked).
+    ``service_level``: the campaign's SLO, under which server-mode runs' goodput is counted.
 
     ``exclude_warned``: warning kinds (or ``all``) whose runs are left out of every interval —
     marked ``excluded`` in the runs table, counted per experiment. Raises
@@ -431,7 +474,8 @@ def aggregate_runs(
             loaded.append(load_run(Path(run_dir)))
         except AggregationError as err:  # one bad run never hides the valid ones
             unreadable.append(str(err))
-    runs = runs_frame(loaded)
+    runs, goodput_problems = with_goodput(runs_frame(loaded), loaded, service_level)
+    unreadable.extend(goodput_problems)
     kinds = warned.resolve_excluded_kinds(runs, exclude_warned)
     runs["excluded"] = warned.excluded_mask(runs, kinds)
     left_out = runs.loc[runs["excluded"]]
@@ -441,7 +485,7 @@ def aggregate_runs(
     latency = request_latency_frame(requests) if request_stats else pd.DataFrame({"exp_id": []})
     experiments = experiments_frame(runs, excluded_kinds=kinds)
     return CampaignTables(
-        runs, requests, experiments, latency, warnings_frame(loaded), kinds, tuple(unreadable)
+        runs, requests, experiments, latency, warnings_frame(loaded), kinds, tuple(unreadable), service_level
     )
 
 
@@ -470,14 +514,17 @@ def aggregate_campaign(
     write: bool = True,
     request_stats: bool = True,
     exclude_warned: Sequence[str] = (),
+    service_level: slo.ServiceLevel | None = None,
 ) -> CampaignTables:
     """Aggregate a campaign's done runs; with ``write``, publish the tables under aggregate/.
 
     ``request_stats=False`` skips the request latency table where nothing shows it, e.g. the
     summary printed after ``camp run``.
-    ``exclude_warned``: see ``aggregate_runs``."""
+    ``exclude_warned``, ``service_level``: see ``aggregate_runs``."""
     run_dirs, note = done_run_dirs_and_note(campaign_dir)
-    tables = aggregate_runs(run_dirs, request_stats=request_stats, exclude_warned=exclude_warned)
+    tables = aggregate_runs(
+        run_dirs, request_stats=request_stats, exclude_warned=exclude_warned, service_level=service_level
+    )
     if note is not None:
         tables = replace(tables, unreadable=(note, *tables.unreadable))
     if write:

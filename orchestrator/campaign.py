@@ -38,6 +38,8 @@ from orchestrator.config_errors import (
 from orchestrator.executors.registry import ExecutorChoice
 from orchestrator.gpu_ids import gpu_id_problem
 from orchestrator.overrides import apply_overrides
+from orchestrator.serving_plan import server_load_problems
+from orchestrator.slo import ServiceLevel
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_MAX_RUNS = 100_000
@@ -181,6 +183,12 @@ class Campaign(_Strict):
         description="The most runs (grid points × models × cycles) the campaign may expand to, counted "
         "before expanding: a typo that multiplies the grid is an error.",
     )
+    slo: ServiceLevel | None = Field(
+        default=None,
+        description="Server mode: the latencies a request must stay within to count towards goodput. "
+        "Read on the host only (no exp_id depends on it): change it and `camp report` re-counts "
+        "goodput from the runs on disk.",
+    )
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -253,7 +261,30 @@ def campaign_model() -> type[Campaign]:
 def campaign_json_schema() -> dict[str, Any]:
     """The JSON Schema of a campaign file (``camp schema``): each registered backend's ``params``
     and ``grid`` typed by its parameter model, for editors to complete and check."""
-    return {"$schema": JSON_SCHEMA_DIALECT, **campaign_model().model_json_schema()}
+    schema = campaign_model().model_json_schema()
+    _rates_may_be_inf(schema)
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema}
+
+
+INF_SPELLINGS = ("inf", "Infinity")  # what a request rate of every request at once is written as
+_RATE_KEYS = ("request_rate", WORKLOAD_PREFIX + "request_rate")
+
+
+def _rates_may_be_inf(node: Any) -> None:
+    """A request rate may be ``inf`` (YAML reads it as text, pydantic as infinity): say so in
+    the schema, so an editor does not flag ``request_rate: inf``."""
+    if isinstance(node, list):
+        for item in node:
+            _rates_may_be_inf(item)
+    if not isinstance(node, dict):
+        return
+    for name, prop in (node.get("properties") or {}).items():
+        if name in _RATE_KEYS and isinstance(prop, dict):
+            choices = (prop.get("items") or prop).get("anyOf")
+            if isinstance(choices, list):
+                choices.append({"enum": list(INF_SPELLINGS), "type": "string"})
+    for value in node.values():
+        _rates_may_be_inf(value)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -312,6 +343,9 @@ def parse_campaign(text: str, source: Path, overrides: Sequence[str] = ()) -> Ca
         campaign = model.model_validate(data)
     except ValidationError as err:
         problems = problems_from_validation(err, model) + problems
+    if problems:
+        raise ConfigError(source, problems, lines, origins=applied.origins)
+    problems = server_load_problems(campaign)
     if problems:
         raise ConfigError(source, problems, lines, origins=applied.origins)
     return campaign

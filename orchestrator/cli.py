@@ -20,6 +20,7 @@ import click
 from camp_contract import layout
 from camp_contract.atomic import atomic_write_text
 from camp_contract.backends import PluginError, load_plugins
+from orchestrator import serving_plan
 from orchestrator.campaign import Campaign, campaign_json_schema
 from orchestrator.carryover import carryover_balance
 from orchestrator.cli_calibrate import calibrate
@@ -350,6 +351,8 @@ def plan(campaign_file: Path, show_runs: int, overrides: tuple[str, ...], resolv
         click.echo(
             f"  {backend}: {per_backend[backend]} experiments, {rejected[backend]} grid points rejected"
         )
+    for line in serving_plan.plan_lines(campaign):
+        click.echo(line)
     click.echo("\nexperiments:")
     for exp in expansion.experiments:
         click.echo(f"  {exp.exp_id}  {exp.label()}")

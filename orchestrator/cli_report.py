@@ -12,7 +12,7 @@ from camp_contract import layout
 from orchestrator.cli_common import EXIT_BAD_CONFIG, EXIT_FAILED, load_or_exit, results_option
 
 if TYPE_CHECKING:
-    from orchestrator import stats
+    from orchestrator import slo, stats
 
 COMPARE_METRICS = (
     "energy_per_output_token_j",
@@ -32,6 +32,14 @@ def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
         click.echo(f"error: no results at {campaign_dir}: run `camp run {target}` first", err=True)
         raise SystemExit(EXIT_FAILED)
     return campaign_dir
+
+
+def service_level(target: Path, campaign_dir: Path) -> slo.ServiceLevel | None:
+    """The SLO goodput is counted under: the campaign file's as it is now (so an edited SLO
+    re-aggregates without re-running), or for a results directory the campaign's as last run."""
+    from orchestrator import slo
+
+    return slo.snapshot_slo(campaign_dir) if target.is_dir() else load_or_exit(target).slo
 
 
 target_argument = click.argument("target", type=click.Path(path_type=Path, exists=True))
@@ -62,12 +70,15 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
     from orchestrator.report import format_campaign_summary, format_grouped, write_report
 
     campaign_dir = resolve_campaign_dir(target, results_dir)
+    level = service_level(target, campaign_dir)
     try:
-        tables = aggregate.aggregate_campaign(campaign_dir, exclude_warned=exclude_kinds)
+        tables = aggregate.aggregate_campaign(campaign_dir, exclude_warned=exclude_kinds, service_level=level)
         grouped = grouping.grouped_summary(tables.kept_runs, fields) if fields else None
         index = write_report(campaign_dir, tables)
     except OSError as err:  # a read-only volume, a full disk: report what was read, say where
-        tables = aggregate.aggregate_campaign(campaign_dir, write=False, exclude_warned=exclude_kinds)
+        tables = aggregate.aggregate_campaign(
+            campaign_dir, write=False, exclude_warned=exclude_kinds, service_level=level
+        )
         click.echo(format_campaign_summary(tables))
         click.echo(f"error: cannot write {err.filename or campaign_dir}: {err.strerror or err}", err=True)
         raise SystemExit(EXIT_FAILED) from None

@@ -19,6 +19,7 @@ from camp_contract.backends import BackendEntry, backend_entry
 from camp_contract.models import BackendName, MeasurementSettings, RunSpec, Workload
 from camp_contract.params import BackendParams
 from orchestrator.campaign import WORKLOAD_PREFIX, Campaign
+from orchestrator.serving_plan import load_label, unserved_reason
 
 EXP_ID_LENGTH = 12
 
@@ -65,9 +66,14 @@ class Experiment:
         )
 
     def label(self) -> str:
-        """A short human name: backend, model and the swept values."""
-        swept = " ".join(f"{k.removeprefix(WORKLOAD_PREFIX)}={v}" for k, v in self.swept.items())
-        return f"{self.backend} {self.model} {swept}".strip()
+        """A short human name: backend, model and the swept values; a server-mode point's load
+        as ``rate=16/s``, ``rate=inf`` or ``concurrency=8``, swept or not."""
+        load_keys = {WORKLOAD_PREFIX + "request_rate", WORKLOAD_PREFIX + "concurrency"}
+        swept = [
+            f"{k.removeprefix(WORKLOAD_PREFIX)}={v}" for k, v in self.swept.items() if k not in load_keys
+        ]
+        parts = (self.backend, self.model, load_label(self.workload), *swept)
+        return " ".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,15 @@ def measurement_for(entry: BackendEntry, campaign: Campaign) -> MeasurementSetti
     return campaign.measurement.model_copy(update={"power_source": entry.power_source})
 
 
+def _server_problem(entry: BackendEntry, workload: Workload) -> str | None:
+    """Why a server-mode point cannot run: its backend has no server, or it names no load."""
+    if workload.mode != "server":
+        return None
+    if not entry.serves:
+        return unserved_reason(entry.name)
+    return workload.missing_server_load()
+
+
 def expand(campaign: Campaign) -> Expansion:
     """All experiments of ``campaign`` in a stable order, plus the grid points rejected."""
     experiments: list[Experiment] = []
@@ -135,6 +150,10 @@ def expand(campaign: Campaign) -> Expansion:
                     )
                 except ValidationError as err:
                     rejected.append(RejectedPoint(backend, model, point, _reason(err)))
+                    continue
+                server_problem = _server_problem(entry, workload)
+                if server_problem is not None:
+                    rejected.append(RejectedPoint(backend, model, point, server_problem))
                     continue
                 experiment = Experiment(
                     backend=backend,

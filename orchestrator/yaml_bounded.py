@@ -170,8 +170,15 @@ class _Survey:
                 )
         elif node.tag == FLOAT_TAG and not _finite(node.value):
             self.problems.append(
-                YamlProblem(path, line, f"{node.value} is not a finite number", "give a finite value")
+                YamlProblem(path, line, f"{node.value} is not a finite number", _finite_hint(path))
             )
+
+
+def _finite_hint(path: Loc) -> str:
+    """A request rate may be infinite (every request at once), written ``inf`` without the dot."""
+    if any(str(part).endswith("request_rate") for part in path):
+        return "for every request at once write inf (no dot): request_rate: inf"
+    return "give a finite value"
 
 
 def _lines(first: int | None, second: int | None) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,10 @@ from orchestrator.report.formatting import (
     sorted_by_config,
 )
 from orchestrator.report.traces import representative_run
+from orchestrator.serving_plan import LOAD_COLUMNS
+
+if TYPE_CHECKING:
+    from orchestrator.report.serving_data import ServingSection
 
 MAX_SERIES = 8  # lines in one energy plot: the colours of figures.PALETTE
 MAX_CATEGORIES = 16
@@ -60,6 +64,8 @@ def plotted_parameters(experiments: pd.DataFrame) -> list[str]:
     numbers, at most ``MAX_CATEGORIES`` of them (more would be an unreadable axis)."""
     chosen = []
     for column in aggregate.swept_columns(experiments):
+        if column in LOAD_COLUMNS:  # a server-mode load: the serving section plots against it
+            continue
         values = experiments[column].dropna()
         numeric = pd.to_numeric(values, errors="coerce").notna().all()
         if values.nunique() >= 2 and (numeric or values.nunique() <= MAX_CATEGORIES):
@@ -200,11 +206,14 @@ class ReportData:
     # The frames the figures draw: experiments, and the runs the intervals use.
     experiments: pd.DataFrame = field(default_factory=pd.DataFrame)
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Server-mode experiments against their load (serving_data.py); None for an offline campaign.
+    serving: ServingSection | None = None
 
     @property
     def plots(self) -> list[Plot]:
         """Every PNG the page shows, in page order."""
-        shown: list[Plot | None] = [*self.energy_plots, self.pareto, self.power]
+        serving = self.serving.plots if self.serving is not None else ()
+        shown: list[Plot | None] = [*self.energy_plots, self.pareto, *serving, self.power]
         return [p for p in shown if p is not None]
 
 
@@ -239,6 +248,8 @@ def report_data(campaign_dir: Path, tables: aggregate.CampaignTables) -> ReportD
     )
     if runs.empty:
         return data
+    from orchestrator.report.serving_data import serving_section  # it builds on this module's parts
+
     front = stats.pareto_front(experiments[f"{THROUGHPUT}_mean"], experiments[f"{ENERGY}_mean"])
     return replace(
         data,
@@ -253,6 +264,7 @@ def report_data(campaign_dir: Path, tables: aggregate.CampaignTables) -> ReportD
         ),
         pareto_table=experiment_table(experiments[front], tables.request_latency),
         power=power_plot(experiments, runs, campaign_dir),
+        serving=serving_section(experiments, tables.slo),
     )
 
 

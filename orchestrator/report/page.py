@@ -17,6 +17,7 @@ from camp_contract.atomic import atomic_write_text
 from orchestrator import aggregate
 from orchestrator.report.data import ReportData, report_data
 from orchestrator.report.figures import draw_figures
+from orchestrator.report.serving_figures import draw_serving_figures
 
 TEMPLATE = "report.html.j2"
 INDEX = "index.html"
@@ -51,6 +52,8 @@ def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = N
     out.mkdir(parents=True, exist_ok=True)
     data = report_data(campaign_dir, tables)
     draw_figures(data, out)
+    if data.serving is not None:
+        draw_serving_figures(data.serving, out)
     index = out / INDEX
     atomic_write_text(index, render_page(data))
     remove_stale_plots(out, {plot.filename for plot in data.plots})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestrator import aggregate, grouping, stats, warned
+from orchestrator import aggregate, grouping, slo, stats, warned
 from orchestrator.report.formatting import (
     ENERGY,
     MISSING,
@@ -22,6 +22,7 @@ from orchestrator.report.formatting import (
     short_method,
     sorted_by_config,
 )
+from orchestrator.report.serving_text import format_serving_summary
 
 SUMMARY_WIDTH = 100
 SUMMARY_MAX_ROWS = 60
@@ -154,7 +155,8 @@ def format_campaign_summary(tables: aggregate.CampaignTables) -> str:
     warnings = [f"warning: {w}" for w in found]
     run_warnings = warned.summary_lines(tables.runs, tables.excluded_kinds, width=SUMMARY_WIDTH)
     unreadable = [f"not in these tables (unreadable): {u}" for u in tables.unreadable]
-    return "\n".join([format_summary(tables.experiments), *run_warnings, *warnings, *unreadable])
+    serving = format_serving_summary(tables.experiments, tables.slo)
+    return "\n".join([format_summary(tables.experiments), *serving, *run_warnings, *warnings, *unreadable])
 
 
 def summary_text(campaign_dir: Path) -> str:
@@ -163,7 +165,9 @@ def summary_text(campaign_dir: Path) -> str:
     Printed after the runs are safely recorded, so a run dir that cannot be aggregated is
     reported in the text instead of raised."""
     try:
-        tables = aggregate.aggregate_campaign(campaign_dir, request_stats=False)
+        tables = aggregate.aggregate_campaign(
+            campaign_dir, request_stats=False, service_level=slo.snapshot_slo(campaign_dir)
+        )
     except aggregate.AggregationError as err:
         return f"cannot summarise: {err}"
     except OSError as err:  # disk full, read-only volume: the runs are recorded; say where
