@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camp_contract import layout
-from orchestrator import aggregate, grouping
+from orchestrator import aggregate, grouping, slo
 
 BY_PREFIX = "by_"
 BY_SEPARATOR = "+"  # as `camp report --by a --by b` names its table: by_a+b
@@ -35,7 +35,8 @@ def refresh_outputs(campaign_dir: Path) -> Refreshed:
     disk, a read-only volume) and ``aggregate.AggregationError`` as ``camp report`` does."""
     from orchestrator.report import write_report
 
-    tables = aggregate.aggregate_campaign(campaign_dir)
+    # goodput under the SLO of the campaign as last run (campaign.json), as the summary counts it
+    tables = aggregate.aggregate_campaign(campaign_dir, service_level=slo.snapshot_slo(campaign_dir))
     _refresh_by_tables(campaign_dir, tables)
     return Refreshed(tables, write_report(campaign_dir, tables))
 

@@ -203,3 +203,18 @@ def test_write_requests_round_trips_through_the_contract_schema(tmp_path: Path) 
     write_requests(tmp_path, [Req("measured", 10.0, 0.1)])
     frame = goodput.read_requests(layout.RunFiles(tmp_path).requests)
     assert frame.columns.tolist() == list(goodput.rq.COLUMNS)
+
+
+def test_the_outputs_refreshed_after_camp_run_count_goodput_under_the_campaigns_slo(tmp_path: Path) -> None:
+    from orchestrator.outputs import refresh_outputs
+    from orchestrator.report import format_campaign_summary
+
+    campaign_dir = tmp_path / "serving"
+    write_load_sweep(campaign_dir, RATES, cycles=2)
+    layout.campaign_snapshot_path(campaign_dir).write_text(
+        json.dumps({"name": "serving", "slo": {"ttft_p90_s": 0.5, "tpot_p90_s": 0.05}, "overrides": []})
+    )
+    refreshed = refresh_outputs(campaign_dir)
+    assert refreshed.tables.experiments["slo_met"].tolist() == [True, True, False, False]
+    assert "no slo in the campaign" not in format_campaign_summary(refreshed.tables)
+    assert "TTFT ≤ 0.5 s" in refreshed.index.read_text()
