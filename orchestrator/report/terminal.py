@@ -16,13 +16,14 @@ from orchestrator.report.formatting import (
     THROUGHPUT,
     EnergyUnit,
     config_label,
-    energy_unit,
     label_columns,
     metric_interval,
+    metric_unit,
     short_method,
     sorted_by_config,
 )
 
+THROUGHPUT_UNIT = metric_unit(THROUGHPUT).name  # tokens/s
 SUMMARY_WIDTH = 100
 SUMMARY_MAX_ROWS = 60
 _MIN_N = stats.BOOTSTRAP_T_MIN_N
@@ -73,14 +74,15 @@ def format_summary(
         return "no finished runs to summarise"
     columns = label_columns(experiments)
     table = sorted_by_config(experiments, columns)
-    unit = energy_unit(table[f"{ENERGY}_mean"])
-    energy_header = f"{unit.name}/tok (95% CI)"
+    unit = metric_unit(ENERGY, table[f"{ENERGY}_mean"])
+    energy_header = f"{unit.name} (95% CI)"
     shown = table.head(max_rows)
     rows = [
         (str(row["exp_id"]), config_label(row, columns), *_interval_cells(row, unit), *extra)
         for (_, row), extra in zip(shown.iterrows(), _warned_cells(shown), strict=True)
     ]
-    headers = ("exp_id", "config", energy_header, "tok/s (95% CI)", "n", "CI", *_warned_headers(table))
+    throughput_header = f"{THROUGHPUT_UNIT} (95% CI)"
+    headers = ("exp_id", "config", energy_header, throughput_header, "n", "CI", *_warned_headers(table))
     lines = text_table(headers, rows, right={2, 3, 4, 6, 7}, shrinking=1, width=width)
     if len(table) > max_rows:
         lines.append(f"… {len(table) - max_rows} more experiments: see the report")
@@ -119,7 +121,7 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
     table = grouped.table
     if table.empty or f"{ENERGY}_mean" not in table.columns:
         return "no finished runs to summarise"
-    unit = energy_unit(table[f"{ENERGY}_mean"])
+    unit = metric_unit(ENERGY, table[f"{ENERGY}_mean"])
     rows = [
         (
             *(MISSING if pd.isna(row[c]) else str(row[c]) for c in grouped.by),
@@ -128,7 +130,7 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
         )
         for _, row in table.iterrows()
     ]
-    headers = (*grouped.by, "exps", f"{unit.name}/tok (95% CI)", "tok/s (95% CI)", "n", "CI")
+    headers = (*grouped.by, "exps", f"{unit.name} (95% CI)", f"{THROUGHPUT_UNIT} (95% CI)", "n", "CI")
     k = len(grouped.by)
     lines = text_table(headers, rows, right={k, k + 1, k + 2, k + 3}, shrinking=0, width=width)
     if grouped.unit == grouping.UNIT_EXPERIMENTS:
