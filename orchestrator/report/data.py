@@ -311,12 +311,12 @@ def experiment_table(experiments: pd.DataFrame, latency: pd.DataFrame) -> Table:
     methods = [table[f"{m}_method"] for m in (ENERGY, THROUGHPUT, "energy_per_request_j", "avg_power_w")]
     if not latency.empty and "exp_id" in latency.columns and len(latency.columns) > 1:
         merged = table[["exp_id"]].merge(latency, on="exp_id", how="left")
-        latency = aggregate.REQUEST_LATENCY
-        latency_unit = si_unit("s", merged[f"{latency}_mean"])
+        latency_metric = aggregate.REQUEST_LATENCY
+        latency_unit = si_unit("s", merged[f"{latency_metric}_mean"])
         shown[with_unit("request latency", latency_unit)] = [
-            metric_interval(row, latency, latency_unit.scale) for _, row in merged.iterrows()
+            metric_interval(row, latency_metric, latency_unit.scale) for _, row in merged.iterrows()
         ]
-        methods.append(merged[f"{latency}_method"].set_axis(table.index))
+        methods.append(merged[f"{latency_metric}_method"].set_axis(table.index))
     shown["n"] = table[f"{ENERGY}_n"].to_numpy()
     # The methods of the row's intervals, each named once (a zero-width interval shows itself).
     shown["interval"] = [
