@@ -11,6 +11,7 @@ import json
 import sqlite3
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +32,10 @@ from orchestrator.cli_common import (
     load_or_exit,
     results_option,
 )
-from orchestrator.cli_report import compare, report
+from orchestrator.cli_report import compare, json_option, report
 from orchestrator.config_errors import ConfigError
 from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
+from orchestrator.json_output import emit, to_stderr
 from orchestrator.lock import CampaignLocked
 from orchestrator.manifest import Manifest, ManifestDamaged
 from orchestrator.schedule import schedule
@@ -131,13 +133,19 @@ def schema(output: Path | None) -> None:
     help="Compose file defining one service per backend.",
 )
 @site_option
+@json_option
 def run(
-    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+    campaign_file: Path,
+    results_dir: Path,
+    executor: str | None,
+    compose_file: Path,
+    site_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
     with sigterm_as_interrupt():
         try:
-            _run(campaign_file, results_dir, executor, compose_file, site_file)
+            _run(campaign_file, results_dir, executor, compose_file, site_file, as_json)
         except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
             click.echo(
                 f"\ninterrupted by {interruption_cause(err)}: any run in flight is marked interrupted; "
@@ -148,9 +156,16 @@ def run(
 
 
 def _run(
-    campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
+    campaign_file: Path,
+    results_dir: Path,
+    executor: str | None,
+    compose_file: Path,
+    site_file: Path | None,
+    as_json: bool = False,
 ) -> None:
     from orchestrator.runner import CampaignRunner
+
+    say = to_stderr if as_json else _echo  # with --json, stdout is the final document alone
 
     campaign = load_or_exit(campaign_file)
     expand_or_exit(campaign, campaign_file)
@@ -164,7 +179,7 @@ def _run(
         raise SystemExit(EXIT_FAILED) from None
     if notice:
         click.echo(f"notice: {notice}", err=True)
-    runner = CampaignRunner(campaign, results_dir, chosen, _echo)
+    runner = CampaignRunner(campaign, results_dir, chosen, say)
     try:
         outcome = runner.run()
     except (CampaignLocked, ExecutorUnavailable, ManifestDamaged) as err:
@@ -177,19 +192,24 @@ def _run(
             err=True,
         )
         raise SystemExit(EXIT_FAILED) from None
-    _print_summary(runner.campaign_dir)
+    _print_summary(runner.campaign_dir, say)
     try:
         with Manifest.open_readonly(runner.campaign_dir) as manifest:
             counts = manifest.counts()
     except (OSError, sqlite3.Error, ManifestDamaged) as err:
         click.echo(f"error: {_cannot_write(err)}; `camp run` again to resume", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    click.echo(
+    say(
         f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['interrupted']} "
         f"pending — results in {runner.campaign_dir}"
     )
     failed_anywhere = counts["failed"] > 0 or outcome.failed > 0 or outcome.breaker_tripped
-    raise SystemExit(EXIT_FAILED if failed_anywhere else EXIT_OK)
+    exit_code = EXIT_FAILED if failed_anywhere else EXIT_OK
+    if as_json:
+        from orchestrator.cli_json import run_document
+
+        emit("run", run_document(campaign.name, runner.campaign_dir, counts, outcome, exit_code))
+    raise SystemExit(exit_code)
 
 
 def _cannot_write(err: Exception) -> str:
@@ -199,13 +219,13 @@ def _cannot_write(err: Exception) -> str:
     return str(err)
 
 
-def _print_summary(campaign_dir: Path) -> None:
+def _print_summary(campaign_dir: Path, say: Callable[[str], None] = click.echo) -> None:
     """The per-experiment table with intervals (also writes the aggregate tables)."""
     from orchestrator.report import summary_text
 
     text = summary_text(campaign_dir)
     if text:
-        click.echo(text)
+        say(text)
 
 
 @main.command()
@@ -218,10 +238,16 @@ def _print_summary(campaign_dir: Path) -> None:
     show_default=True,
     help="How many runs of the run order to list.",
 )
-def plan(campaign_file: Path, show_runs: int) -> None:
+@json_option
+def plan(campaign_file: Path, show_runs: int, as_json: bool) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
     campaign = load_or_exit(campaign_file)
     expansion = expand_or_exit(campaign, campaign_file)
+    if as_json:
+        from orchestrator.planning import make_plan
+
+        emit("plan", make_plan(campaign).as_json())  # every run of the order, not --runs of them
+        return
     per_backend = Counter(e.backend for e in expansion.experiments)
     rejected = Counter(r.backend for r in expansion.rejected)
     click.echo(
@@ -277,7 +303,7 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
 @main.command()
 @click.argument("target", type=click.Path(path_type=Path, exists=True))
 @results_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
+@json_option
 def status(target: Path, results_dir: Path, as_json: bool) -> None:
     """Progress of a campaign: TARGET is its campaign file or its results directory."""
     campaign_dir = target if target.is_dir() else layout.campaign_dir(results_dir, load_or_exit(target).name)
@@ -292,12 +318,9 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
         click.echo(f"error: cannot read the manifest of {campaign_dir}: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     if as_json:
-        click.echo(
-            json.dumps(
-                {"campaign_dir": str(campaign_dir), "counts": counts, "runs": [r.as_dict() for r in runs]},
-                indent=2,
-            )
-        )
+        from orchestrator.cli_json import status_document
+
+        emit("status", status_document(campaign_dir, counts, runs))
         return
     total = sum(counts.values())
     others = [f"{n} {state}" for state, n in counts.items() if n and state != "done"]

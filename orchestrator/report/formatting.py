@@ -110,11 +110,11 @@ def format_number(value: float, significant: int = 4) -> str:
 
 
 def format_percent(fraction: float, *, signed: bool = True) -> str:
-    """A fraction as a rounded percentage: ``-0.1234`` → ``−12.3 %`` (one decimal; a true minus)."""
+    """A fraction as a rounded percentage: ``-0.1234`` → ``-12.3 %`` (one decimal; the ASCII
+    minus every other number has, so a copied figure parses)."""
     if not math.isfinite(fraction):
         return MISSING
-    text = f"{100 * fraction:{'+' if signed else ''}.1f} %"
-    return text.replace("-", "−")
+    return f"{100 * fraction:{'+' if signed else ''}.1f} %"
 
 
 def format_interval(mean: float, low: float, high: float, scale: float = 1.0) -> str:

@@ -62,8 +62,8 @@ def test_numbers_are_never_scientific(value: float, expected: str) -> None:
     assert formatting.format_interval(value, float("nan"), float("nan")) == expected
 
 
-def test_percentages_are_rounded_with_a_true_minus() -> None:
-    assert formatting.format_percent(-0.12345) == "−12.3 %"
+def test_percentages_are_rounded_to_one_decimal() -> None:
+    assert formatting.format_percent(-0.12345) == "-12.3 %"
     assert formatting.format_percent(0.05) == "+5.0 %"
     assert formatting.format_percent(float("nan")) == "—"
 
