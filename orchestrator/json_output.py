@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1  # bumped only when a key is removed or changes meaning; new keys may appear
 
@@ -26,11 +28,19 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()  # numpy scalar
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None or _is_pandas_missing(value):
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _is_pandas_missing(value: Any) -> bool:
+    """pandas' NA and NaT (only where pandas is loaded: the CLI starts without it)."""
+    import sys
+
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -5,14 +5,15 @@ run order with its carry-over balance. Nothing is run or written."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.campaign import Campaign
 from orchestrator.carryover import CarryoverBalance, carryover_balance
 from orchestrator.grid import Experiment, RejectedPoint, expand
 from orchestrator.schedule import schedule
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class CampaignPlan:
     def experiments_frame(self) -> pd.DataFrame:
         """One row per experiment: exp_id, label, then its resolved configuration flattened
         (``params.batch_size``, ``workload.max_output_tokens``, …) as the results tables name it."""
+        import pandas as pd
+
         from orchestrator.aggregate import flatten
 
         rows = [{"exp_id": e.exp_id, "label": e.label(), **flatten(e.config())} for e in self.experiments]
