@@ -14,10 +14,10 @@ setup: venv provision
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml containers/harness/requirements.txt orchestrator/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q "$(TORCH)" -e '.[host,dev,pytorch]'
+	$(VENV)/bin/pip install -q "$(TORCH)" -e '.[dev,pytorch]'
 	touch $@
 
 provision: venv

@@ -283,9 +283,13 @@ def latency_coverage(reps: int, cycles: int, requests: int, rng: np.random.Gener
         }
     )
     table = aggregate.request_latency_frame(frame)
-    assert (table["n"] == cycles).all(), "latency intervals must count cycles"
+    assert (table["request_latency_s_n"] == cycles).all(), "latency intervals must count cycles"
     pooled = float(((pooled_low <= true_mean) & (true_mean <= pooled_high)).mean())
-    per_cycle = float(((table["low"] <= true_mean) & (true_mean <= table["high"])).mean())
+    per_cycle = float(
+        (
+            (table["request_latency_s_low"] <= true_mean) & (true_mean <= table["request_latency_s_high"])
+        ).mean()
+    )
     return pooled, per_cycle
 
 

@@ -54,6 +54,8 @@ _OPTIONAL_FLOAT_METRICS = (
     "window_start_temperature_c",
 )
 _OPTIONAL_INT_METRICS = ("n_samples_window",)
+# The request latency table's metric: its columns are request_latency_s_mean, _low, _high, _n, _method.
+REQUEST_LATENCY = "request_latency_s"
 UNKNOWN_REVISION = "unknown"
 
 
@@ -398,7 +400,7 @@ def experiments_frame(
 
 def request_latency_frame(requests: pd.DataFrame) -> pd.DataFrame:
     """Per experiment: the mean request latency and its interval over cycles (n = cycles), and
-    how many requests went into it.
+    how many requests went into it (columns ``request_latency_s_mean`` … ``_method``, ``requests``).
 
     The requests of one cycle share its conditions (clocks, temperature, the batches they ran
     in), so they are not independent repeats: pooling them makes an interval that is far too
@@ -412,6 +414,8 @@ def request_latency_frame(requests: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     table = stats.summarise(per_cycle, "latency_s", by=["exp_id"])
+    # Named as the experiments table's columns are, unit included: request_latency_s_mean, …
+    table = table.rename(columns={c: f"{REQUEST_LATENCY}_{c}" for c in table.columns if c != "exp_id"})
     counted = per_cycle.groupby("exp_id", sort=True)["requests"].sum()
     return table.merge(counted.rename("requests").reset_index(), on="exp_id", how="left")
 

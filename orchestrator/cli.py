@@ -12,6 +12,7 @@ import json
 import sqlite3
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,10 @@ from orchestrator.cli_common import (
     set_option,
     yes_option,
 )
-from orchestrator.cli_report import compare, report
+from orchestrator.cli_report import compare, json_option, report
 from orchestrator.config_errors import ConfigError
 from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
+from orchestrator.json_output import emit, to_stderr
 from orchestrator.lock import CampaignLocked
 from orchestrator.manifest import Manifest, ManifestDamaged
 from orchestrator.schedule import schedule
@@ -160,6 +162,7 @@ def _write_references(folder: Path) -> None:
 @site_option
 @set_option
 @yes_option
+@json_option
 def run(
     campaign_file: Path,
     results_dir: Path,
@@ -168,6 +171,7 @@ def run(
     site_file: Path | None,
     overrides: tuple[str, ...],
     yes: bool,
+    as_json: bool,
 ) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE.
 
@@ -176,10 +180,10 @@ def run(
     it ends."""
     from orchestrator.progress_view import make_view
 
-    view = make_view(_echo)
+    view = make_view(to_stderr if as_json else _echo)
     with sigterm_as_interrupt():
         try:
-            _run(campaign_file, results_dir, executor, compose_file, site_file, overrides, yes, view)
+            _run(campaign_file, results_dir, executor, compose_file, site_file, overrides, yes, view, as_json)
         except KeyboardInterrupt as err:  # start-up, the runs or the closing summary: all alike
             view.close()
             click.echo(f"\n{interrupted_message(interruption_cause(err), view.interrupted)}", err=True)
@@ -207,8 +211,11 @@ def _run(
     overrides: tuple[str, ...],
     yes: bool,
     view: ProgressView,
+    as_json: bool = False,
 ) -> None:
     from orchestrator.runner import CampaignRunner
+
+    say = to_stderr if as_json else _echo  # with --json, stdout is the final document alone
 
     campaign = load_or_exit(campaign_file, overrides)
     expansion = expand_or_exit(campaign, campaign_file)
@@ -223,7 +230,7 @@ def _run(
         raise SystemExit(EXIT_FAILED) from None
     if notice:
         click.echo(f"notice: {notice}", err=True)
-    runner = CampaignRunner(campaign, results_dir, chosen, _echo, overrides=overrides, view=view)
+    runner = CampaignRunner(campaign, results_dir, chosen, say, overrides=overrides, view=view)
     try:
         outcome = runner.run()
     except CampaignLocked as err:  # another `camp run` holds it: its outputs are its own
@@ -245,19 +252,24 @@ def _run(
         )
         _refresh_quietly(runner.campaign_dir)
         raise SystemExit(EXIT_FAILED) from None
-    _print_summary(runner.campaign_dir)
+    _print_summary(runner.campaign_dir, say)
     try:
         with Manifest.open_readonly(runner.campaign_dir) as manifest:
             counts = manifest.counts()
     except (OSError, sqlite3.Error, ManifestDamaged) as err:
         click.echo(f"error: {_cannot_write(err)}; `camp run` again to resume", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    click.echo(
+    say(
         f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['interrupted']} "
         f"pending — results in {runner.campaign_dir}"
     )
     failed_anywhere = counts["failed"] > 0 or outcome.failed > 0 or outcome.breaker_tripped
-    raise SystemExit(EXIT_FAILED if failed_anywhere else EXIT_OK)
+    exit_code = EXIT_FAILED if failed_anywhere else EXIT_OK
+    if as_json:
+        from orchestrator.cli_json import run_document
+
+        emit("run", run_document(campaign.name, runner.campaign_dir, counts, outcome, exit_code))
+    raise SystemExit(exit_code)
 
 
 def _confirm_what_a_change_drops(
@@ -279,7 +291,7 @@ def _cannot_write(err: Exception) -> str:
     return str(err)
 
 
-def _print_summary(campaign_dir: Path) -> None:
+def _print_summary(campaign_dir: Path, say: Callable[[str], None] = click.echo) -> None:
     """Refresh the aggregate tables and the report, and print the per-experiment table with
     intervals. Printed after the runs are safely recorded, so a problem is said, not raised."""
     from orchestrator.aggregate import AggregationError
@@ -289,13 +301,13 @@ def _print_summary(campaign_dir: Path) -> None:
     try:
         refreshed = refresh_outputs(campaign_dir)
     except AggregationError as err:
-        click.echo(f"cannot summarise: {err}")
+        say(f"cannot summarise: {err}")
         return
     except OSError as err:  # disk full, read-only volume: the runs are recorded; say where
-        click.echo(f"cannot write the tables and the report: {_cannot_write(err)}")
+        say(f"cannot write the tables and the report: {_cannot_write(err)}")
         return
-    click.echo(format_campaign_summary(refreshed.tables))
-    click.echo(f"report: {refreshed.index}")
+    say(format_campaign_summary(refreshed.tables))
+    say(f"report: {refreshed.index}")
 
 
 def _refresh_quietly(campaign_dir: Path) -> None:
@@ -332,7 +344,10 @@ def _refresh_quietly(campaign_dir: Path) -> None:
     is_flag=True,
     help="Print the campaign as camp resolves it (overrides applied, every default filled in) as YAML.",
 )
-def plan(campaign_file: Path, show_runs: int, overrides: tuple[str, ...], resolved: bool) -> None:
+@json_option
+def plan(
+    campaign_file: Path, show_runs: int, overrides: tuple[str, ...], resolved: bool, as_json: bool
+) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
     campaign = load_or_exit(campaign_file, overrides)
     if resolved:
@@ -341,6 +356,11 @@ def plan(campaign_file: Path, show_runs: int, overrides: tuple[str, ...], resolv
         click.echo(resolved_yaml(campaign, str(campaign_file), overrides), nl=False)
         return
     expansion = expand_or_exit(campaign, campaign_file)
+    if as_json:
+        from orchestrator.planning import make_plan
+
+        emit("plan", make_plan(campaign).as_json())  # every run of the order, not --runs of them
+        return
     per_backend = Counter(e.backend for e in expansion.experiments)
     rejected = Counter(r.backend for r in expansion.rejected)
     click.echo(
@@ -398,7 +418,7 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
 @main.command()
 @click.argument("target")
 @results_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
+@json_option
 def status(target: str, results_dir: Path, as_json: bool) -> None:
     """Progress of a campaign: TARGET is its campaign file, its results directory or its name
     (under --results-dir)."""
@@ -423,12 +443,9 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
         click.echo(f"error: cannot read the manifest of {campaign_dir}: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     if as_json:
-        click.echo(
-            json.dumps(
-                {"campaign_dir": str(campaign_dir), "counts": counts, "runs": [r.as_dict() for r in runs]},
-                indent=2,
-            )
-        )
+        from orchestrator.cli_json import status_document
+
+        emit("status", status_document(campaign_dir, counts, runs))
         return
     click.echo("\n".join(lines))
 

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import math
+import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from camp_contract import layout
 from orchestrator.cli_common import EXIT_BAD_CONFIG, EXIT_FAILED, load_or_exit, results_option
+from orchestrator.json_output import emit, to_stderr
 
 if TYPE_CHECKING:
-    from orchestrator import slo, stats
-
-COMPARE_METRICS = (
-    "energy_per_output_token_j",
-    "throughput_tokens_per_s",
-    "energy_per_request_j",
-    "avg_power_w",
-    "latency_mean_s",
-)
+    from orchestrator import aggregate, grouping, slo
 
 
 def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
@@ -42,7 +35,36 @@ def service_level(target: Path, campaign_dir: Path) -> slo.ServiceLevel | None:
     return slo.snapshot_slo(campaign_dir) if target.is_dir() else load_or_exit(target).slo
 
 
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="For scripts: print one JSON document on stdout, nothing else (shape: docs/api.md).",
+)
+
+
 target_argument = click.argument("target", type=click.Path(path_type=Path, exists=True))
+
+
+def report_json(
+    campaign_dir: Path, tables: aggregate.CampaignTables, grouped: grouping.GroupedSummary | None, index: Path
+) -> dict[str, Any]:
+    """``camp report --json``: where the files are, and the experiments (and ``--by``) tables as
+    rows in base units (docs/api.md)."""
+    from orchestrator.json_output import records
+
+    return {
+        "campaign_dir": str(campaign_dir),
+        "report": str(index),
+        "tables_dir": str(layout.aggregate_dir(campaign_dir)),
+        "runs": len(tables.runs),
+        "excluded_kinds": list(tables.excluded_kinds),
+        "experiments": records(tables.experiments),
+        "by": None
+        if grouped is None
+        else {"fields": list(grouped.by), "n_counts": grouped.unit, "rows": records(grouped.table)},
+        "unreadable": list(tables.unreadable),
+    }
 
 
 @click.command()
@@ -64,10 +86,15 @@ target_argument = click.argument("target", type=click.Path(path_type=Path, exist
     help="Leave runs with this warning kind out of every interval (repeatable; 'all': any "
     "warning): throttled, negative_energy, short_window, … (docs/measurement.md).",
 )
-def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kinds: tuple[str, ...]) -> None:
+@json_option
+def report(
+    target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kinds: tuple[str, ...], as_json: bool
+) -> None:
     """Aggregate the done runs of TARGET (results dir or campaign file) and write the HTML report."""
     from orchestrator import aggregate, grouping, warned
     from orchestrator.report import format_campaign_summary, format_grouped, write_report
+
+    say = to_stderr if as_json else click.echo  # with --json, stdout is the document alone
 
     campaign_dir = resolve_campaign_dir(target, results_dir)
     level = service_level(target, campaign_dir)
@@ -79,7 +106,7 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
         tables = aggregate.aggregate_campaign(
             campaign_dir, write=False, exclude_warned=exclude_kinds, service_level=level
         )
-        click.echo(format_campaign_summary(tables))
+        say(format_campaign_summary(tables))
         click.echo(f"error: cannot write {err.filename or campaign_dir}: {err.strerror or err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     except aggregate.AggregationError as err:
@@ -89,15 +116,19 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_BAD_CONFIG) from None
     if exclude_kinds and not tables.excluded_kinds:
-        click.echo("--exclude-warned all: no run carries a warning, nothing was excluded")
-    click.echo(format_campaign_summary(tables))
+        say("--exclude-warned all: no run carries a warning, nothing was excluded")
     if grouped is not None:
         name = "by_" + "+".join(grouped.by)
         aggregate.write_table(grouped.table, layout.aggregate_dir(campaign_dir), name)
-        click.echo(f"\nby {', '.join(grouped.by)}:")
-        click.echo(format_grouped(grouped))
-    click.echo(f"tables: {layout.aggregate_dir(campaign_dir)}")
-    click.echo(f"report: {index}")
+    if as_json:
+        emit("report", report_json(campaign_dir, tables, grouped, index))
+    else:
+        click.echo(format_campaign_summary(tables))
+        if grouped is not None:
+            click.echo(f"\nby {', '.join(grouped.by)}:")
+            click.echo(format_grouped(grouped))
+        click.echo(f"tables: {layout.aggregate_dir(campaign_dir)}")
+        click.echo(f"report: {index}")
     if tables.unreadable:
         click.echo(
             f"error: {len(tables.unreadable)} problem(s) named above: the report holds every valid run; "
@@ -107,33 +138,16 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
         raise SystemExit(EXIT_FAILED)
 
 
-def format_comparison(rows: list[stats.PairedComparison], exp_a: str, exp_b: str) -> str:
-    """A paired-comparison table, one metric a line, difference = A − B."""
-    width = max(len("metric"), *(len(r.metric) for r in rows))
-    header = f"{'metric':<{width}} {'A':>10} {'B':>10} {'A−B':>10} {'95% CI of A−B':>22} "
-    header += f"{'A−B %':>7} {'p':>6} {'n':>3}"
-    lines = [f"A = {exp_a}   B = {exp_b}   (paired by cycle)", header, "-" * len(header)]
+def _manifest_labels(campaign_dir: Path) -> dict[str, str]:
+    """Each experiment's label as ``camp plan`` and ``camp status`` show it; none without a
+    readable manifest."""
+    from orchestrator.manifest import Manifest, ManifestDamaged
 
-    def num(value: float) -> str:
-        return "—" if not math.isfinite(value) else f"{value:.4g}"
-
-    for row in rows:
-        ci = "—" if not math.isfinite(row.low) else f"[{row.low:.3g}, {row.high:.3g}]"
-        relative = "—" if not math.isfinite(row.relative_diff) else f"{100 * row.relative_diff:+.1f}"
-        p = (
-            "—"
-            if not math.isfinite(row.p_value)
-            else "<0.001"
-            if row.p_value < 0.001
-            else f"{row.p_value:.3f}"
-        )
-        lines.append(
-            f"{row.metric:<{width}} {num(row.mean_a):>10} {num(row.mean_b):>10} {num(row.mean_diff):>10} "
-            f"{ci:>22} {relative:>7} {p:>6} {row.n:>3}"
-        )
-    methods = sorted({r.method for r in rows})
-    lines.append(f"method: {', '.join(methods)}; 95% interval of the mean per-cycle difference")
-    return "\n".join(lines)
+    try:
+        with Manifest.open_readonly(campaign_dir) as manifest:
+            return {row.exp_id: row.label for row in manifest.runs()}
+    except (OSError, ManifestDamaged, sqlite3.Error):
+        return {}
 
 
 @click.command()
@@ -144,9 +158,14 @@ def format_comparison(rows: list[stats.PairedComparison], exp_a: str, exp_b: str
 @click.option(
     "--metric", "metrics", multiple=True, help="Metric column(s) to compare (default: the main ones)."
 )
-def compare(target: Path, exp_a: str, exp_b: str, results_dir: Path, metrics: tuple[str, ...]) -> None:
-    """Paired comparison of experiments EXP_A and EXP_B of TARGET over their common cycles."""
-    from orchestrator import aggregate, stats
+@json_option
+def compare(
+    target: Path, exp_a: str, exp_b: str, results_dir: Path, metrics: tuple[str, ...], as_json: bool
+) -> None:
+    """Paired comparison of experiments EXP_A and EXP_B of TARGET over their common cycles: B − A,
+    relative to A. Each is an exp_id, a unique prefix of one, or a label (`batch_size=8`)."""
+    from orchestrator import aggregate, comparison
+    from orchestrator.report import format_comparison
 
     campaign_dir = resolve_campaign_dir(target, results_dir)
     try:
@@ -154,28 +173,21 @@ def compare(target: Path, exp_a: str, exp_b: str, results_dir: Path, metrics: tu
     except aggregate.AggregationError as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    known = set(runs["exp_id"]) if not runs.empty else set()
-    for exp_id in (exp_a, exp_b):
-        if exp_id not in known:
-            hint = ", ".join(sorted(known)[:20]) or "none"
-            click.echo(
-                f"error: no done runs of experiment {exp_id!r} in {campaign_dir}; done: {hint}", err=True
-            )
-            raise SystemExit(EXIT_BAD_CONFIG)
-    chosen = metrics or COMPARE_METRICS
-    unknown = [m for m in chosen if m not in runs.columns]
+    labels = comparison.experiment_labels(runs, _manifest_labels(campaign_dir))
+    try:
+        chosen = [comparison.resolve_experiment(token, labels) for token in (exp_a, exp_b)]
+    except comparison.ExperimentChoiceError as err:
+        click.echo(f"error: {err} (in {campaign_dir})", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
+    wanted = metrics or comparison.DEFAULT_METRICS
+    unknown = [m for m in wanted if m not in runs.columns]
     if unknown:
         click.echo(
             f"error: unknown metric(s) {', '.join(unknown)}; columns: {', '.join(runs.columns)}", err=True
         )
         raise SystemExit(EXIT_BAD_CONFIG)
-    by_cycle = runs.set_index("cycle")
-    rows = [
-        stats.paired_comparison(
-            by_cycle.loc[by_cycle["exp_id"] == exp_a, metric],
-            by_cycle.loc[by_cycle["exp_id"] == exp_b, metric],
-            metric,
-        )
-        for metric in chosen
-    ]
-    click.echo(format_comparison(rows, exp_a, exp_b))
+    result = comparison.compare_experiments(runs, chosen[0], chosen[1], wanted, labels)
+    if as_json:
+        emit("compare", comparison.as_json(result, str(campaign_dir)))
+    else:
+        click.echo(format_comparison(result))

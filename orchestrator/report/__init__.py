@@ -12,10 +12,15 @@ three parts, each a module with one job:
 
 ``formatting`` spells numbers, intervals and labels for the page and for ``terminal`` (what
 ``camp run`` and ``camp report`` print); ``traces`` reads a run's power trace. Callers outside
-the package use the four functions below.
+the package use the five functions below.
 """
 
 from orchestrator.report.page import write_report
-from orchestrator.report.terminal import format_campaign_summary, format_grouped, summary_text
+from orchestrator.report.terminal import (
+    format_campaign_summary,
+    format_comparison,
+    format_grouped,
+    summary_text,
+)
 
-__all__ = ["format_campaign_summary", "format_grouped", "summary_text", "write_report"]
+__all__ = ["format_campaign_summary", "format_comparison", "format_grouped", "summary_text", "write_report"]

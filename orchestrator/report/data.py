@@ -22,11 +22,12 @@ from orchestrator.report.formatting import (
     THROUGHPUT,
     cell_text,
     config_label,
-    energy_unit,
-    format_interval,
     label_columns,
     metric_interval,
+    metric_unit,
+    si_unit,
     sorted_by_config,
+    with_unit,
 )
 from orchestrator.report.traces import representative_run
 from orchestrator.serving_plan import LOAD_COLUMNS
@@ -306,24 +307,28 @@ def experiment_table(experiments: pd.DataFrame, latency: pd.DataFrame) -> Table:
     """The report's summary table: swept config, then each metric as mean ± interval."""
     columns = label_columns(experiments)
     table = sorted_by_config(experiments, columns)
-    unit = energy_unit(table[f"{ENERGY}_mean"])
     shown = table[["exp_id", *columns]].rename(columns={c: c.split(".")[-1] for c in columns})
 
-    def interval(metric: str, scale: float = 1.0) -> list[str]:
-        return [metric_interval(row, metric, scale) for _, row in table.iterrows()]
+    def interval(metric: str, header: str) -> None:
+        """The metric's intervals as a column in one unit (its prefix chosen for this table),
+        the unit in the header."""
+        unit = metric_unit(metric, table[f"{metric}_mean"])
+        cells = [metric_interval(row, metric, unit.scale) for _, row in table.iterrows()]
+        shown[with_unit(header, unit)] = cells
 
-    shown[f"{unit.name}/output token"] = interval(ENERGY, unit.scale)
-    shown["tokens/s"] = interval(THROUGHPUT)
-    shown["J/request"] = interval("energy_per_request_j")
-    shown["avg power (W)"] = interval("avg_power_w")
+    interval(ENERGY, "energy")
+    interval(THROUGHPUT, "throughput")
+    interval("energy_per_request_j", "energy")
+    interval("avg_power_w", "avg power")
     methods = [table[f"{m}_method"] for m in (ENERGY, THROUGHPUT, "energy_per_request_j", "avg_power_w")]
     if not latency.empty and "exp_id" in latency.columns and len(latency.columns) > 1:
         merged = table[["exp_id"]].merge(latency, on="exp_id", how="left")
-        shown["request latency (ms)"] = [
-            format_interval(m, lo, hi, 1e3)
-            for m, lo, hi in zip(merged["mean"], merged["low"], merged["high"], strict=True)
+        latency_metric = aggregate.REQUEST_LATENCY
+        latency_unit = si_unit("s", merged[f"{latency_metric}_mean"])
+        shown[with_unit("request latency", latency_unit)] = [
+            metric_interval(row, latency_metric, latency_unit.scale) for _, row in merged.iterrows()
         ]
-        methods.append(merged["method"].set_axis(table.index))
+        methods.append(merged[f"{latency_metric}_method"].set_axis(table.index))
     shown["n"] = table[f"{ENERGY}_n"].to_numpy()
     # The methods of the row's intervals, each named once (a zero-width interval shows itself).
     shown["interval"] = [

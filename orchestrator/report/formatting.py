@@ -31,20 +31,90 @@ _SHORT_METHOD = {
 
 @dataclass(frozen=True)
 class EnergyUnit:
+    """A unit as a column header names it (``mJ/token``) and the factor that turns the column's
+    base unit (J, W, s) into it. One per column: every cell of a column is in the same unit."""
+
     name: str
-    scale: float  # multiply joules by this
+    scale: float  # multiply the base-unit value by this
 
 
-def energy_unit(values: pd.Series | np.ndarray) -> EnergyUnit:
-    """J, mJ or µJ: whichever puts the typical value between 1 and 1000."""
+# SI prefixes from the largest: a quantity is shown in the first whose typical value is ≥ 1.
+_SI_PREFIXES = (("M", 1e-6), ("k", 1e-3), ("", 1.0), ("m", 1e3), ("µ", 1e6), ("n", 1e9))
+# Seconds read best as s, ms, µs: nobody writes ks.
+_TIME_PREFIXES = (("", 1.0), ("m", 1e3), ("µ", 1e6), ("n", 1e9))
+# Metric columns' unit suffixes (the aggregate tables' names) → the unit they are in.
+_BASE_UNITS = {"_j": "J", "_w": "W", "_s": "s"}
+_PER = {"_per_output_token_": "/token", "_per_request_": "/request"}
+
+
+def si_unit(base: str, values: pd.Series | np.ndarray | Sequence[float]) -> EnergyUnit:
+    """``base`` with the SI prefix that puts the typical (median absolute) value between 1 and
+    1000: one prefix for a whole column, chosen from its values."""
     finite = np.asarray(values, dtype=float)
     finite = finite[np.isfinite(finite)]
     typical = float(np.median(np.abs(finite))) if finite.size else 1.0
-    if typical >= 1 or typical == 0:
-        return EnergyUnit("J", 1.0)
-    if typical >= 1e-3:
-        return EnergyUnit("mJ", 1e3)
-    return EnergyUnit("µJ", 1e6)
+    prefixes = _TIME_PREFIXES if base == "s" else _SI_PREFIXES
+    if typical == 0:
+        return EnergyUnit(base, 1.0)
+    for prefix, scale in prefixes:
+        if typical * scale >= 1:
+            return EnergyUnit(prefix + base, scale)
+    prefix, scale = prefixes[-1]
+    return EnergyUnit(prefix + base, scale)
+
+
+def energy_unit(values: pd.Series | np.ndarray) -> EnergyUnit:
+    """J with the prefix the values need (kJ, J, mJ, µJ, …)."""
+    return si_unit("J", values)
+
+
+def metric_unit(metric: str, values: pd.Series | np.ndarray | Sequence[float] = ()) -> EnergyUnit:
+    """The unit a metric column is shown in, from its name: ``energy_per_output_token_j`` →
+    ``mJ/token`` (prefix from the values), ``throughput_tokens_per_s`` → ``tokens/s`` (never
+    prefixed), ``avg_power_w`` → ``W``, ``latency_mean_s`` → ``ms``; unitless columns → ``""``."""
+    if metric.endswith("_per_s"):
+        return EnergyUnit(metric.removesuffix("_per_s").rsplit("_", 1)[-1] + "/s", 1.0)
+    for suffix, base in _BASE_UNITS.items():
+        if metric.endswith(suffix):
+            unit = si_unit(base, values)
+            per = next((text for key, text in _PER.items() if key in f"{metric}_"), "")
+            return EnergyUnit(unit.name + per, unit.scale)
+    return EnergyUnit("", 1.0)
+
+
+def metric_title(metric: str) -> str:
+    """A metric column's name as words, its unit suffix dropped: ``energy_per_output_token_j`` →
+    ``energy per output token``."""
+    stem = metric.removesuffix("_per_s")
+    for suffix in _BASE_UNITS:
+        stem = stem.removesuffix(suffix)
+    return stem.replace("_", " ") + (" per s" if metric.endswith("_per_s") else "")
+
+
+def with_unit(header: str, unit: EnergyUnit) -> str:
+    """A column header that states its unit: ``energy (mJ/token)``; the bare header without one."""
+    return f"{header} ({unit.name})" if unit.name else header
+
+
+def format_number(value: float, significant: int = 4) -> str:
+    """Fixed-point, never scientific: ``significant`` digits, but never fewer than the integer
+    part has, trailing zeros dropped (``12345.6`` → ``12346``, ``0.012345`` → ``0.01235``,
+    ``5.0`` → ``5``)."""
+    if not math.isfinite(value):
+        return MISSING
+    if value == 0:
+        return "0"
+    decimals = max(0, significant - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text  # as ``g`` does: 5, not 5.000
+
+
+def format_percent(fraction: float, *, signed: bool = True) -> str:
+    """A fraction as a rounded percentage: ``-0.1234`` → ``-12.3 %`` (one decimal; the ASCII
+    minus every other number has, so a copied figure parses)."""
+    if not math.isfinite(fraction):
+        return MISSING
+    return f"{100 * fraction:{'+' if signed else ''}.1f} %"
 
 
 def format_interval(mean: float, low: float, high: float, scale: float = 1.0) -> str:
@@ -56,7 +126,7 @@ def format_interval(mean: float, low: float, high: float, scale: float = 1.0) ->
     if not math.isfinite(mean):
         return MISSING
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{mean:.4g}"
+        return format_number(mean)
     up, down = max(high - mean, 0.0), max(mean - low, 0.0)
     widest = max(up, down)
     if widest <= 1e-9 * abs(mean):  # zero variance (or float noise): show the mean to 4 digits

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,20 +11,25 @@ from pathlib import Path
 import pandas as pd
 
 from orchestrator import aggregate, grouping, slo, stats, warned
+from orchestrator.comparison import Comparison
 from orchestrator.report.formatting import (
     ENERGY,
     MISSING,
     THROUGHPUT,
     EnergyUnit,
     config_label,
-    energy_unit,
+    format_number,
+    format_percent,
     label_columns,
     metric_interval,
+    metric_title,
+    metric_unit,
     short_method,
     sorted_by_config,
 )
 from orchestrator.report.serving_text import format_serving_summary
 
+THROUGHPUT_UNIT = metric_unit(THROUGHPUT).name  # tokens/s
 SUMMARY_WIDTH = 100
 SUMMARY_MAX_ROWS = 60
 _MIN_N = stats.BOOTSTRAP_T_MIN_N
@@ -74,14 +80,15 @@ def format_summary(
         return "no finished runs to summarise"
     columns = label_columns(experiments)
     table = sorted_by_config(experiments, columns)
-    unit = energy_unit(table[f"{ENERGY}_mean"])
-    energy_header = f"{unit.name}/tok (95% CI)"
+    unit = metric_unit(ENERGY, table[f"{ENERGY}_mean"])
+    energy_header = f"{unit.name} (95% CI)"
     shown = table.head(max_rows)
     rows = [
         (str(row["exp_id"]), config_label(row, columns), *_interval_cells(row, unit), *extra)
         for (_, row), extra in zip(shown.iterrows(), _warned_cells(shown), strict=True)
     ]
-    headers = ("exp_id", "config", energy_header, "tok/s (95% CI)", "n", "CI", *_warned_headers(table))
+    throughput_header = f"{THROUGHPUT_UNIT} (95% CI)"
+    headers = ("exp_id", "config", energy_header, throughput_header, "n", "CI", *_warned_headers(table))
     lines = text_table(headers, rows, right={2, 3, 4, 6, 7}, shrinking=1, width=width)
     if len(table) > max_rows:
         lines.append(f"… {len(table) - max_rows} more experiments: see the report")
@@ -120,7 +127,7 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
     table = grouped.table
     if table.empty or f"{ENERGY}_mean" not in table.columns:
         return "no finished runs to summarise"
-    unit = energy_unit(table[f"{ENERGY}_mean"])
+    unit = metric_unit(ENERGY, table[f"{ENERGY}_mean"])
     rows = [
         (
             *(MISSING if pd.isna(row[c]) else str(row[c]) for c in grouped.by),
@@ -129,7 +136,7 @@ def format_grouped(grouped: grouping.GroupedSummary, *, width: int = SUMMARY_WID
         )
         for _, row in table.iterrows()
     ]
-    headers = (*grouped.by, "exps", f"{unit.name}/tok (95% CI)", "tok/s (95% CI)", "n", "CI")
+    headers = (*grouped.by, "exps", f"{unit.name} (95% CI)", f"{THROUGHPUT_UNIT} (95% CI)", "n", "CI")
     k = len(grouped.by)
     lines = text_table(headers, rows, right={k, k + 1, k + 2, k + 3}, shrinking=0, width=width)
     if grouped.unit == grouping.UNIT_EXPERIMENTS:
@@ -173,3 +180,60 @@ def summary_text(campaign_dir: Path) -> str:
     except OSError as err:  # disk full, read-only volume: the runs are recorded; say where
         return f"cannot write the summary tables ({err.filename or ''}: {err.strerror or err})"
     return format_campaign_summary(tables)
+
+
+# Config fields the comparison always shows (others only where A and B differ).
+_ALWAYS_SHOWN = ("backend", "model", "params")
+_SHORT_METRIC = {
+    "energy_per_output_token_j": "energy per token",
+    "throughput_tokens_per_s": "throughput",
+    "energy_per_request_j": "energy per request",
+    "avg_power_w": "avg power",
+    "latency_mean_s": "mean latency",
+}
+
+
+def format_comparison(comparison: Comparison, *, width: int = SUMMARY_WIDTH) -> str:
+    """``camp compare``: both configurations side by side (differing fields first, marked ``≠``),
+    then each metric's B − A with its 95% interval and B vs A as a percentage of A, each row in
+    its own unit; the first metric's result said in words."""
+    a, b = comparison.a, comparison.b
+    lines = [f"A = {a.exp_id}  {a.label}", f"B = {b.exp_id}  {b.label}", ""]
+    shown = [f for f in comparison.fields if f.differs or f.name.split(".")[0] in _ALWAYS_SHOWN]
+    shown.sort(key=lambda f: not f.differs)  # the differing fields first, each marked ≠
+    config_rows = [("≠" if f.differs else "", f.name, f.value_a, f.value_b) for f in shown]
+    lines += text_table(("", "config", "A", "B"), config_rows, right=set(), shrinking=1, width=width)
+    hidden = len(comparison.fields) - len(shown)
+    if hidden:
+        lines.append(
+            f"   … {hidden} more fields, the same in both (workload, measurement, …; --json lists all)"
+        )
+    lines.append("")
+    rows = []
+    for m in comparison.metrics:
+        unit = metric_unit(m.metric, [m.mean_a, m.mean_b])
+
+        def num(value: float, scale: float = unit.scale) -> str:
+            return format_number(value * scale)
+
+        ci = MISSING if not math.isfinite(m.low) else f"[{num(m.low)}, {num(m.high)}]"
+        p = MISSING if not math.isfinite(m.p_value) else "<0.001" if m.p_value < 0.001 else f"{m.p_value:.3f}"
+        name = _SHORT_METRIC.get(m.metric, metric_title(m.metric))
+        values = (num(m.mean_a), num(m.mean_b), num(m.difference), ci, format_percent(m.relative))
+        rows.append((name, unit.name, *values, p, str(m.n)))
+    headers = ("metric", "unit", "A", "B", "B − A", "95% CI of B − A", "B vs A", "p", "n")
+    lines += text_table(headers, rows, right={2, 3, 4, 5, 6, 7, 8}, shrinking=0, width=width)
+    if comparison.metrics:
+        first = comparison.metrics[0]
+        name = _SHORT_METRIC.get(first.metric, metric_title(first.metric))
+        lines.append(
+            f"B vs A: {format_percent(first.relative)} {name}, relative to A "
+            f"(paired over {first.n} cycle{'s' if first.n != 1 else ''})"
+        )
+    methods = ", ".join(sorted({m.method for m in comparison.metrics}))
+    legend = (
+        f"B vs A = (B − A) / A; method: {methods}; 95% interval of the mean per-cycle difference "
+        "B − A, over the cycles both completed"
+    )
+    lines.extend(textwrap.wrap(legend, width))
+    return "\n".join(lines)

@@ -151,9 +151,15 @@ def test_request_latency_interval_is_over_per_cycle_means(tmp_path: Path) -> Non
     row = tables.request_latency.iloc[0]
     cycle_means = np.array([np.mean(latencies) for latencies in cycles])
     low, high = t_interval(cycle_means)
-    assert row["n"] == 3 and row["requests"] == 12 and row["method"] == stats.METHOD_T_WIDENED
-    assert row["mean"] == pytest.approx(cycle_means.mean())
-    assert (row["low"], row["high"]) == pytest.approx((low, high), rel=1e-9)
+    assert (
+        row["request_latency_s_n"] == 3
+        and row["requests"] == 12
+        and row["request_latency_s_method"] == stats.METHOD_T_WIDENED
+    )
+    assert row["request_latency_s_mean"] == pytest.approx(cycle_means.mean())
+    assert (row["request_latency_s_low"], row["request_latency_s_high"]) == pytest.approx(
+        (low, high), rel=1e-9
+    )
 
 
 def test_request_latency_intervals_cover_the_true_mean_when_cycles_differ() -> None:
@@ -174,9 +180,11 @@ def test_request_latency_intervals_cover_the_true_mean_when_cycles_differ() -> N
         }
     )
     table = aggregate.request_latency_frame(frame)
-    coverage = ((table["low"] <= true_mean) & (true_mean <= table["high"])).mean()
+    coverage = (
+        (table["request_latency_s_low"] <= true_mean) & (true_mean <= table["request_latency_s_high"])
+    ).mean()
     assert coverage >= 0.9
-    assert (table["n"] == cycles).all()
+    assert (table["request_latency_s_n"] == cycles).all()
 
 
 def test_done_run_dirs_without_a_manifest_falls_back_to_result_files(tmp_path: Path) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from scipy import stats as sps
 
 from orchestrator.cli_report import compare, report
+from orchestrator.report import formatting
 from tests.aggregate.helpers import add_warnings, write_experiment
 
 OUTPUT_TOKENS = 64
@@ -60,23 +63,102 @@ def test_compare_pairs_cycles_and_matches_scipy(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     slow = (np.array([14.0, 15.5, 14.2, 14.9]) - 4.0) / OUTPUT_TOKENS  # cycle 4 of slow has no partner
     fast = (np.array([10.0, 11.0, 10.5, 10.2]) - 4.0) / OUTPUT_TOKENS
-    reference = sps.ttest_rel(slow, fast)
+    reference = sps.ttest_rel(fast, slow)  # B − A: fast − slow
     ci = reference.confidence_interval()
-    line = next(line for line in result.output.splitlines() if line.startswith("energy_per_output_token_j"))
-    assert f"[{ci.low:.3g}, {ci.high:.3g}]" in line
+    line = next(line for line in result.output.splitlines() if line.startswith("energy per token"))
+    assert " mJ/token " in line
+    mj = formatting.format_number
+    assert f"[{mj(ci.low * 1e3)}, {mj(ci.high * 1e3)}]" in line
+    relative = (fast - slow).mean() / slow.mean()
+    assert formatting.format_percent(relative) in line
+    assert f"B vs A: {formatting.format_percent(relative)} energy per token, relative to A" in result.output
     assert max(len(line) for line in result.output.splitlines()) <= 100
     assert f" {reference.pvalue:.3f} " in line or (reference.pvalue < 0.001 and " <0.001 " in line)
     assert line.rstrip().endswith(" 4")
     assert "paired t" in result.output
 
 
-def test_compare_unknown_experiment_or_metric(tmp_path: Path) -> None:
-    campaign = _campaign(tmp_path)
-    unknown_exp = CliRunner().invoke(compare, [str(campaign), "fast", "nope"])
+def _labelled_campaign(root: Path) -> Path:
+    campaign = root / "demo"
+    write_experiment(campaign, "3f2a9c1b0d4e", [10.0, 11.0, 10.5], batch_size=8)
+    write_experiment(campaign, "3f7700aa11bb", [14.0, 15.5, 14.2], batch_size=1)
+    write_experiment(campaign, "8e1d5566ccdd", [12.0, 12.5, 12.2], batch_size=4)
+    return campaign
+
+
+def test_compare_takes_unique_prefixes_and_labels(tmp_path: Path) -> None:
+    campaign = _labelled_campaign(tmp_path)
+    by_prefix = CliRunner().invoke(compare, [str(campaign), "3f7", "8e"])
+    assert by_prefix.exit_code == 0, by_prefix.output
+    assert by_prefix.output.startswith("A = 3f7700aa11bb  batch_size=1\nB = 8e1d5566ccdd  batch_size=4\n")
+    by_label = CliRunner().invoke(compare, [str(campaign), "batch_size=1", "batch_size=4"])
+    assert by_label.exit_code == 0 and by_label.output == by_prefix.output
+
+
+def test_compare_ambiguous_or_unknown_names_the_candidates(tmp_path: Path) -> None:
+    campaign = _labelled_campaign(tmp_path)
+    ambiguous = CliRunner().invoke(compare, [str(campaign), "3f", "8e"])
+    assert ambiguous.exit_code == 2
+    assert "'3f' is a prefix of 2 exp_ids" in ambiguous.stderr
     assert (
-        unknown_exp.exit_code == 2 and "'nope'" in unknown_exp.output and "fast, slow" in unknown_exp.output
+        "3f2a9c1b0d4e (batch_size=8)" in ambiguous.stderr
+        and "3f7700aa11bb (batch_size=1)" in ambiguous.stderr
     )
-    unknown_metric = CliRunner().invoke(compare, [str(campaign), "fast", "slow", "--metric", "joules"])
+    assert "8e1d5566ccdd" not in ambiguous.stderr and "Traceback" not in ambiguous.output
+    unknown = CliRunner().invoke(compare, [str(campaign), "nope", "8e"])
+    assert unknown.exit_code == 2 and "no done experiment matches 'nope'" in unknown.stderr
+    assert "8e1d5566ccdd (batch_size=4)" in unknown.stderr  # what there is to choose from
+
+
+def test_compare_shows_both_configs_with_the_differing_fields_marked(tmp_path: Path) -> None:
+    campaign = _labelled_campaign(tmp_path)
+    lines = CliRunner().invoke(compare, [str(campaign), "3f7", "8e"]).output.splitlines()
+    config = lines[lines.index(next(line for line in lines if "config" in line)) :]
+    assert config[2].split() == ["≠", "params.batch_size", "1", "4"]  # first, and marked
+    backend = next(line for line in config if " backend " in f" {line} ")
+    assert backend.split() == ["backend", "stub", "stub"]  # the same in both: shown, not marked
+    assert any("more fields, the same in both" in line for line in config)
+
+
+def test_compare_json(tmp_path: Path) -> None:
+    campaign = _labelled_campaign(tmp_path)
+    result = CliRunner().invoke(compare, [str(campaign), "3f7", "batch_size=4", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "compare" and doc["relative_to"] == "a" and doc["difference"] == "b - a"
+    assert (doc["a"]["exp_id"], doc["b"]["exp_id"]) == ("3f7700aa11bb", "8e1d5566ccdd")
+    assert doc["differing_fields"] == ["params.batch_size"]
+    assert doc["a"]["config"]["params.batch_size"] == 1 and doc["b"]["config"]["params.batch_size"] == 4
+    energy = doc["metrics"][0]
+    assert energy["metric"] == "energy_per_output_token_j" and energy["unit"] == "J/token"
+    a = (np.array([14.0, 15.5, 14.2]) - 4.0) / OUTPUT_TOKENS
+    b = (np.array([12.0, 12.5, 12.2]) - 4.0) / OUTPUT_TOKENS
+    assert energy["a_mean"] == pytest.approx(a.mean()) and energy["b_mean"] == pytest.approx(b.mean())
+    assert energy["difference"] == pytest.approx((b - a).mean())
+    assert energy["relative"] == pytest.approx((b - a).mean() / a.mean())
+    assert energy["n"] == 3
+    throughput = next(m for m in doc["metrics"] if m["metric"] == "throughput_tokens_per_s")
+    assert throughput["p_value"] is None  # no variance: null, never NaN
+
+
+def test_report_json_is_one_document_with_the_tables(tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path)
+    result = CliRunner().invoke(report, [str(campaign), "--json", "--by", "batch_size"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "report" and doc["report"] == str(campaign / "report" / "index.html")
+    assert doc["runs"] == 9 and doc["unreadable"] == []
+    fast = next(e for e in doc["experiments"] if e["exp_id"] == "fast")
+    assert fast["energy_per_output_token_j_n"] == 4 and fast["params.batch_size"] == 8
+    assert doc["by"]["fields"] == ["params.batch_size"]
+    assert len(doc["by"]["rows"]) == 2
+    assert Path(doc["report"]).is_file()
+
+
+def test_compare_unknown_metric(tmp_path: Path) -> None:
+    unknown_metric = CliRunner().invoke(
+        compare, [str(_campaign(tmp_path)), "fast", "slow", "--metric", "joules"]
+    )
     assert unknown_metric.exit_code == 2 and "joules" in unknown_metric.output
 
 

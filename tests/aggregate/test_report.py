@@ -108,7 +108,7 @@ def test_summary_has_one_readable_row_per_experiment(tmp_path: Path) -> None:
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 100
     unit = formatting.energy_unit(tables.experiments["energy_per_output_token_j_mean"])
-    assert f"{unit.name}/tok (95% CI)" in lines[0]
+    assert f"{unit.name}/token (95% CI)" in lines[0] and "tokens/s (95% CI)" in lines[0]
     for _, row in tables.experiments.iterrows():
         (line,) = [line for line in lines if line.startswith(row["exp_id"])]
         expected = formatting.format_interval(

@@ -92,8 +92,11 @@ def test_excluding_a_kind_recomputes_the_intervals_without_its_runs(tmp_path: Pa
     # the per-request latencies of excluded runs are out too
     assert set(tables.requests.loc[tables.requests["exp_id"] == "a", "cycle"]) == {2, 3, 4}
     latency_a = tables.request_latency.set_index("exp_id").loc["a"]
-    assert latency_a["mean"] == pytest.approx(0.1 + 3.0)
-    assert (latency_a["n"], latency_a["requests"]) == (3, 12)  # n counts cycles, not pooled requests
+    assert latency_a["request_latency_s_mean"] == pytest.approx(0.1 + 3.0)
+    assert (latency_a["request_latency_s_n"], latency_a["requests"]) == (
+        3,
+        12,
+    )  # n counts cycles, not pooled requests
     on_disk = pd.read_csv(campaign / "aggregate" / "runs.csv")
     assert on_disk["excluded"].sum() == 4 and len(on_disk) == 10  # every run stays in the table
 

@@ -1,0 +1,99 @@
+"""``--json`` for scripts: stdout is exactly one JSON document (progress on stderr), with the
+shape docs/api.md documents, on plan, run, status, report and compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from orchestrator import cli
+from tests.orchestrator.fakes import FakeExecutor, crash, succeed
+
+CAMPAIGN = """
+name: t
+models: [m]
+backends:
+  stub: {grid: {batch_size: [1, 2]}}
+  vllm: {}
+grid: {batch_size: [1]}
+cycles: 2
+retries: 0
+"""
+
+
+@pytest.fixture
+def campaign_file(tmp_path: Path) -> Path:
+    path = tmp_path / "campaign.yaml"
+    path.write_text(CAMPAIGN)
+    return path
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli.main, list(args))
+
+
+def document(result: Result, command: str) -> dict[str, Any]:
+    """The one JSON document on stdout (json.loads fails on anything before or after it)."""
+    parsed = json.loads(result.stdout)
+    assert parsed["command"] == command and parsed["schema_version"] == 1
+    return parsed
+
+
+def test_plan_json_lists_every_experiment_rejection_and_run(campaign_file: Path) -> None:
+    result = invoke("plan", str(campaign_file), "--json", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    plan = document(result, "plan")
+    assert plan["counts"] == {"experiments": 2, "runs": 4, "rejected": 1}
+    assert [e["config"]["params"]["batch_size"] for e in plan["experiments"]] == [1, 2]
+    assert plan["rejected"][0]["backend"] == "vllm" and "batch_size" in plan["rejected"][0]["reason"]
+    assert len(plan["runs"]) == 4  # every run, whatever --runs lists in the text
+    assert {(r["exp_id"], r["cycle"]) for r in plan["runs"]} == {
+        (e["exp_id"], c) for e in plan["experiments"] for c in (0, 1)
+    }
+    assert plan["carryover"]["fixed"] == [] and plan["order_mode"] == "balanced"
+
+
+def test_run_json_is_one_summary_on_stdout_with_progress_on_stderr(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (FakeExecutor(), None))
+    result = invoke("run", str(campaign_file), "--results-dir", str(tmp_path / "results"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = document(result, "run")
+    assert summary["exit_code"] == 0 and summary["counts"]["done"] == 4
+    assert summary["this_run"] == {
+        "done": 4,
+        "failed": 0,
+        "already_done": 0,
+        "breaker_tripped": False,
+        "failures": [],
+    }
+    assert len(summary["experiments"]) == 2
+    assert all(e["energy_per_output_token_j_n"] == 2 for e in summary["experiments"])
+    assert "4 done, 0 failed, 0 pending" in result.stderr  # the progress went to stderr
+
+
+def test_run_json_of_a_failing_campaign_still_prints_its_document(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor = FakeExecutor([crash, succeed])
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (executor, None))
+    result = invoke("run", str(campaign_file), "--results-dir", str(tmp_path / "results"), "--json")
+    assert result.exit_code == 1
+    summary = document(result, "run")
+    assert summary["exit_code"] == 1 and summary["this_run"]["failed"] == 1
+    assert summary["counts"] == {**summary["counts"], "done": 3, "failed": 1}
+    assert "exited with code 3" in summary["this_run"]["failures"][0]
+
+
+def test_status_json(campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (FakeExecutor(), None))
+    results = tmp_path / "results"
+    invoke("run", str(campaign_file), "--results-dir", str(results))
+    status = document(invoke("status", str(results / "t"), "--json"), "status")
+    assert status["counts"]["done"] == 4 and {r["state"] for r in status["runs"]} == {"done"}
+    assert {"exp_id", "cycle", "label", "attempts", "error"} <= set(status["runs"][0])
