@@ -65,7 +65,7 @@ def report(target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kin
     try:
         tables = aggregate.aggregate_campaign(campaign_dir, exclude_warned=exclude_kinds)
         grouped = grouping.grouped_summary(tables.kept_runs, fields) if fields else None
-        index = write_report(campaign_dir, tables)
+        index = write_report(campaign_dir, tables, by=[fields] if fields else ())
     except OSError as err:  # a read-only volume, a full disk: report what was read, say where
         tables = aggregate.aggregate_campaign(campaign_dir, write=False, exclude_warned=exclude_kinds)
         click.echo(format_campaign_summary(tables))

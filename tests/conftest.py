@@ -1,6 +1,6 @@
-"""Shared test set-up: the docker and slurm markers are required (fail instead of skipping) when
-CAMP_REQUIRE_DOCKER=1 / CAMP_REQUIRE_SLURM=1, as in CI, so the real container and cluster paths
-can never silently go untested."""
+"""Shared test set-up: the docker, slurm and browser markers are required (fail instead of
+skipping) when CAMP_REQUIRE_DOCKER=1 / CAMP_REQUIRE_SLURM=1 / CAMP_REQUIRE_BROWSER=1, as in CI, so
+the real container, cluster and browser paths can never silently go untested."""
 
 from __future__ import annotations
 
@@ -28,12 +28,19 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _require("docker", "CAMP_REQUIRE_DOCKER", items, _docker_problem)
     _require("slurm", "CAMP_REQUIRE_SLURM", items, _slurm_problem)
+    _require("browser", "CAMP_REQUIRE_BROWSER", items, _browser_problem)
 
 
 def _docker_problem() -> str | None:
     from orchestrator.executors.docker import engine_answers
 
     return engine_answers()
+
+
+def _browser_problem() -> str | None:
+    from tests.browser.chrome import problem
+
+    return problem()
 
 
 def _slurm_problem() -> str | None:
