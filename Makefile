@@ -8,7 +8,7 @@ export VENV
 # baked in, which every result then reports (plain `docker compose build` bakes "unknown").
 IMAGES ?= pytorch vllm tensorrt
 
-.PHONY: setup venv provision provision-slurm images smoke serving-smoke slurm-smoke test lint clean
+.PHONY: setup venv provision provision-slurm provision-browser images smoke serving-smoke slurm-smoke test lint clean
 
 setup: venv provision
 
@@ -26,6 +26,10 @@ provision: venv
 # A one-node Slurm on this (root Debian) machine, for CI and development; a cluster has its own.
 provision-slurm:
 	@bash scripts/provision-slurm.sh
+
+# Debian's headless Chromium and its driver, for the report's browser tests (tests/browser).
+provision-browser:
+	@bash scripts/provision-browser.sh
 
 images:
 	CAMP_SOURCE_REVISION=$$(PYTHONPATH=containers python3 -m harness.provenance) \
@@ -49,7 +53,7 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: setup provision-slurm lint
+test: setup provision-slurm provision-browser lint
 	$(VENV)/bin/pytest -q
 
 clean:

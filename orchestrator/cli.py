@@ -489,12 +489,9 @@ def doctor(
     if executor == "slurm":
         checks = _slurm_checks(site_file, results_dir)
     else:
-        from python_on_whales import DockerClient
+        from orchestrator.doctor import compose_client, run_checks
 
-        from orchestrator.doctor import run_checks
-
-        client = DockerClient(compose_files=[compose_file], compose_project_directory=compose_file.parent)
-        checks = run_checks(client, compose_file, results_dir, require_gpu=require_gpu)
+        checks = run_checks(compose_client(compose_file), compose_file, results_dir, require_gpu=require_gpu)
     for check in checks:
         click.echo(check.line())
     raise SystemExit(EXIT_FAILED if any(c.level == "fail" for c in checks) else EXIT_OK)

@@ -101,7 +101,7 @@ def report(
     try:
         tables = aggregate.aggregate_campaign(campaign_dir, exclude_warned=exclude_kinds, service_level=level)
         grouped = grouping.grouped_summary(tables.kept_runs, fields) if fields else None
-        index = write_report(campaign_dir, tables)
+        index = write_report(campaign_dir, tables, by=[fields] if fields else ())
     except OSError as err:  # a read-only volume, a full disk: report what was read, say where
         tables = aggregate.aggregate_campaign(
             campaign_dir, write=False, exclude_warned=exclude_kinds, service_level=level

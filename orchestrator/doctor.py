@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from camp_contract.backends import entry_for_service
 from camp_contract.layout import doctor_probe_path
-from orchestrator.executors.docker import build_command
+from orchestrator.executors.compose_files import compose_files
+from orchestrator.executors.docker import COMPOSE_PROFILES, build_command
 
 Level = Literal["ok", "warn", "fail"]
 GPU_PROBE = "import pynvml; pynvml.nvmlInit(); print(pynvml.nvmlDeviceGetCount())"
@@ -46,6 +47,20 @@ def _runs_without_gpu(service: str) -> bool:
     """A service whose backend needs no GPU (the stub's): its image must be there on any host."""
     entry = entry_for_service(service)
     return entry is not None and not entry.needs_gpu
+
+
+def compose_client(compose_file: Path, engine_info: Callable[[], Any] | None = None) -> Any:
+    """The client ``camp doctor`` asks, reading the compose files as ``camp run`` does: with the
+    ``gpu`` profile, so that the GPU services' images are checked too, not only the stub's."""
+    from python_on_whales import DockerClient
+
+    return DockerClient(
+        compose_files=list[str | Path](
+            compose_files(compose_file, engine_info or (lambda: DockerClient().info()))
+        ),
+        compose_project_directory=compose_file.parent,
+        compose_profiles=COMPOSE_PROFILES,
+    )
 
 
 def run_checks(client: Any, compose_file: Path, results_root: Path, require_gpu: bool = False) -> list[Check]:

@@ -10,6 +10,10 @@
 #     base image (debootstrap minbase + python3 + the host's CA bundle) for machines that reach no
 #     image registry, with the checkout's git revision baked in (results report it). It is rebuilt
 #     only when its inputs or that revision changed (a stamp in .camp-build/).
+#  4. with CAMP_REQUIRE_PYTORCH_IMAGE=1 (CI), the pytorch image on the same base with a CPU torch
+#     (CAMP_TORCH_SPEC, default torch==2.13.0; its wheel fetched by pip into
+#     containers/pytorch/wheels/, from CAMP_TORCH_INDEX_URL where set), so the real PyTorch
+#     backend runs in a container on a machine without a GPU; rebuilt only when its inputs change.
 #
 # CAMP_REQUIRE_DOCKER=1 (CI) turns "no engine and none can be started" into an error.
 set -euo pipefail
@@ -21,6 +25,10 @@ OFFICIAL_BASE=python:3.11-slim
 LOCAL_BASE=${CAMP_LOCAL_BASE_IMAGE:-camp-base:bookworm}
 STUB_IMAGE=camp-stub:latest
 STAMP=.camp-build/stub.stamp
+PYTORCH_IMAGE=camp-pytorch:latest
+PYTORCH_STAMP=.camp-build/pytorch-cpu.stamp
+TORCH_SPEC=${CAMP_TORCH_SPEC:-torch==2.13.0}
+WHEELS=containers/pytorch/wheels
 log() { echo "provision: $*" >&2; }
 is_root_debian() { [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; }
 
@@ -47,8 +55,15 @@ start_engine() {
     systemctl start docker
   else
     log "starting dockerd (log: /var/log/camp-dockerd.log)"
-    # 9>&-: the daemon outlives this script and must not inherit (and so hold forever) its lock.
-    nohup dockerd >>/var/log/camp-dockerd.log 2>&1 9>&- &
+    # The daemon outlives this script: it must inherit no open file beyond stdio, or it holds
+    # forever any lock among them (this script's, or a caller's `flock FILE make …`).
+    (
+      for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+      done
+      exec nohup dockerd >>/var/log/camp-dockerd.log 2>&1
+    ) &
   fi
   for _ in $(seq 60); do engine_answers && return 0; sleep 1; done
   log "the Docker engine did not answer within 60 s; see /var/log/camp-dockerd.log"
@@ -111,22 +126,61 @@ source_revision() {
   PYTHONPATH=containers python3 -m harness.provenance 2>/dev/null || echo unknown
 }
 
-# Everything the stub image is built from: the files .dockerignore lets into the build context,
-# the Dockerfile, compose.yaml, the base image and the revision, so a change to any rebuilds it.
-stub_inputs_hash() {
-  local base=$1 revision=$2 paths
+# Everything an image is built from: the files .dockerignore lets into the build context (wheels
+# by name and size, and for the pytorch image only: hashing a 190 MB torch wheel on every `make`
+# would cost a second), its
+# Dockerfile, compose.yaml, the base image, the revision and any extra build input, so a change
+# to any rebuilds it.
+image_inputs_hash() {
+  local dockerfile=$1 base=$2 revision=$3 extra=${4:-} paths
   mapfile -t paths < <(sed -n 's/^!//p' .dockerignore)
   {
-    find "${paths[@]}" containers/stub/Dockerfile compose.yaml -type f ! -path '*/__pycache__/*' \
-      ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    find "${paths[@]}" "$dockerfile" compose.yaml -type f ! -path '*/__pycache__/*' \
+      ! -name '*.pyc' ! -name '*.whl' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    # only the pytorch image installs a wheel: fetching one rebuilds no stub
+    if [ "$dockerfile" = containers/pytorch/Dockerfile ]; then
+      find "$WHEELS" -name '*.whl' -printf '%f %s\n' | LC_ALL=C sort
+    fi
     echo "$base $(docker image inspect -f '{{.Id}}' "$base")"
-    echo "revision $revision"
+    echo "revision $revision $extra"
   } | sha256sum | cut -d' ' -f1
 }
 
-stub_image_current() {
-  local want=$1
-  [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want $(docker image inspect -f '{{.Id}}' "$STUB_IMAGE" 2>/dev/null)" ]
+image_current() {
+  local stamp=$1 image=$2 want=$3
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want $(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null)" ]
+}
+
+# Compose warns on every build that buildx is absent (Debian 12's docker.io has none): show its
+# output only when the build fails.
+build_service() {
+  local service=$1 image=$2 stamp=$3 inputs=$4 log=.camp-build/$1-build.log
+  shift 4
+  if ! env "$@" docker compose --profile gpu build --quiet "$service" >"$log" 2>&1; then
+    cat "$log" >&2
+    log "building ${image} failed (output above)"
+    exit 1
+  fi
+  docker image prune -f --filter "label=camp.image=${service}" >/dev/null  # earlier builds, now untagged
+  echo "$inputs $(docker image inspect -f '{{.Id}}' "$image")" >"$stamp.tmp"
+  mv "$stamp.tmp" "$stamp"
+}
+
+# The pytorch image with a CPU torch, on the stub's base: what CI runs the real backend in.
+provision_pytorch_cpu() {
+  local base=$1 revision=$2 inputs
+  if ! compgen -G "$WHEELS/torch-*.whl" >/dev/null; then
+    log "fetching ${TORCH_SPEC} into ${WHEELS}/"
+    "$VENV/bin/pip" download -q --no-deps --only-binary=:all: --dest "$WHEELS" \
+      ${CAMP_TORCH_INDEX_URL:+--index-url "$CAMP_TORCH_INDEX_URL"} "$TORCH_SPEC"
+  fi
+  inputs=$(image_inputs_hash containers/pytorch/Dockerfile "$base" "$revision" "$TORCH_SPEC ${CAMP_TORCH_INDEX_URL:-}")
+  if image_current "$PYTORCH_STAMP" "$PYTORCH_IMAGE" "$inputs"; then return 0; fi
+  log "building ${PYTORCH_IMAGE} with ${TORCH_SPEC} on ${base} (a few minutes)"
+  local start=$SECONDS
+  build_service pytorch "$PYTORCH_IMAGE" "$PYTORCH_STAMP" "$inputs" CAMP_PYTORCH_BASE_IMAGE="$base" \
+    CAMP_TORCH_SPEC="$TORCH_SPEC" CAMP_TORCH_INDEX_URL="${CAMP_TORCH_INDEX_URL:-}" CAMP_SOURCE_REVISION="$revision"
+  log "built ${PYTORCH_IMAGE} in $((SECONDS - start)) s"
 }
 
 # One provisioning at a time per checkout (parallel `make` runs would debootstrap twice).
@@ -147,16 +201,11 @@ install_compose
 mkdir -p "${HF_HOME:-$HOME/.cache/huggingface}"
 base=$(stub_base_image)
 revision=$(source_revision)
-inputs=$(stub_inputs_hash "$base" "$revision")
-if stub_image_current "$inputs"; then exit 0; fi
-log "building ${STUB_IMAGE} on ${base} at camp revision ${revision}"
-# Compose warns on every build that buildx is absent (Debian 12's docker.io has none): show its
-# output only when the build fails.
-if ! CAMP_STUB_BASE_IMAGE="$base" CAMP_SOURCE_REVISION="$revision" docker compose build --quiet stub >.camp-build/stub-build.log 2>&1; then
-  cat .camp-build/stub-build.log >&2
-  log "building ${STUB_IMAGE} failed (output above)"
-  exit 1
+inputs=$(image_inputs_hash containers/stub/Dockerfile "$base" "$revision")
+if ! image_current "$STAMP" "$STUB_IMAGE" "$inputs"; then
+  log "building ${STUB_IMAGE} on ${base} at camp revision ${revision}"
+  build_service stub "$STUB_IMAGE" "$STAMP" "$inputs" CAMP_STUB_BASE_IMAGE="$base" CAMP_SOURCE_REVISION="$revision"
 fi
-docker image prune -f --filter label=camp.image=stub >/dev/null  # earlier builds, now untagged
-echo "$inputs $(docker image inspect -f '{{.Id}}' "$STUB_IMAGE")" >"$STAMP.tmp"
-mv "$STAMP.tmp" "$STAMP"
+if [ "${CAMP_REQUIRE_PYTORCH_IMAGE:-}" = 1 ]; then
+  provision_pytorch_cpu "$base" "$revision"
+fi

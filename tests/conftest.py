@@ -1,6 +1,7 @@
-"""Shared test set-up: the docker and slurm markers are required (fail instead of skipping) when
-CAMP_REQUIRE_DOCKER=1 / CAMP_REQUIRE_SLURM=1, as in CI, so the real container and cluster paths
-can never silently go untested."""
+"""Shared test set-up: the docker, slurm, browser and pytorch_image markers are required (fail
+instead of skipping) when CAMP_REQUIRE_DOCKER=1 / CAMP_REQUIRE_SLURM=1 / CAMP_REQUIRE_BROWSER=1 /
+CAMP_REQUIRE_PYTORCH_IMAGE=1, as in CI, so the real container, cluster, browser and
+PyTorch-in-a-container paths can never silently go untested."""
 
 from __future__ import annotations
 
@@ -28,12 +29,38 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _require("docker", "CAMP_REQUIRE_DOCKER", items, _docker_problem)
     _require("slurm", "CAMP_REQUIRE_SLURM", items, _slurm_problem)
+    _require("browser", "CAMP_REQUIRE_BROWSER", items, _browser_problem)
+    _require("pytorch_image", "CAMP_REQUIRE_PYTORCH_IMAGE", items, _pytorch_image_problem)
 
 
 def _docker_problem() -> str | None:
     from orchestrator.executors.docker import engine_answers
 
     return engine_answers()
+
+
+def _pytorch_image_problem() -> str | None:
+    """No engine, or no camp-pytorch image (a CPU-only machine builds one with provisioning)."""
+    import subprocess
+
+    problem = _docker_problem()
+    if problem is not None:
+        return problem
+    found = subprocess.run(
+        ["docker", "image", "inspect", "camp-pytorch:latest"], capture_output=True, check=False, timeout=60
+    )
+    if found.returncode != 0:
+        return (
+            "no camp-pytorch:latest image "
+            "(CAMP_REQUIRE_PYTORCH_IMAGE=1 bash scripts/provision-docker.sh builds one)"
+        )
+    return None
+
+
+def _browser_problem() -> str | None:
+    from tests.browser.chrome import problem
+
+    return problem()
 
 
 def _slurm_problem() -> str | None:

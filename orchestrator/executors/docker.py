@@ -31,6 +31,7 @@ from camp_contract.backends import backend_entry, entry_for_service
 from camp_contract.fingerprint import contract_fingerprint
 from camp_contract.image_variables import HOST_VARIABLE, IMAGE_DIGEST_VARIABLE, IMAGE_ID_VARIABLE
 from camp_contract.models import BackendName
+from orchestrator.executors.compose_files import compose_files
 from orchestrator.executors.runtime import ExecOutcome, ExecutorUnavailable, RunRequest
 from orchestrator.gpu_ids import gpu_id_problem
 from orchestrator.secrets import UnsafeValue, owned_prefix, redact, run_env_files, sweep_stale
@@ -144,14 +145,26 @@ class DockerRuntime:
 
     def __init__(self, compose_file: Path, client_factory: ClientFactory | None = None):
         self.compose_file = compose_file
+        self._files: list[Path] | None = None  # compose.yaml (+ compose.cpu.yaml with no NVIDIA runtime)
+        self._files_lock = threading.Lock()
         self.client_factory: ClientFactory = client_factory or self._client
         self.client: Any = self.client_factory(Path(os.devnull))  # for container housekeeping
         self._images: dict[str, str | None] | None = None  # service → image reference, from compose
         self._images_lock = threading.Lock()
 
+    def compose_files(self) -> list[Path]:
+        """The compose files every ``docker compose`` of this runtime reads (``compose_files``),
+        decided once, from the engine's ``docker info``."""
+        with self._files_lock:
+            if self._files is None:
+                self._files = compose_files(
+                    self.compose_file, lambda: bounded(lambda: DockerClient().info(), "docker info")
+                )
+            return self._files
+
     def _client(self, compose_env: Path) -> DockerClient:
         return DockerClient(
-            compose_files=[self.compose_file],
+            compose_files=list[str | Path](self.compose_files()),
             compose_project_directory=self.compose_file.parent,
             compose_env_files=[compose_env],
             compose_profiles=COMPOSE_PROFILES,

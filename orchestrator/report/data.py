@@ -6,7 +6,7 @@ computes a number of its own."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +29,8 @@ from orchestrator.report.formatting import (
     sorted_by_config,
     with_unit,
 )
-from orchestrator.report.traces import representative_run
+from orchestrator.report.methods import methods_paragraph
+from orchestrator.report.traces import trace_key
 from orchestrator.serving_plan import LOAD_COLUMNS
 
 if TYPE_CHECKING:
@@ -39,19 +40,8 @@ MAX_SERIES = 8  # lines in one energy plot: the colours of figures.PALETTE
 MAX_CATEGORIES = 16
 MAX_WARNING_ROWS = 200  # per kind on the page; warnings.csv has them all
 PARETO_PNG = "pareto.png"
-POWER_PNG = "power_timeseries.png"
-_MIN_N = stats.BOOTSTRAP_T_MIN_N
-METHODS_NOTE = (
-    "Intervals are 95% intervals of the mean over cycles (n = cycles; for request latency, each "
-    f"cycle's mean latency is one observation): Student-t for n < {_MIN_N}, bootstrap-t "
-    f"(studentized bootstrap: every resample enumerated up to n = {stats.exact_bootstrap_max_n()}, "
-    f"else {stats.N_RESAMPLES} resamples, seed {stats.SEED}) from n = {_MIN_N}. Chosen per n for "
-    "covering the true mean at least 93% of the time for near-normal and for skewed cycles in "
-    "benchmarks/interval_coverage.py; with 3 cycles Student-t does so only with its quantile taken at "
-    f"{100 * stats.WIDENED_T_LEVELS[3]:.0f}% (t+: widened), as no bootstrap is usable there; prefer 4 or "
-    "more cycles for figures you cite. n=1 has no interval; zero variance gives a "
-    "zero-width interval; t* = Student-t where tied values leave bootstrap-t undefined."
-)
+LATENCY_PNG = "energy_vs_latency.png"
+LATENCY = "latency_mean_s"
 
 # What the page can say: no finished run yet; every run left out by --exclude-warned; numbers.
 State = Literal["no_runs", "all_excluded", "measured"]
@@ -77,10 +67,13 @@ def plotted_parameters(experiments: pd.DataFrame) -> list[str]:
 @dataclass(frozen=True)
 class EnergySeries:
     """The points of one energy-vs-parameter plot: (legend label, rows with the ENERGY interval
-    columns) per line, and what the intervals are over."""
+    columns) per line, what the intervals are over, and per line the observations each interval
+    is made of (the parameter and ENERGY per cycle, or per experiment where pooled), drawn
+    beside it so a reader sees the spread and n, not only the bar."""
 
     lines: list[tuple[str, pd.DataFrame]]
     over: str  # "cycles" or "per-experiment means"
+    points: list[pd.DataFrame] = field(default_factory=list)  # one per line, same order
 
 
 def energy_series(experiments: pd.DataFrame, runs: pd.DataFrame, parameter: str) -> EnergySeries:
@@ -92,17 +85,30 @@ def energy_series(experiments: pd.DataFrame, runs: pd.DataFrame, parameter: str)
     # Experiments without this parameter (another backend) have no place on its axis.
     experiments = experiments[experiments[parameter].notna()]
     if others and experiments.groupby(others, dropna=False).ngroups > MAX_SERIES:
-        grouped = grouping.grouped_summary(runs[runs[parameter].notna()], [parameter], [ENERGY])
+        placed = runs[runs[parameter].notna()]
+        grouped = grouping.grouped_summary(placed, [parameter], [ENERGY])
         pooled = grouped.unit == grouping.UNIT_EXPERIMENTS
         label = "pooled over other settings" + (" (n = experiments)" if pooled else "")
-        return EnergySeries([(label, grouped.table)], "per-experiment means" if pooled else "cycles")
+        points = (
+            placed.groupby("exp_id", sort=True)[[parameter, ENERGY]].agg({parameter: "first", ENERGY: "mean"})
+            if pooled
+            else placed[[parameter, ENERGY]]
+        )
+        return EnergySeries(
+            [(label, grouped.table)], "per-experiment means" if pooled else "cycles", [points]
+        )
     if others:
         lines = [
             (config_label(group.iloc[0], others) if len(others) > 1 else str(group.iloc[0][others[0]]), group)
             for _, group in sorted_by_config(experiments, others).groupby(others, dropna=False, sort=False)
         ]
-        return EnergySeries(lines, "cycles")
-    return EnergySeries([("", experiments)], "cycles")
+        return EnergySeries(lines, "cycles", [cycle_points(runs, group, parameter) for _, group in lines])
+    return EnergySeries([("", experiments)], "cycles", [cycle_points(runs, experiments, parameter)])
+
+
+def cycle_points(runs: pd.DataFrame, experiments: pd.DataFrame, parameter: str) -> pd.DataFrame:
+    """The parameter and energy per token of every run (cycle) of ``experiments``."""
+    return runs.loc[runs["exp_id"].isin(experiments["exp_id"]), [parameter, ENERGY]]
 
 
 def bars_note(frames: Sequence[pd.DataFrame], over: str, metrics: Sequence[str] = (ENERGY,)) -> str:
@@ -120,9 +126,9 @@ def bars_note(frames: Sequence[pd.DataFrame], over: str, metrics: Sequence[str] 
     return f"bars: 95% CI over {over} ({', '.join(methods)}{counted})"
 
 
-def pareto_bars_note(experiments: pd.DataFrame) -> str:
-    """The Pareto plot's bars: both axes' intervals, over cycles."""
-    return bars_note([experiments], "cycles", (ENERGY, THROUGHPUT))
+def pareto_bars_note(experiments: pd.DataFrame, other: str = THROUGHPUT) -> str:
+    """A Pareto plot's bars: both axes' intervals, over cycles."""
+    return bars_note([experiments], "cycles", (ENERGY, other))
 
 
 # ---------------------------------------------------------------- the page's parts
@@ -164,10 +170,40 @@ class ParetoPlot(Plot):
 
 
 @dataclass(frozen=True, eq=False)
-class PowerPlot(Plot):
-    run: pd.Series
-    trace: pd.DataFrame
+class LatencyPlot(Plot):
+    """Energy per token against mean request latency: lower is better on both axes."""
+
+    experiments: pd.DataFrame  # those with a latency
+    front: np.ndarray  # per row of ``experiments``: on the energy–latency Pareto front
+
+
+@dataclass(frozen=True)
+class TraceOption:
+    """One run in the trace viewer's list: its key, its trace script (relative to the page) and
+    the label the list shows."""
+
+    key: str
+    src: str
+    label: str
+
+
+@dataclass(frozen=True)
+class TraceViewer:
+    """Power, temperature and clock traces of any run, picked from a list; opens on ``selected``,
+    the run nearest the median energy per token."""
+
+    options: tuple[TraceOption, ...]
+    selected: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class ByTable:
+    """``camp report --by FIELD`` as the page shows it: the intervals per value of the fields."""
+
     title: str
+    note: str  # what n counts
+    table: Table
 
 
 @dataclass(frozen=True)
@@ -197,11 +233,14 @@ class ReportData:
     # builds, images, GPU models or nodes
     mixed: tuple[str, ...] = ()
     experiment_table: Table | None = None
-    methods_note: str = ""
+    methods: tuple[str, ...] = ()  # the methods paragraph's sentences
     energy_plots: tuple[EnergyPlot, ...] = ()
     pareto: ParetoPlot | None = None
     pareto_table: Table | None = None
-    power: PowerPlot | None = None
+    latency: LatencyPlot | None = None
+    latency_table: Table | None = None
+    by_tables: tuple[ByTable, ...] = ()
+    traces: TraceViewer | None = None
     warnings: tuple[WarningGroup, ...] = ()
     warnings_hint: str = warned.DOCS_HINT
     # The frames the figures draw: experiments, and the runs the intervals use.
@@ -214,12 +253,20 @@ class ReportData:
     def plots(self) -> list[Plot]:
         """Every PNG the page shows, in page order."""
         serving = self.serving.plots if self.serving is not None else ()
-        shown: list[Plot | None] = [*self.energy_plots, self.pareto, *serving, self.power]
+        shown: list[Plot | None] = [*self.energy_plots, self.pareto, self.latency, *serving]
         return [p for p in shown if p is not None]
 
 
-def report_data(campaign_dir: Path, tables: aggregate.CampaignTables) -> ReportData:
-    """Everything the page shows for a campaign's aggregated ``tables``."""
+def report_data(
+    campaign_dir: Path,
+    tables: aggregate.CampaignTables,
+    *,
+    by: Sequence[Sequence[str]] = (),
+    trace_files: Mapping[str, str] | None = None,
+) -> ReportData:
+    """Everything the page shows for a campaign's aggregated ``tables``: ``by``, the field lists
+    of ``camp report --by`` (a table per swept field is shown anyway); ``trace_files``, run key →
+    trace script (``traces.write_trace_files``), the runs the trace viewer offers."""
     campaign_dir = Path(campaign_dir)
     experiments, runs = tables.experiments, tables.kept_runs  # plots show what the intervals use
     tables_dir = os.path.relpath(layout.aggregate_dir(campaign_dir), layout.report_dir(campaign_dir))
@@ -252,10 +299,11 @@ def report_data(campaign_dir: Path, tables: aggregate.CampaignTables) -> ReportD
     from orchestrator.report.serving_data import serving_section  # it builds on this module's parts
 
     front = stats.pareto_front(experiments[f"{THROUGHPUT}_mean"], experiments[f"{ENERGY}_mean"])
+    latency = latency_plot(experiments)
     return replace(
         data,
         state="measured",
-        methods_note=METHODS_NOTE,
+        methods=methods_paragraph(tables.runs, experiments, tables.excluded_kinds),
         energy_plots=tuple(energy_plot(experiments, runs, p) for p in plotted_parameters(experiments)),
         pareto=ParetoPlot(
             PARETO_PNG,
@@ -264,7 +312,12 @@ def report_data(campaign_dir: Path, tables: aggregate.CampaignTables) -> ReportD
             front=front,
         ),
         pareto_table=experiment_table(experiments[front], tables.request_latency),
-        power=power_plot(experiments, runs, campaign_dir),
+        latency=latency,
+        latency_table=(
+            experiment_table(latency.experiments[latency.front], tables.request_latency) if latency else None
+        ),
+        by_tables=by_tables(runs, experiments, by),
+        traces=trace_viewer(tables.runs, experiments, trace_files or {}),
         serving=serving_section(experiments, tables.slo),
     )
 
@@ -280,21 +333,97 @@ def energy_plot(experiments: pd.DataFrame, runs: pd.DataFrame, parameter: str) -
     )
 
 
-def power_plot(experiments: pd.DataFrame, runs: pd.DataFrame, campaign_dir: Path) -> PowerPlot | None:
-    """The power trace of the run nearest the median energy per token, if any run has one."""
-    chosen = representative_run(runs, campaign_dir)
-    if chosen is None:
+def latency_plot(experiments: pd.DataFrame) -> LatencyPlot | None:
+    """Energy per token against mean request latency with their Pareto front, where at least
+    two experiments have a latency (a backend that records no per-request latency has none)."""
+    if f"{LATENCY}_mean" not in experiments.columns:
         return None
-    run, trace = chosen
+    shown = experiments[np.isfinite(experiments[f"{LATENCY}_mean"].astype(float))]
+    if len(shown) < 2:
+        return None
+    # Lower latency is better, as higher throughput is: the front of (−latency, energy).
+    front = stats.pareto_front(-shown[f"{LATENCY}_mean"].astype(float), shown[f"{ENERGY}_mean"])
+    return LatencyPlot(
+        LATENCY_PNG,
+        "Energy per output token vs mean request latency; filled: Pareto front (no other configuration "
+        f"is both quicker to answer and cheaper); {pareto_bars_note(shown, LATENCY)}.",
+        experiments=shown,
+        front=front,
+    )
+
+
+def by_tables(
+    runs: pd.DataFrame, experiments: pd.DataFrame, by: Sequence[Sequence[str]]
+) -> tuple[ByTable, ...]:
+    """One table per swept field, then each ``--by`` field list asked for that is not one of
+    them (combinations such as ``--by backend --by batch_size``)."""
+    wanted = [[column] for column in aggregate.swept_columns(experiments)]
+    for fields in by:
+        resolved = grouping.resolve_fields(runs, fields)
+        if resolved not in wanted:
+            wanted.append(resolved)
+    return tuple(by_table(grouping.grouped_summary(runs, fields)) for fields in wanted)
+
+
+def by_table(grouped: grouping.GroupedSummary) -> ByTable:
+    """The grouped intervals as text cells, with what n counts (``terminal.format_grouped``'s
+    columns)."""
+    table = grouped.table
+    shown = pd.DataFrame({field.split(".")[-1]: table[field].to_numpy() for field in grouped.by})
+    shown["experiments"] = table["experiments"].to_numpy()
+    for metric, header in ((ENERGY, "energy"), (THROUGHPUT, "throughput")):
+        unit = metric_unit(metric, table[f"{metric}_mean"])
+        shown[with_unit(header, unit)] = [metric_interval(r, metric, unit.scale) for _, r in table.iterrows()]
+    shown["n"] = table[f"{ENERGY}_n"].to_numpy()
+    shown["interval"] = [str(m).removesuffix(stats.ZERO_VARIANCE) for m in table[f"{ENERGY}_method"]]
+    if grouped.unit == grouping.UNIT_EXPERIMENTS:
+        note = (
+            "Groups pool several experiments: n counts experiments, and the 95% interval is over their "
+            "per-experiment means (the spread of the pooled configurations, not repeatability)."
+        )
+    else:
+        note = "One experiment per group: n counts cycles; 95% interval of the mean over cycles."
+    return ByTable(f"By {', '.join(grouped.by)}", note, Table.of(shown))
+
+
+def trace_viewer(
+    runs: pd.DataFrame, experiments: pd.DataFrame, trace_files: Mapping[str, str]
+) -> TraceViewer | None:
+    """Every run with a trace, in config order, the list opening on the run nearest the median
+    energy per token of the runs the intervals use."""
+    if not trace_files or runs.empty:
+        return None
     columns = label_columns(experiments)
-    exp_row = experiments.loc[experiments["exp_id"] == run["exp_id"]].iloc[0]
-    return PowerPlot(
-        filename=POWER_PNG,
-        caption=f"Power trace of run {run['exp_id']}/c{run['cycle']} (the run nearest the median "
+    labels = {row["exp_id"]: config_label(row, columns) for _, row in experiments.iterrows()}
+    order = {exp_id: i for i, exp_id in enumerate(sorted_by_config(experiments, columns)["exp_id"])}
+    listed = runs.assign(
+        _key=[trace_key(str(e), int(c)) for e, c in zip(runs["exp_id"], runs["cycle"], strict=True)]
+    )
+    listed = listed[listed["_key"].isin(trace_files)]
+    if listed.empty:
+        return None
+    listed = listed.assign(_order=listed["exp_id"].map(order).fillna(len(order))).sort_values(
+        ["_order", "exp_id", "cycle"], kind="stable"
+    )
+    options = tuple(
+        TraceOption(
+            key=row["_key"],
+            src=trace_files[row["_key"]],
+            label=f"{row['exp_id']} c{row['cycle']} — {labels.get(row['exp_id'], '')}"
+            + (" (excluded)" if bool(row.get("excluded", False)) else ""),
+        )
+        for _, row in listed.iterrows()
+    )
+    kept = listed[~listed["excluded"].astype(bool)] if "excluded" in listed.columns else listed
+    pool = kept if not kept.empty else listed
+    distance = (pool[ENERGY] - pool[ENERGY].median()).abs()
+    keys = pool["_key"].to_numpy()
+    selected = str(keys[int(np.nanargmin(distance.to_numpy()))]) if distance.notna().any() else options[0].key
+    return TraceViewer(
+        options,
+        selected,
+        "Power, GPU temperature and SM clock of the chosen run (opens on the run nearest the median "
         "energy per token); shaded: measured window; dotted: the idle baseline subtracted.",
-        run=run,
-        trace=trace,
-        title=f"Power of {run['exp_id']} c{run['cycle']} ({config_label(exp_row, columns)})",
     )
 
 

@@ -1,6 +1,7 @@
 """The report's figures: matplotlib PNGs drawn from ``data.ReportData`` — energy per token against
-each swept parameter, throughput against energy with the Pareto front, and one run's power
-trace. Agg backend, so no display is needed; every PNG is written atomically."""
+each swept parameter (each cycle's value beside its interval), throughput against energy and
+energy against latency with their Pareto fronts. Agg backend, so no display is needed; every PNG
+is written atomically. (Runs' traces are drawn in the page, from ``traces``' scripts.)"""
 
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from camp_contract import timeseries as ts
 from camp_contract.atomic import atomic_write_with
 from orchestrator import stats
-from orchestrator.report.data import EnergySeries, ReportData, bars_note, energy_series, pareto_bars_note
+from orchestrator.report.data import (
+    LATENCY,
+    EnergySeries,
+    LatencyPlot,
+    ReportData,
+    bars_note,
+    energy_series,
+    pareto_bars_note,
+)
 from orchestrator.report.formatting import ENERGY, THROUGHPUT, config_label, energy_unit, label_columns
 
 if TYPE_CHECKING:
@@ -35,9 +43,8 @@ def draw_figures(data: ReportData, out: Path) -> list[Path]:
     ]
     if data.pareto is not None:
         written.append(plot_pareto(data.experiments, out / data.pareto.filename, data.pareto.front))
-    if data.power is not None:
-        power = data.power
-        written.append(plot_power_timeseries(power.trace, power.run, power.title, out / power.filename))
+    if data.latency is not None:
+        written.append(plot_energy_latency(data.latency, out / data.latency.filename))
     return written
 
 
@@ -120,21 +127,23 @@ def plot_energy_vs_parameter(
         fig, ax = plt.subplots(figsize=(6.0, 3.8))
         _, ticks, tick_labels, kind = _positions(experiments[parameter])
         spacing = np.diff(ticks).min() if len(ticks) > 1 else 1.0
+
+        def positions(values: pd.Series) -> np.ndarray:
+            if kind == "category":  # the shared category positions
+                return np.array([tick_labels.index(str(v)) for v in values], dtype=float)
+            x = pd.to_numeric(values).to_numpy(dtype=float)
+            return np.log2(x) if kind == "log" else x
+
         placed = []
         for label, group in series:
             group = group.sort_values(parameter)
-            if kind == "category":  # the shared category positions
-                x = np.array([tick_labels.index(str(v)) for v in group[parameter]], dtype=float)
-            else:
-                x = pd.to_numeric(group[parameter]).to_numpy(dtype=float)
-                x = np.log2(x) if kind == "log" else x
-            placed.append((label, group, x))
+            placed.append((label, group, positions(group[parameter])))
         # Points sharing an x position are spread around it so their bars do not hide each other.
         sharing: dict[float, list[int]] = {}
         for i, (_, _, x) in enumerate(placed):
             for position in x:
                 sharing.setdefault(float(position), []).append(i)
-        step = (0.12 if kind == "category" else 0.05) * spacing
+        step = (0.2 if kind == "category" else 0.09) * spacing
         for i, (label, group, x) in enumerate(placed):
             dodge = np.array(
                 [(sharing[float(p)].index(i) - (len(sharing[float(p)]) - 1) / 2) * step for p in x]
@@ -153,6 +162,19 @@ def plot_energy_vs_parameter(
                 color=PALETTE[i % len(PALETTE)],
                 label=label or None,
             )
+            if i < len(plotted.points):  # each cycle's value, just right of its interval
+                points = plotted.points[i]
+                px = positions(points[parameter])
+                px_dodge = np.array([dodge[list(x).index(v)] if v in x else 0.0 for v in px])
+                ax.scatter(
+                    px + px_dodge + step * 0.4,
+                    points[ENERGY] * unit.scale,
+                    s=9,
+                    color=PALETTE[i % len(PALETTE)],
+                    alpha=0.45,
+                    linewidths=0,
+                    zorder=1,
+                )
         crowded = kind == "category" and (len(ticks) > 4 or max(len(t) for t in tick_labels) > 10)
         ax.set_xticks(ticks, tick_labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
         ax.set_xlabel(parameter.split(".")[-1].replace("_", " ") + (" (log scale)" if kind == "log" else ""))
@@ -270,35 +292,66 @@ def plot_pareto(experiments: pd.DataFrame, path: Path, front: np.ndarray | None 
         return _save(fig, path)
 
 
-def plot_power_timeseries(trace: pd.DataFrame, run: pd.Series, title: str, path: Path) -> Path:
-    """Power over time with the measured window shaded and the idle baseline drawn."""
+def plot_energy_latency(plot: LatencyPlot, path: Path) -> Path:
+    """Energy per token against mean request latency, the Pareto front (no config both quicker
+    and cheaper) marked; lower-left is better."""
     plt = _pyplot()
+    experiments, front = plot.experiments, plot.front
+    unit = energy_unit(experiments[f"{ENERGY}_mean"])
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(6.4, 3.4))
-        groups: list[tuple[Any, pd.DataFrame]] = (
-            [(str(key), part) for key, part in trace.groupby(ts.DEVICE)]
-            if ts.DEVICE in trace.columns
-            else [(None, trace)]
+        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        x = experiments[f"{LATENCY}_mean"].astype(float) * 1e3
+        y = experiments[f"{ENERGY}_mean"] * unit.scale
+        xerr = _error_bars(
+            experiments[f"{LATENCY}_mean"], experiments[f"{LATENCY}_low"], experiments[f"{LATENCY}_high"], 1e3
         )
-        for i, (device, samples) in enumerate(groups):
-            samples = samples.sort_values(ts.T_S)
-            ax.plot(
-                samples[ts.T_S],
-                samples[ts.POWER_W],
-                color=PALETTE[i % len(PALETTE)],
-                linewidth=1.1,
-                label=f"GPU {device}" if device is not None and len(groups) > 1 else "power",
+        yerr = _error_bars(
+            experiments[f"{ENERGY}_mean"],
+            experiments[f"{ENERGY}_low"],
+            experiments[f"{ENERGY}_high"],
+            unit.scale,
+        )
+        for mask, style in (
+            (
+                ~front,
+                {"color": "0.6", "mfc": "white", "ecolor": "0.75", "markersize": 5, "label": "dominated"},
+            ),
+            (front, {"color": PALETTE[3], "ecolor": PALETTE[3], "markersize": 6, "label": "Pareto front"}),
+        ):
+            ax.errorbar(
+                x[mask], y[mask], xerr=xerr[:, mask], yerr=yerr[:, mask], fmt="o", elinewidth=0.8, **style
             )
-        start, end = float(run["window_start_s"]), float(run["window_end_s"])
-        ax.axvspan(start, end, color=PALETTE[0], alpha=0.12, linewidth=0, label="measured window")
-        baseline = float(run["baseline_power_w"])
-        if math.isfinite(baseline):
-            ax.axhline(
-                baseline, color="0.35", linestyle=":", linewidth=1.0, label=f"idle baseline {baseline:.1f} W"
-            )
-        ax.set_xlabel("Time (s, sampler clock)")
-        ax.set_ylabel("Power (W)")
+        order = np.argsort(x[front].to_numpy())
+        ax.plot(
+            x[front].to_numpy()[order],
+            y[front].to_numpy()[order],
+            color=PALETTE[3],
+            linewidth=1.0,
+            linestyle="--",
+        )
+        ax.set_xlabel("Mean request latency (ms)")
+        ax.set_ylabel(f"Energy per output token ({unit.name})")
+        ax.text(
+            0.99,
+            0.98,
+            "better: ↙ (quicker, less energy)",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7.5,
+            color="0.4",
+        )
+        ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
-        ax.set_title(title, loc="left")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3 + len(groups) - 1)
+        ax.set_title("Energy per token vs request latency", loc="left")
+        ax.legend(loc="lower right")
+        fig.text(
+            0.99,
+            -0.02,
+            pareto_bars_note(experiments, LATENCY),
+            ha="right",
+            va="top",
+            fontsize=7.5,
+            color="0.4",
+        )
         return _save(fig, path)

@@ -7,6 +7,7 @@ the page as text whatever characters it holds; nothing here builds HTML by hand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from camp_contract import layout
 from camp_contract.atomic import atomic_write_text
 from orchestrator import aggregate
 from orchestrator.report.data import ReportData, report_data
-from orchestrator.report.figures import draw_figures
+from orchestrator.report.figures import PALETTE, draw_figures
 from orchestrator.report.serving_figures import draw_serving_figures
+from orchestrator.report.traces import write_trace_files
 
 TEMPLATE = "report.html.j2"
 INDEX = "index.html"
@@ -39,18 +41,22 @@ def environment() -> jinja2.Environment:
 
 def render_page(data: ReportData) -> str:
     """The report page as HTML text."""
-    return environment().get_template(TEMPLATE).render(data=data)
+    return environment().get_template(TEMPLATE).render(data=data, palette=PALETTE)
 
 
-def write_report(campaign_dir: Path, tables: aggregate.CampaignTables | None = None) -> Path:
-    """Write ``report/index.html`` with its PNG plots; aggregates the done runs unless ``tables``
-    (from ``aggregate.aggregate_campaign``) are given."""
+def write_report(
+    campaign_dir: Path, tables: aggregate.CampaignTables | None = None, by: Sequence[Sequence[str]] = ()
+) -> Path:
+    """Write ``report/index.html`` with its PNG plots and every run's trace script; aggregates the
+    done runs unless ``tables`` (from ``aggregate.aggregate_campaign``) are given. ``by``: the
+    field lists of ``camp report --by``, each a table on the page."""
     campaign_dir = Path(campaign_dir)
     if tables is None:
         tables = aggregate.aggregate_campaign(campaign_dir)
     out = layout.report_dir(campaign_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data = report_data(campaign_dir, tables)
+    trace_files = write_trace_files(tables.runs, campaign_dir, out)
+    data = report_data(campaign_dir, tables, by=by, trace_files=trace_files)
     draw_figures(data, out)
     if data.serving is not None:
         draw_serving_figures(data.serving, out)

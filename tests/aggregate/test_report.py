@@ -12,7 +12,8 @@ import pytest
 from camp_contract.layout import TIMESERIES_FILENAME
 from orchestrator import aggregate, stats
 from orchestrator.report import data, figures, formatting, terminal, traces, write_report
-from tests.aggregate.helpers import write_experiment
+from tests.aggregate.helpers import make_spec, write_experiment, write_run
+from tests.factories import make_result
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENERGY, THROUGHPUT = formatting.ENERGY, formatting.THROUGHPUT
@@ -55,7 +56,7 @@ def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
         "energy_vs_params_batch_size.png",
         "energy_vs_params_dtype.png",
         "pareto.png",
-        "power_timeseries.png",
+        "energy_vs_latency.png",
     }
     for name in images:
         png = (index.parent / name).read_bytes()
@@ -71,8 +72,9 @@ def test_report_references_pngs_that_exist(tmp_path: Path) -> None:
 
 def test_report_without_power_traces_says_so(tmp_path: Path) -> None:
     index = write_report(_campaign(tmp_path, with_trace=False))
-    assert "power_timeseries.png" not in _images(index)
+    assert 'id="trace-viewer"' not in index.read_text()
     assert "No power trace" in index.read_text()
+    assert not (index.parent / traces.TRACES_DIR).exists()
 
 
 def test_report_of_a_campaign_with_no_done_runs(tmp_path: Path) -> None:
@@ -82,16 +84,57 @@ def test_report_of_a_campaign_with_no_done_runs(tmp_path: Path) -> None:
     assert "No finished runs" in index.read_text()
 
 
-def test_representative_run_is_nearest_the_median_with_a_trace(tmp_path: Path) -> None:
+def test_every_run_with_a_trace_is_in_the_viewer_which_opens_on_the_median_run(tmp_path: Path) -> None:
     campaign = _campaign(tmp_path)
-    runs = aggregate.runs_table(aggregate.done_run_dirs(campaign))
-    chosen = traces.representative_run(runs, campaign)
-    assert chosen is not None
-    run, trace = chosen
-    median = runs["energy_per_output_token_j"].median()
-    distance = (runs["energy_per_output_token_j"] - median).abs()
-    assert abs(run["energy_per_output_token_j"] - median) == distance.min()
-    assert {"t_s", "power_w"} <= set(trace.columns)
+    index = write_report(campaign)
+    tables = aggregate.aggregate_campaign(campaign)
+    trace_files = traces.write_trace_files(tables.runs, campaign, index.parent)
+    viewer = data.report_data(campaign, tables, trace_files=trace_files).traces
+    assert viewer is not None
+    assert len(viewer.options) == len(tables.runs) == 18
+    runs = tables.runs
+    distance = (runs[ENERGY] - runs[ENERGY].median()).abs()
+    nearest = runs.loc[distance.idxmin()]
+    assert viewer.selected == traces.trace_key(nearest["exp_id"], nearest["cycle"])
+    page = index.read_text()
+    for option in viewer.options:  # each listed run's script is there, named in the page
+        assert (index.parent / option.src).is_file() and f'data-src="{option.src}"' in page
+
+
+def test_trace_scripts_are_rewritten_only_when_changed_and_removed_for_runs_gone(
+    tmp_path: Path,
+) -> None:
+    campaign = _campaign(tmp_path)
+    runs = aggregate.aggregate_campaign(campaign).runs
+    out = tmp_path / "report"
+    first = traces.write_trace_files(runs, campaign, out)
+    script = out / first[traces.trace_key(runs.iloc[-1]["exp_id"], runs.iloc[-1]["cycle"])]
+    script.write_text("window.campTrace('kept', {});\n")  # newer than its parquet: not read again
+    again = traces.write_trace_files(runs.iloc[1:], campaign, out)
+    assert script.read_text() == "window.campTrace('kept', {});\n"
+    gone = out / first[traces.trace_key(runs.iloc[0]["exp_id"], runs.iloc[0]["cycle"])]
+    assert not gone.exists() and len(again) == len(runs) - 1
+
+
+def test_a_trace_script_holds_each_series_downsampled_with_the_window_and_baseline(tmp_path: Path) -> None:
+    n = 5000
+    trace = pd.DataFrame(
+        {
+            "t_s": np.linspace(0, 50, n),
+            "device": "GPU-a",
+            "power_w": np.full(n, 100.0),
+            "temperature_c": np.full(n, 50.0),
+            "sm_clock_mhz": np.nan,
+        }
+    )
+    run = pd.Series({"window_start_s": 1.0, "window_end_s": 9.0, "baseline_power_w": 20.0})
+    payload = traces.trace_payload(trace, run)
+    (device,) = payload["devices"]
+    assert len(device["t"]) == traces.MAX_TRACE_POINTS and device["t"][-1] == 50.0
+    assert "sm_clock_mhz" not in device and set(device["temperature_c"]) == {50.0}
+    assert payload["window"] == [1.0, 9.0] and payload["baseline_w"] == 20.0
+    script = traces.trace_script("</script>x/c0", payload)
+    assert "</script>" not in script and script.startswith("window.campTrace(")
 
 
 def test_trace_without_power_column_is_ignored(tmp_path: Path) -> None:
@@ -194,6 +237,7 @@ def test_report_of_two_backends_with_different_parameters(tmp_path: Path) -> Non
         "energy_vs_params_batch_size.png",
         "energy_vs_params_dtype.png",
         "pareto.png",
+        "energy_vs_latency.png",
     }
     text = terminal.format_summary(experiments)
     assert "backend=vllm" in text and "max_num_seqs=8" not in text.splitlines()[3]
@@ -215,7 +259,7 @@ def test_pareto_front_is_listed_and_stale_plots_are_removed(tmp_path: Path) -> N
     stale.parent.mkdir(parents=True)
     stale.write_bytes(PNG_MAGIC)
     page = write_report(campaign).read_text()
-    assert "<h3>Pareto front</h3>" in page
+    assert "<h3>Pareto front: throughput vs energy</h3>" in page
     assert not stale.exists()
 
 
@@ -285,3 +329,64 @@ def test_a_pooled_plot_point_has_its_interval_over_experiment_means(tmp_path: Pa
     assert note == f"bars: 95% CI over per-experiment means ({stats.METHOD_BOOTSTRAP_T}; n = 9)"
     path = figures.plot_energy_vs_parameter(experiments, runs, "params.batch_size", tmp_path / "e.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_each_line_of_an_energy_plot_carries_the_cycles_its_intervals_are_made_of(tmp_path: Path) -> None:
+    tables = aggregate.aggregate_campaign(_campaign(tmp_path, with_trace=False))
+    series = data.energy_series(tables.experiments, tables.kept_runs, "params.batch_size")
+    assert [label for label, _ in series.lines] == ["float16", "float32"]
+    for (_, line), points in zip(series.lines, series.points, strict=True):
+        runs = tables.kept_runs[tables.kept_runs["exp_id"].isin(line["exp_id"])]
+        assert sorted(points[ENERGY]) == sorted(runs[ENERGY]) and len(points) == 9  # 3 sizes × 3 cycles
+
+
+def test_pooled_lines_carry_one_point_per_experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "MAX_SERIES", 1)
+    tables = aggregate.aggregate_campaign(_campaign(tmp_path, with_trace=False))
+    series = data.energy_series(tables.experiments, tables.kept_runs, "params.batch_size")
+    assert series.over == "per-experiment means"
+    (points,) = series.points
+    means = tables.kept_runs.groupby("exp_id")[ENERGY].mean()
+    assert sorted(points[ENERGY]) == pytest.approx(sorted(means))
+
+
+def test_the_energy_latency_front_keeps_what_nothing_beats_on_both(tmp_path: Path) -> None:
+    campaign = tmp_path / "demo"
+    # (latency s, energy J): fast+costly and slow+cheap are on the front; slow+costly is not
+    for name, latency, energy in (("fast", 0.1, 30.0), ("cheap", 0.5, 10.0), ("worse", 0.6, 40.0)):
+        for cycle, joules in enumerate([energy, energy * 1.01]):
+            spec = make_spec(name, cycle, batch_size=len(name))
+            result = make_result(spec, energy_j=joules)
+            metrics = result.metrics.model_copy(update={"latency_mean_s": latency})
+            write_run(campaign, spec, result.model_copy(update={"metrics": metrics}))
+    tables = aggregate.aggregate_campaign(campaign)
+    report = data.report_data(campaign, tables)
+    assert report.latency is not None and report.latency_table is not None
+    on_front = set(report.latency.experiments.loc[report.latency.front, "exp_id"])
+    assert on_front == {"fast", "cheap"}
+    assert [row[0] for row in report.latency_table.rows] == ["fast", "cheap"]
+    assert "batch_size" in report.latency_table.headers  # the config columns of each front point
+
+
+def test_the_page_shows_a_by_table_per_swept_field_and_the_ones_asked_for(tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path, with_trace=False)
+    page = write_report(campaign, by=[["batch_size", "dtype"], ["dtype"]]).read_text()
+    titles = re.findall(r"<h3>(By [^<]+)</h3>", page)
+    assert titles == ["By params.batch_size", "By params.dtype", "By params.batch_size, params.dtype"]
+    assert "n counts cycles" in page
+
+
+def test_the_methods_paragraph_counts_baselines_estimators_interval_methods_and_exclusions(
+    tmp_path: Path,
+) -> None:
+    from tests.aggregate.helpers import add_warnings
+
+    campaign = _campaign(tmp_path, with_trace=False)
+    add_warnings(campaign / "e0float16" / "c0", "throttled")
+    tables = aggregate.aggregate_campaign(campaign, exclude_warned=["throttled"])
+    text = " ".join(data.report_data(campaign, tables).methods)
+    assert "synthetic (no GPU: the synthetic power source) for 17 runs" in text  # the kept runs
+    assert "sampled power integrated over the window for 17 runs" in text
+    assert "n = 2: student-t (1 experiment); n = 3: student-t, widened (5 experiments)" in text
+    assert "1 with throttled excluded from every interval" in text
+    assert "Measured by camp " in text and "for 18 runs" in text

@@ -158,7 +158,11 @@ def test_the_figures_written_are_the_plots_the_data_lists(tmp_path: Path) -> Non
     report_data = data.report_data(campaign, aggregate.aggregate_campaign(campaign))
     written = figures.draw_figures(report_data, tmp_path)
     assert [p.name for p in written] == [p.filename for p in report_data.plots]
-    assert [p.filename for p in report_data.plots] == ["energy_vs_params_batch_size.png", "pareto.png"]
+    assert [p.filename for p in report_data.plots] == [
+        "energy_vs_params_batch_size.png",
+        "pareto.png",
+        "energy_vs_latency.png",
+    ]
 
 
 def test_every_energy_series_gets_its_own_colour() -> None:

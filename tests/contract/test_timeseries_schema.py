@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -17,7 +16,7 @@ import pytest
 from camp_contract import timeseries as ts
 from harness.measurement.power import DeviceReading, Reading
 from harness.timeseries import write_timeseries
-from orchestrator.report import figures, traces
+from orchestrator.report import traces
 
 UUIDS = ("GPU-aaaa", "GPU-bbbb")
 RAPL_DOMAINS = ("package-0", "dram-0")
@@ -85,12 +84,9 @@ def test_a_trace_written_before_the_source_column_is_all_gpu_rows(tmp_path: Path
     assert trace is not None and set(trace[ts.DEVICE]) == set(UUIDS)
 
 
-def test_the_power_plot_draws_one_series_per_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_trace_viewer_gets_one_series_per_device(tmp_path: Path) -> None:
     trace = traces.read_timeseries(write(tmp_path / "timeseries.parquet"))
     assert trace is not None
-    drawn: dict[str, Any] = {}
-    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.setdefault("fig", fig) and path)
     run = pd.Series({"window_start_s": 0.3, "window_end_s": 0.5, "baseline_power_w": 40.0})
-    figures.plot_power_timeseries(trace, run, "power", tmp_path / "power.png")
-    labels = [line.get_label() for line in drawn["fig"].axes[0].get_lines()]
-    assert [label for label in labels if label.startswith("GPU")] == [f"GPU {u}" for u in UUIDS]
+    payload = traces.trace_payload(trace, run)
+    assert [device["device"] for device in payload["devices"]] == sorted(UUIDS)

@@ -42,6 +42,7 @@ def _checkout_copy(tmp_path: Path) -> Path:
     for name in (".dockerignore", "compose.yaml", "pyproject.toml", "README.md"):
         shutil.copy(REPO / name, copy / name)
     (copy / "containers" / "stub").mkdir(parents=True)
+    (copy / "containers" / "pytorch" / "wheels").mkdir(parents=True)
     shutil.copy(REPO / "containers" / "stub" / "Dockerfile", copy / "containers" / "stub")
     for package in ("containers/harness", "containers/camp_contract", "orchestrator"):
         (copy / package).mkdir()
@@ -81,6 +82,31 @@ def test_the_engine_it_starts_does_not_hold_the_provisioning_lock(tmp_path: Path
         again = subprocess.run(script, env=env, capture_output=True, text=True, timeout=30)
         assert again.returncode == 0, again.stderr
         assert again.stderr == ""
+    finally:
+        pid_file = tmp_path / "engine" / "started"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_the_engine_it_starts_holds_no_lock_of_its_caller_either(tmp_path: Path) -> None:
+    """`flock /tmp/x make provision` (how engineers share one engine) must not leave the engine
+    holding /tmp/x: flock passes its lock to the script, and a daemon inheriting it kept it."""
+    if Path("/proc/1/comm").read_text().strip() == "systemd":
+        pytest.skip("with systemd the script uses `systemctl start docker`, which has no fake here")
+    copy, env = _checkout_copy(tmp_path), _fake_engine(tmp_path)
+    outer = tmp_path / "caller.lock"
+    try:
+        first = subprocess.run(
+            ["flock", str(outer), "bash", str(copy / "scripts" / "provision-docker.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert first.returncode == 0, first.stderr
+        assert "starting dockerd" in first.stderr
+        free = subprocess.run(["flock", "--nonblock", str(outer), "true"], check=False)
+        assert free.returncode == 0, "the started engine kept its caller's lock"
     finally:
         pid_file = tmp_path / "engine" / "started"
         if pid_file.exists():
