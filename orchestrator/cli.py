@@ -153,7 +153,7 @@ def _run(
     from orchestrator.runner import CampaignRunner
 
     campaign = load_or_exit(campaign_file)
-    expand_or_exit(campaign, campaign_file)
+    expansion = expand_or_exit(campaign, campaign_file)
     try:
         chosen, notice = make_executor(executor or campaign.executor, compose_file, site_file)
     except ConfigError as err:
@@ -164,7 +164,7 @@ def _run(
         raise SystemExit(EXIT_FAILED) from None
     if notice:
         click.echo(f"notice: {notice}", err=True)
-    runner = CampaignRunner(campaign, results_dir, chosen, _echo)
+    runner = CampaignRunner(campaign, results_dir, chosen, _echo, expansion=expansion)
     try:
         outcome = runner.run()
     except (CampaignLocked, ExecutorUnavailable, ManifestDamaged) as err:
@@ -232,15 +232,15 @@ def plan(campaign_file: Path, show_runs: int) -> None:
         click.echo(
             f"  {backend}: {per_backend[backend]} experiments, {rejected[backend]} grid points rejected"
         )
+    labels = {e.exp_id: e.label() for e in expansion.experiments}
     click.echo("\nexperiments:")
-    for exp in expansion.experiments:
-        click.echo(f"  {exp.exp_id}  {exp.label()}")
+    click.echo("\n".join(f"  {exp_id}  {label}" for exp_id, label in labels.items()))  # one write
     if expansion.rejected:
         click.echo("\nrejected grid points (not run):")
         for point in expansion.rejected:
             values = " ".join(f"{k}={v}" for k, v in point.point.items())
             click.echo(f"  {point.backend} {point.model} {values}: {point.reason}")
-    _print_run_order(campaign, {e.exp_id: e.label() for e in expansion.experiments}, show_runs)
+    _print_run_order(campaign, labels, show_runs)
 
 
 def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int) -> None:
