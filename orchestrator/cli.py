@@ -7,20 +7,12 @@ lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from camp_contract import layout
-from camp_contract.atomic import atomic_write_text
-from camp_contract.backends import PluginError, load_plugins
-from orchestrator.campaign import Campaign, campaign_json_schema
-from orchestrator.carryover import carryover_balance
 from orchestrator.cli_calibrate import calibrate
 from orchestrator.cli_common import (
     EXIT_BAD_CONFIG,
@@ -32,12 +24,13 @@ from orchestrator.cli_common import (
     results_option,
 )
 from orchestrator.cli_report import compare, report
-from orchestrator.config_errors import ConfigError
-from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
-from orchestrator.lock import CampaignLocked
-from orchestrator.manifest import Manifest, ManifestDamaged
-from orchestrator.schedule import schedule
-from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
+
+# Everything else is imported inside the command that needs it: `camp --help` and `camp
+# --version` start with click alone (no pydantic, yaml, pandas, python-on-whales, matplotlib).
+if TYPE_CHECKING:
+    from orchestrator.campaign import Campaign
+    from orchestrator.doctor import Check
+    from orchestrator.executors import Runtime
 
 COMPOSE_FILENAME = "compose.yaml"
 
@@ -61,15 +54,14 @@ class RegisteredExecutor(click.Choice[str]):
 
     @property
     def choices(self) -> tuple[str, ...]:
+        from orchestrator.executors import executor_choices
+
         return tuple(executor_choices())
 
     @choices.setter
     def choices(self, _: object) -> None:
         pass  # the registry is the one list
 
-
-if TYPE_CHECKING:
-    from orchestrator.doctor import Check
 
 site_option = click.option(
     "--site",
@@ -85,6 +77,8 @@ campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Pa
 @click.version_option(package_name="camp", prog_name="camp")
 def main() -> None:
     """camp: measure the energy of LLM inference, campaign by campaign."""
+    from camp_contract.backends import PluginError, load_plugins
+
     try:
         load_plugins()  # backends registered by modules named in CAMP_PLUGINS
     except PluginError as err:
@@ -106,6 +100,11 @@ def schema(output: Path | None) -> None:
     Editors complete and check a campaign that names it on its first line:
     `# yaml-language-server: $schema=<path or URL of the schema>`.
     """
+    import json
+
+    from camp_contract.atomic import atomic_write_text
+    from orchestrator.campaign import campaign_json_schema
+
     text = json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
@@ -135,6 +134,8 @@ def run(
     campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
 ) -> None:
     """Run (or resume) every pending run of CAMPAIGN_FILE."""
+    from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
+
     with sigterm_as_interrupt():
         try:
             _run(campaign_file, results_dir, executor, compose_file, site_file)
@@ -150,6 +151,12 @@ def run(
 def _run(
     campaign_file: Path, results_dir: Path, executor: str | None, compose_file: Path, site_file: Path | None
 ) -> None:
+    import sqlite3
+
+    from orchestrator.config_errors import ConfigError
+    from orchestrator.executors import ExecutorUnavailable
+    from orchestrator.lock import CampaignLocked
+    from orchestrator.manifest import Manifest, ManifestDamaged
     from orchestrator.runner import CampaignRunner
 
     campaign = load_or_exit(campaign_file)
@@ -192,6 +199,15 @@ def _run(
     raise SystemExit(EXIT_FAILED if failed_anywhere else EXIT_OK)
 
 
+def make_executor(
+    choice: str, compose_file: Path, site_file: Path | None = None
+) -> tuple[Runtime, str | None]:
+    """The registry's ``make_executor``, imported when a campaign runs (tests replace this)."""
+    from orchestrator.executors import make_executor as from_registry
+
+    return from_registry(choice, compose_file, site_file)
+
+
 def _cannot_write(err: Exception) -> str:
     """An OS error with the path it concerns (disk full, read-only volume, permission)."""
     if isinstance(err, OSError) and err.filename:
@@ -220,6 +236,8 @@ def _print_summary(campaign_dir: Path) -> None:
 )
 def plan(campaign_file: Path, show_runs: int) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
+    from collections import Counter
+
     campaign = load_or_exit(campaign_file)
     expansion = expand_or_exit(campaign, campaign_file)
     per_backend = Counter(e.backend for e in expansion.experiments)
@@ -245,6 +263,9 @@ def plan(campaign_file: Path, show_runs: int) -> None:
 
 def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int) -> None:
     """The first runs in order, and whether any experiment always follows the same one."""
+    from orchestrator.carryover import carryover_balance
+    from orchestrator.schedule import schedule
+
     if not labels:
         return
     exp_ids = list(labels)
@@ -280,11 +301,20 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: every run with its state.")
 def status(target: Path, results_dir: Path, as_json: bool) -> None:
     """Progress of a campaign: TARGET is its campaign file or its results directory."""
+    import json
+    import sqlite3
+
+    from camp_contract import layout
+    from orchestrator.manifest import UNFINISHED_STATES, Manifest, ManifestDamaged
+
     campaign_dir = target if target.is_dir() else layout.campaign_dir(results_dir, load_or_exit(target).name)
-    try:
+    try:  # counted by the database; only the runs shown are read (as plain dicts for --json)
         with Manifest.open_readonly(campaign_dir) as manifest:
             counts = manifest.counts()
-            runs = manifest.runs()
+            if as_json:
+                run_dicts = manifest.run_dicts()
+            else:
+                unfinished = manifest.runs(states=UNFINISHED_STATES)
     except (FileNotFoundError, ManifestDamaged) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
@@ -293,23 +323,19 @@ def status(target: Path, results_dir: Path, as_json: bool) -> None:
         raise SystemExit(EXIT_FAILED) from None
     if as_json:
         click.echo(
-            json.dumps(
-                {"campaign_dir": str(campaign_dir), "counts": counts, "runs": [r.as_dict() for r in runs]},
-                indent=2,
-            )
+            json.dumps({"campaign_dir": str(campaign_dir), "counts": counts, "runs": run_dicts}, indent=2)
         )
         return
     total = sum(counts.values())
     others = [f"{n} {state}" for state, n in counts.items() if n and state != "done"]
     click.echo(", ".join([f"{campaign_dir}: {counts['done']}/{total} done", *others]))
-    for row in runs:
-        if row.state != "done":
-            detail = f" — {row.error}" if row.error else ""
-            if row.job_id and row.state in ("running", "pending"):
-                detail = f" — {job_line(row.job_id)}{detail}"
-            click.echo(
-                f"  {row.state:<11} {row.exp_id} c{row.cycle} {row.label} (attempts {row.attempts}){detail}"
-            )
+    for row in unfinished:
+        detail = f" — {row.error}" if row.error else ""
+        if row.job_id and row.state in ("running", "pending"):
+            detail = f" — {job_line(row.job_id)}{detail}"
+        click.echo(
+            f"  {row.state:<11} {row.exp_id} c{row.cycle} {row.label} (attempts {row.attempts}){detail}"
+        )
 
 
 def job_line(job_id: str) -> str:
@@ -363,6 +389,7 @@ def doctor(
 
 
 def _slurm_checks(site_file: Path | None, results_dir: Path) -> list[Check]:
+    from orchestrator.config_errors import ConfigError
     from orchestrator.doctor_slurm import run_slurm_checks
     from orchestrator.executors.slurm_site import load_site
 

@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 RunState = Literal["pending", "running", "done", "failed", "interrupted"]
 RUN_STATES: tuple[RunState, ...] = ("pending", "running", "done", "failed", "interrupted")
+UNFINISHED_STATES: tuple[RunState, ...] = tuple(s for s in RUN_STATES if s != "done")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -87,6 +88,9 @@ class RunRow:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+RUN_FIELDS = tuple(f.name for f in fields(RunRow))
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,15 @@ class Manifest:
 
     def runs(self, *, states: Sequence[RunState] = RUN_STATES, active_only: bool = True) -> list[RunRow]:
         """Runs in schedule order."""
+        return [RunRow(*row) for row in self._select_runs(states, active_only)]
+
+    def run_dicts(
+        self, *, states: Sequence[RunState] = RUN_STATES, active_only: bool = True
+    ) -> list[dict[str, Any]]:
+        """``runs()`` as plain dicts (``RunRow.as_dict``), read straight from the database."""
+        return [dict(zip(RUN_FIELDS, row, strict=True)) for row in self._select_runs(states, active_only)]
+
+    def _select_runs(self, states: Sequence[RunState], active_only: bool) -> sqlite3.Cursor:
         marks = ",".join("?" for _ in states)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
         job_id = "r.job_id" if "job_id" in columns else "NULL"  # an older manifest, read-only
@@ -361,7 +374,7 @@ class Manifest:
             + (" AND r.active = 1" if active_only else "")
             + " ORDER BY r.position"
         )
-        return [RunRow(*row) for row in self._db.execute(query, tuple(states))]
+        return self._db.execute(query, tuple(states))
 
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT state, COUNT(*) FROM runs WHERE active = 1 GROUP BY state")
