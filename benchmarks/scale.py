@@ -23,6 +23,7 @@ Smoke: python benchmarks/scale.py --smoke   (1k/10k, one repeat, no docker rows 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -40,6 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "containers")]
+TREE = [ROOT]  # the checkout whose code the measured commands run (--against: another, in turn)
 
 ROWS = ("plan", "setup", "status", "report", "startup", "dispatch", "image")
 DOCKER_ROWS = ("dispatch", "image")
@@ -114,11 +116,12 @@ def _memory_cap() -> None:
 
 def child_env() -> dict[str, str]:
     """This checkout's code first on the path of every child, whatever else is installed."""
-    path = os.pathsep.join([str(ROOT), str(ROOT / "containers"), os.environ.get("PYTHONPATH", "")])
+    tree = TREE[0]
+    path = os.pathsep.join([str(tree), str(tree / "containers"), os.environ.get("PYTHONPATH", "")])
     return {**os.environ, "PYTHONPATH": path.rstrip(os.pathsep)}
 
 
-def run_once(command: Sequence[str], cwd: Path = ROOT) -> Sample:
+def run_once(command: Sequence[str]) -> Sample:
     """One subprocess: its wall time and its own peak RSS. Linux keeps the high-water mark of the
     process that forked a child through its ``exec``, so a child of this (larger) process would
     report at least this one's RSS: GNU time, a tiny parent, measures it where installed, else
@@ -128,7 +131,7 @@ def run_once(command: Sequence[str], cwd: Path = ROOT) -> Sample:
         start = time.perf_counter()
         process = subprocess.Popen(
             wrapped,
-            cwd=cwd,
+            cwd=TREE[0],
             env=child_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -444,7 +447,7 @@ def measure_dispatch(work: Path, repeats: int, experiments: int = 4, cycles: int
         shutil.rmtree(campaign_dir_of(results, "dispatch"), ignore_errors=True)
         done = subprocess.run(
             camp("run", str(campaign_file), "--executor", "docker", "--results-dir", str(results)),
-            cwd=ROOT,
+            cwd=TREE[0],
             env=env,
             capture_output=True,
             text=True,
@@ -509,15 +512,22 @@ def print_row(row: Row) -> None:
 
 
 def emit(what: str, measure: Callable[[], list[Row]], only: Sequence[str] = ROWS) -> None:
-    """Print the rows ``measure`` gives (of the row kinds in ``only``), or why it failed."""
-    try:
-        rows = measure()
-    except (Failed, subprocess.CalledProcessError) as err:
-        print(f"{what:<34} {'':>9}  failed: {err}", flush=True)
-        return
-    for row in rows:
-        if row.goal_key is None or row.goal_key.split()[0] in only or row.goal_key.startswith("--"):
-            print_row(row)
+    """Print the rows ``measure`` gives (of the row kinds in ``only``), or why it failed; with
+    --against, measured on each checkout in turn, the other's rows marked."""
+    for tree, tag in TREES:
+        TREE[0] = tree
+        try:
+            rows = measure()
+        except (Failed, subprocess.CalledProcessError) as err:
+            print(f"{what + tag:<34} {'':>9}  failed: {err}", flush=True)
+            continue
+        for row in rows:
+            if row.goal_key is None or row.goal_key.split()[0] in only or row.goal_key.startswith("--"):
+                print_row(dataclasses.replace(row, what=row.what + tag))
+    TREE[0] = ROOT
+
+
+TREES: list[tuple[Path, str]] = [(ROOT, "")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -528,6 +538,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="CI: small sizes, one repeat, no docker rows")
     parser.add_argument(
         "--memory-cap-gib", type=float, default=8.0, help="address space each command may take (default 8)"
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="another checkout of camp (say, before a change): each row measured on both, in turn",
     )
     parser.add_argument("--keep", type=Path, default=None, help="build the campaigns here and keep them")
     args = parser.parse_args(argv)
@@ -542,6 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [r for r in ROWS if not (args.smoke and r in DOCKER_ROWS)]
     repeats = args.repeats or (1 if args.smoke else 5)
     MEMORY_CAP_GIB[0] = args.memory_cap_gib
+    if args.against is not None:
+        TREES.insert(0, (args.against.resolve(), " [against]"))
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="camp-scale-"))
     work.mkdir(parents=True, exist_ok=True)
