@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -144,19 +145,28 @@ def carryover_balance(order: Sequence[tuple[Hashable, int]]) -> CarryoverBalance
     """Measure ``order`` ((experiment, cycle) in run order): predecessors are counted over the
     whole sequence, across cycle boundaries too."""
     experiments = list(dict.fromkeys(exp for exp, _ in order))
-    before: dict[Hashable, dict[Hashable, int]] = {b: dict.fromkeys(experiments, 0) for b in experiments}
-    for (a, _), (b, _) in itertools.pairwise(order):
-        before[b][a] += 1
+    # Only the pairs that occur are counted (a table of every pair would grow as n²): an
+    # experiment's fewest is 0 unless every experiment came before it at least once.
+    sequence = [exp for exp, _ in order]
+    pairs = Counter(itertools.pairwise(sequence))
+    distinct = Counter(b for _, b in pairs)
+    total = Counter(sequence[1:])
+    most: dict[Hashable, int] = {}
+    for (_, b), count in pairs.items():
+        if count > most.get(b, 0):
+            most[b] = count
+    n = len(experiments)
+    full = {b for b, k in distinct.items() if k == n}  # preceded by every experiment
+    fewest: dict[Hashable, int] = {}
+    for (_, b), count in pairs.items() if full else ():
+        if b in full and count < fewest.get(b, count + 1):
+            fewest[b] = count
+    spread = max((most[b] - fewest.get(b, 0) for b in most), default=0)
+    fixed = tuple(b for b in experiments if total[b] >= 2 and distinct[b] == 1)
     opens = dict.fromkeys(experiments, 0)
     for index, (exp, cycle) in enumerate(order):
         if index == 0 or order[index - 1][1] != cycle:
             opens[exp] += 1
-    spread = max((max(c.values()) - min(c.values()) for c in before.values()), default=0)
-    fixed = tuple(
-        b
-        for b, counts in before.items()
-        if sum(counts.values()) >= 2 and max(counts.values()) == sum(counts.values())
-    )
     return CarryoverBalance(
         spread=spread,
         fixed=fixed if len(experiments) >= 2 else (),

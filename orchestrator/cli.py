@@ -8,22 +8,13 @@ lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from camp_contract import layout
-from camp_contract.atomic import atomic_write_text
-from camp_contract.backends import PluginError, load_plugins
-from orchestrator import serving_plan
-from orchestrator.campaign import Campaign, campaign_json_schema
-from orchestrator.carryover import carryover_balance
 from orchestrator.cli_calibrate import calibrate
 from orchestrator.cli_common import (
     EXIT_BAD_CONFIG,
@@ -38,13 +29,15 @@ from orchestrator.cli_common import (
     yes_option,
 )
 from orchestrator.cli_report import compare, json_option, report
-from orchestrator.config_errors import ConfigError
-from orchestrator.executors import ExecutorUnavailable, executor_choices, make_executor
-from orchestrator.json_output import emit, to_stderr
-from orchestrator.lock import CampaignLocked
-from orchestrator.manifest import Manifest, ManifestDamaged
-from orchestrator.schedule import schedule
-from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
+
+# Everything else is imported inside the command that needs it: `camp --help` and `camp
+# --version` start with click alone (no pydantic, yaml, pandas, python-on-whales, matplotlib).
+if TYPE_CHECKING:
+    from orchestrator.campaign import Campaign
+    from orchestrator.doctor import Check
+    from orchestrator.executors import Runtime
+    from orchestrator.grid import Expansion
+    from orchestrator.progress_view import ProgressView
 
 COMPOSE_FILENAME = "compose.yaml"
 
@@ -68,17 +61,14 @@ class RegisteredExecutor(click.Choice[str]):
 
     @property
     def choices(self) -> tuple[str, ...]:
+        from orchestrator.executors import executor_choices
+
         return tuple(executor_choices())
 
     @choices.setter
     def choices(self, _: object) -> None:
         pass  # the registry is the one list
 
-
-if TYPE_CHECKING:
-    from orchestrator.doctor import Check
-    from orchestrator.grid import Expansion
-    from orchestrator.progress_view import ProgressView
 
 site_option = click.option(
     "--site",
@@ -94,6 +84,8 @@ campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Pa
 @click.version_option(package_name="camp", prog_name="camp")
 def main() -> None:
     """camp: measure the energy of LLM inference, campaign by campaign."""
+    from camp_contract.backends import PluginError, load_plugins
+
     try:
         load_plugins()  # backends registered by modules named in CAMP_PLUGINS
     except PluginError as err:
@@ -123,6 +115,11 @@ def schema(output: Path | None, markdown_dir: Path | None) -> None:
     Editors complete and check a campaign that names it on its first line:
     `# yaml-language-server: $schema=<path or URL of the schema>`.
     """
+    import json
+
+    from camp_contract.atomic import atomic_write_text
+    from orchestrator.campaign import campaign_json_schema
+
     if markdown_dir is not None:
         _write_references(markdown_dir)
         return
@@ -135,6 +132,7 @@ def schema(output: Path | None, markdown_dir: Path | None) -> None:
 
 
 def _write_references(folder: Path) -> None:
+    from camp_contract.atomic import atomic_write_text
     from orchestrator.reference_docs import references
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -178,7 +176,9 @@ def run(
     On a terminal it shows the runs in flight live (phase, elapsed, ETA); elsewhere one line per
     finished run. The aggregate tables and the HTML report are refreshed when it ends, however
     it ends."""
+    from orchestrator.json_output import to_stderr
     from orchestrator.progress_view import make_view
+    from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
 
     view = make_view(to_stderr if as_json else _echo)
     with sigterm_as_interrupt():
@@ -213,7 +213,15 @@ def _run(
     view: ProgressView,
     as_json: bool = False,
 ) -> None:
+    import sqlite3
+
+    from orchestrator.config_errors import ConfigError
+    from orchestrator.executors import ExecutorUnavailable
+    from orchestrator.json_output import emit, to_stderr
+    from orchestrator.lock import CampaignLocked
+    from orchestrator.manifest import Manifest, ManifestDamaged
     from orchestrator.runner import CampaignRunner
+    from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause
 
     say = to_stderr if as_json else _echo  # with --json, stdout is the final document alone
 
@@ -230,7 +238,9 @@ def _run(
         raise SystemExit(EXIT_FAILED) from None
     if notice:
         click.echo(f"notice: {notice}", err=True)
-    runner = CampaignRunner(campaign, results_dir, chosen, say, overrides=overrides, view=view)
+    runner = CampaignRunner(
+        campaign, results_dir, chosen, say, overrides=overrides, view=view, expansion=expansion
+    )
     try:
         outcome = runner.run()
     except CampaignLocked as err:  # another `camp run` holds it: its outputs are its own
@@ -276,12 +286,22 @@ def _confirm_what_a_change_drops(
     campaign: Campaign, expansion: Expansion, results_dir: Path, yes: bool
 ) -> None:
     """A changed campaign that would leave done runs out of the aggregates says which and asks."""
+    from camp_contract import layout
     from orchestrator.campaign_changes import change_lines, dropped_from_aggregates
 
     campaign_dir = layout.campaign_dir(results_dir, campaign.name)
     dropped = dropped_from_aggregates(campaign_dir, expansion.experiments, campaign.cycles)
     if dropped:
         confirm_change_or_exit(change_lines(dropped), yes)
+
+
+def make_executor(
+    choice: str, compose_file: Path, site_file: Path | None = None
+) -> tuple[Runtime, str | None]:
+    """The registry's ``make_executor``, imported when a campaign runs (tests replace this)."""
+    from orchestrator.executors import make_executor as from_registry
+
+    return from_registry(choice, compose_file, site_file)
 
 
 def _cannot_write(err: Exception) -> str:
@@ -313,6 +333,7 @@ def _print_summary(campaign_dir: Path, say: Callable[[str], None] = click.echo) 
 def _refresh_quietly(campaign_dir: Path) -> None:
     """After a campaign that stopped early: the tables and the report as far as it got, without
     the summary (a Ctrl-C during it leaves the files as they were, each written atomically)."""
+    from camp_contract import layout
     from orchestrator.aggregate import AggregationError
     from orchestrator.outputs import refresh_outputs
 
@@ -349,6 +370,11 @@ def plan(
     campaign_file: Path, show_runs: int, overrides: tuple[str, ...], resolved: bool, as_json: bool
 ) -> None:
     """Show what CAMPAIGN_FILE would run, without running or writing anything."""
+    from collections import Counter
+
+    from orchestrator import serving_plan
+    from orchestrator.json_output import emit
+
     campaign = load_or_exit(campaign_file, overrides)
     if resolved:
         from orchestrator.resolved import resolved_yaml
@@ -386,6 +412,9 @@ def plan(
 
 def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int) -> None:
     """The first runs in order, and whether any experiment always follows the same one."""
+    from orchestrator.carryover import carryover_balance
+    from orchestrator.schedule import schedule
+
     if not labels:
         return
     exp_ids = list(labels)
@@ -422,7 +451,11 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
 def status(target: str, results_dir: Path, as_json: bool) -> None:
     """Progress of a campaign: TARGET is its campaign file, its results directory or its name
     (under --results-dir)."""
+    import sqlite3
+
+    from orchestrator.json_output import emit
     from orchestrator.lock import lock_holder
+    from orchestrator.manifest import Manifest, ManifestDamaged
     from orchestrator.status_text import UnknownTarget, resolve_target, status_lines
 
     try:
@@ -433,7 +466,7 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
     try:
         with Manifest.open_readonly(campaign_dir) as manifest:
             if as_json:
-                counts, runs = manifest.counts(), manifest.runs()
+                counts, runs = manifest.counts(), manifest.run_dicts()
             else:
                 lines = status_lines(campaign_dir, manifest, lock_holder(campaign_dir), job_line)
     except (FileNotFoundError, ManifestDamaged) as err:
@@ -498,6 +531,7 @@ def doctor(
 
 
 def _slurm_checks(site_file: Path | None, results_dir: Path) -> list[Check]:
+    from orchestrator.config_errors import ConfigError
     from orchestrator.doctor_slurm import run_slurm_checks
     from orchestrator.executors.slurm_site import load_site
 

@@ -6,12 +6,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from orchestrator.campaign import Campaign, load_campaign
-from orchestrator.config_errors import ConfigError, ConfigProblem
-from orchestrator.grid import Expansion, expand
+if TYPE_CHECKING:  # imported where used, so that `camp --help` starts without pydantic or yaml
+    from orchestrator.campaign import Campaign
+    from orchestrator.grid import Expansion
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -42,6 +43,9 @@ set_option = click.option(
 
 def load_or_exit(path: Path, overrides: Sequence[str] = ()) -> Campaign:
     """The campaign with its ``-s`` overrides, or its problems on stderr and exit code 2."""
+    from orchestrator.campaign import load_campaign
+    from orchestrator.config_errors import ConfigError
+
     try:
         return load_campaign(path, overrides)
     except ConfigError as err:
@@ -52,6 +56,9 @@ def load_or_exit(path: Path, overrides: Sequence[str] = ()) -> Campaign:
 def expand_or_exit(campaign: Campaign, path: Path) -> Expansion:
     """The campaign's experiments, or exit code 2 when every grid point is rejected (a campaign
     that would run nothing is a mistake in the file, not a success)."""
+    from orchestrator.config_errors import ConfigError, ConfigProblem
+    from orchestrator.grid import expand
+
     expansion = expand(campaign)
     if expansion.experiments:
         return expansion

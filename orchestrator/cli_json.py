@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.manifest import RunRow
     from orchestrator.runner import CampaignOutcome
 
 
-def status_document(campaign_dir: Path, counts: dict[str, int], runs: list[RunRow]) -> dict[str, Any]:
-    """Every run with its state, and the counts per state."""
-    return {"campaign_dir": str(campaign_dir), "counts": counts, "runs": [r.as_dict() for r in runs]}
+def status_document(campaign_dir: Path, counts: dict[str, int], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every run with its state (``Manifest.run_dicts``: read as plain dicts, no row objects
+    for a 100k-run campaign), and the counts per state."""
+    return {"campaign_dir": str(campaign_dir), "counts": counts, "runs": runs}
 
 
 def run_document(

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from camp_contract.backends import BackendEntry, backend_entry
 from camp_contract.models import BackendName, MeasurementSettings, RunSpec, Workload
@@ -48,9 +49,31 @@ class Experiment:
         }
 
     @property
+    def canonical_config(self) -> str:
+        """``config()`` as canonical JSON (keys sorted, no spaces): what ``exp_id`` hashes and the
+        manifest stores. Serialised once per experiment, the settings experiments share (workload,
+        measurement) once per campaign: the very text ``json.dumps`` gives the whole dict."""
+        cached: str | None = self.__dict__.get("_canonical_config")
+        if cached is None:
+            cached = (  # the keys in sorted order, as json.dumps(..., sort_keys=True) writes them
+                f'{{"backend":{json.dumps(self.backend)},'
+                f'"measurement":{_canonical_settings(self.measurement)},'
+                f'"model":{json.dumps(self.model)},'
+                f'"params":{_canonical(self.params.model_dump(mode="json"))},'
+                f'"seed":{int.__repr__(self.seed)},'
+                f'"workload":{_canonical_settings(self.workload)}}}'
+            )
+            self.__dict__["_canonical_config"] = cached  # frozen: the cache is not a field
+        return cached
+
+    @property
     def exp_id(self) -> str:
-        canonical = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:EXP_ID_LENGTH]
+        """The experiment's identity: a hash of its resolved configuration, computed once."""
+        cached: str | None = self.__dict__.get("_exp_id")
+        if cached is None:
+            cached = hashlib.sha256(self.canonical_config.encode()).hexdigest()[:EXP_ID_LENGTH]
+            self.__dict__["_exp_id"] = cached
+        return cached
 
     def spec(self, campaign: str, cycle: int) -> RunSpec:
         return RunSpec(
@@ -76,6 +99,30 @@ class Experiment:
         return " ".join(part for part in parts if part)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # json.dumps(…) with these, built once
+
+
+def _canonical(value: Any) -> str:
+    return _CANONICAL.encode(value)
+
+
+_SETTINGS_JSON: dict[int, tuple[BaseModel, str]] = {}  # id → (the model, kept alive; its JSON)
+_SETTINGS_JSON_MAX = 1024
+
+
+def _canonical_settings(settings: BaseModel) -> str:
+    """A frozen settings model's canonical JSON, remembered for that very object: the many
+    experiments of a campaign share a few workload and measurement objects."""
+    known = _SETTINGS_JSON.get(id(settings))
+    if known is not None and known[0] is settings:
+        return known[1]
+    text = _canonical(settings.model_dump(mode="json"))
+    if len(_SETTINGS_JSON) >= _SETTINGS_JSON_MAX:
+        _SETTINGS_JSON.clear()
+    _SETTINGS_JSON[id(settings)] = (settings, text)
+    return text
+
+
 @dataclass(frozen=True)
 class RejectedPoint:
     backend: BackendName
@@ -90,9 +137,11 @@ class Expansion:
     rejected: list[RejectedPoint]
 
 
-def _points(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def _points(axes: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
+    """The grid's points one at a time (the grid itself is never built)."""
     keys = list(axes)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(axes[k] for k in keys))]
+    for values in itertools.product(*(axes[k] for k in keys)):
+        yield dict(zip(keys, values, strict=True))
 
 
 def _reason(err: ValidationError) -> str:
@@ -104,6 +153,31 @@ def _reason(err: ValidationError) -> str:
             msg = "is not a parameter of this backend"
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
+
+
+class _WorkloadCache:
+    """The campaign's workload with a point's ``workload.*`` values, validated once per distinct
+    set of values (most campaigns have a handful over thousands of points)."""
+
+    def __init__(self, base: Workload):
+        self._base = base.model_dump()
+        self._validated: dict[Hashable, Workload | ValidationError] = {}
+
+    def get(self, overrides: dict[str, Any]) -> Workload:
+        key: Hashable = tuple((k, type(v), v) for k, v in overrides.items())
+        try:
+            hash(key)
+        except TypeError:  # a list value (prompts): its JSON
+            key = json.dumps(overrides, sort_keys=True, default=repr)
+        if key not in self._validated:
+            try:
+                self._validated[key] = Workload.model_validate({**self._base, **overrides})
+            except ValidationError as err:
+                self._validated[key] = err
+        found = self._validated[key]
+        if isinstance(found, ValidationError):
+            raise found
+        return found
 
 
 def measurement_for(entry: BackendEntry, campaign: Campaign) -> MeasurementSettings:
@@ -128,6 +202,7 @@ def expand(campaign: Campaign) -> Expansion:
     experiments: list[Experiment] = []
     rejected: list[RejectedPoint] = []
     seen: set[str] = set()
+    workloads = _WorkloadCache(campaign.workload)
     for backend, section in campaign.backends.items():
         entry = backend_entry(backend)
         measurement = measurement_for(entry, campaign)
@@ -145,9 +220,7 @@ def expand(campaign: Campaign) -> Expansion:
                 }
                 try:
                     parsed = entry.parse_params(params)  # the one full check: cross-field rules too
-                    workload = Workload.model_validate(
-                        {**campaign.workload.model_dump(), **workload_overrides}
-                    )
+                    workload = workloads.get(workload_overrides)
                 except ValidationError as err:
                     rejected.append(RejectedPoint(backend, model, point, _reason(err)))
                     continue
@@ -164,7 +237,8 @@ def expand(campaign: Campaign) -> Expansion:
                     seed=campaign.seed,
                     swept=point,
                 )
-                if experiment.exp_id not in seen:  # two spellings of one config run once
-                    seen.add(experiment.exp_id)
+                exp_id = experiment.exp_id
+                if exp_id not in seen:  # two spellings of one config run once
+                    seen.add(exp_id)
                     experiments.append(experiment)
     return Expansion(experiments, rejected)

@@ -18,16 +18,19 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from camp_contract.layout import manifest_path, run_dir
-from orchestrator.grid import Experiment
+
+if TYPE_CHECKING:
+    from orchestrator.grid import Experiment
 
 RunState = Literal["pending", "running", "done", "failed", "interrupted"]
 RUN_STATES: tuple[RunState, ...] = ("pending", "running", "done", "failed", "interrupted")
+UNFINISHED_STATES: tuple[RunState, ...] = tuple(s for s in RUN_STATES if s != "done")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +55,8 @@ CREATE TABLE IF NOT EXISTS runs (
     job_id TEXT,
     PRIMARY KEY (exp_id, cycle)
 );
+-- what `camp status` counts and lists and a resumed `camp run` picks up: runs by state, in order
+CREATE INDEX IF NOT EXISTS runs_by_state ON runs (active, state, position);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -83,6 +88,9 @@ class RunRow:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+RUN_FIELDS = tuple(f.name for f in fields(RunRow))
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,7 @@ class Manifest:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a transition acknowledged is a transition on disk
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA cache_size=-65536")  # 64 MiB: a 100k-run set-up stays in memory
         db.executescript(_SCHEMA)
         _migrate(db)
         manifest = cls(db, path)
@@ -214,15 +223,20 @@ class Manifest:
                 "rebuilds it from the valid results on disk (finished runs are kept)"
             )
 
-    def adopt(self, exp_id: str, cycle: int, detail: str) -> None:
-        """Record as done a run whose valid result is on disk (a rebuilt manifest's runs)."""
+    def adopt(self, runs: Sequence[tuple[str, int]], detail: str) -> None:
+        """Record as done the runs whose valid result is on disk (a rebuilt manifest's runs), in
+        one transaction: all of them, or (killed half-way) none, to be adopted again."""
+        at = now_iso()
         with self._transaction() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE runs SET state = 'done', finished_at = ?, exit_code = 0, error = NULL "
                 "WHERE exp_id = ? AND cycle = ?",
-                (now_iso(), exp_id, cycle),
+                [(at, exp_id, cycle) for exp_id, cycle in runs],
             )
-            self._record(db, exp_id, cycle, "done", detail)
+            db.executemany(
+                "INSERT INTO events (at, exp_id, cycle, state, detail) VALUES (?, ?, ?, 'done', ?)",
+                [(at, exp_id, cycle, detail) for exp_id, cycle in runs],
+            )
 
     def redo(self, exp_id: str, cycle: int, reason: str) -> None:
         """Send a run marked done back to pending: its result is gone or invalid."""
@@ -249,7 +263,7 @@ class Manifest:
         ``order`` is the schedule: every (exp_id, cycle) the campaign wants, in run order.
         """
         by_id = {e.exp_id: e for e in experiments}
-        with self._transaction() as db:
+        with self._transaction() as db:  # one transaction, its rows written in batches
             stored_name = self.meta("campaign")
             if stored_name is not None and stored_name != campaign_name:
                 raise ValueError(
@@ -258,21 +272,25 @@ class Manifest:
             previous_sha = self.meta("campaign_sha")
             before = {r[0] for r in db.execute("SELECT exp_id FROM experiments WHERE active = 1")}
             known = {r[0] for r in db.execute("SELECT exp_id FROM experiments")}
-            for exp_id, exp in by_id.items():
-                if exp_id not in known:
-                    db.execute(
-                        "INSERT INTO experiments (exp_id, label, config, active) VALUES (?, ?, ?, 1)",
-                        (exp_id, exp.label(), json.dumps(exp.config(), sort_keys=True)),
-                    )
-            db.execute("UPDATE experiments SET active = 0")
-            db.executemany("UPDATE experiments SET active = 1 WHERE exp_id = ?", [(i,) for i in by_id])
-            db.execute("UPDATE runs SET active = 0")
-            for position, (exp_id, cycle) in enumerate(order):
-                db.execute(
-                    "INSERT INTO runs (exp_id, cycle, state, position) VALUES (?, ?, 'pending', ?) "
-                    "ON CONFLICT (exp_id, cycle) DO UPDATE SET position = excluded.position, active = 1",
-                    (exp_id, cycle, position),
+            if known:  # an earlier campaign's experiments: only those still in it stay active
+                db.execute("UPDATE experiments SET active = 0")
+                db.executemany(
+                    "UPDATE experiments SET active = 1 WHERE exp_id = ?", [(i,) for i in by_id if i in known]
                 )
+                db.execute("UPDATE runs SET active = 0")
+            db.executemany(
+                "INSERT INTO experiments (exp_id, label, config, active) VALUES (?, ?, ?, 1)",
+                (
+                    (exp_id, exp.label(), exp.canonical_config)
+                    for exp_id, exp in by_id.items()
+                    if exp_id not in known
+                ),
+            )
+            db.executemany(
+                "INSERT INTO runs (exp_id, cycle, state, position) VALUES (?, ?, 'pending', ?) "
+                "ON CONFLICT (exp_id, cycle) DO UPDATE SET position = excluded.position, active = 1",
+                ((exp_id, cycle, position) for position, (exp_id, cycle) in enumerate(order)),
+            )
             recovered = [
                 (r[0], r[1]) for r in db.execute("SELECT exp_id, cycle FROM runs WHERE state = 'running'")
             ]
@@ -337,6 +355,15 @@ class Manifest:
 
     def runs(self, *, states: Sequence[RunState] = RUN_STATES, active_only: bool = True) -> list[RunRow]:
         """Runs in schedule order."""
+        return [RunRow(*row) for row in self._select_runs(states, active_only)]
+
+    def run_dicts(
+        self, *, states: Sequence[RunState] = RUN_STATES, active_only: bool = True
+    ) -> list[dict[str, Any]]:
+        """``runs()`` as plain dicts (``RunRow.as_dict``), read straight from the database."""
+        return [dict(zip(RUN_FIELDS, row, strict=True)) for row in self._select_runs(states, active_only)]
+
+    def _select_runs(self, states: Sequence[RunState], active_only: bool) -> sqlite3.Cursor:
         marks = ",".join("?" for _ in states)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
         job_id = "r.job_id" if "job_id" in columns else "NULL"  # an older manifest, read-only
@@ -347,7 +374,7 @@ class Manifest:
             + (" AND r.active = 1" if active_only else "")
             + " ORDER BY r.position"
         )
-        return [RunRow(*row) for row in self._db.execute(query, tuple(states))]
+        return self._db.execute(query, tuple(states))
 
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT state, COUNT(*) FROM runs WHERE active = 1 GROUP BY state")

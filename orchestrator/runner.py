@@ -87,6 +87,7 @@ class CampaignRunner:
         placement: Placement | None = None,
         overrides: Sequence[str] = (),
         view: ProgressView | None = None,
+        expansion: Expansion | None = None,
     ):
         """``echo`` says each line; ``view`` (progress_view.py), where given, shows the campaign
         as it goes instead, lines included."""
@@ -100,7 +101,8 @@ class CampaignRunner:
         self.view = view if view is not None else ProgressView(echo)
         self.echo = self.view.echo
         self.sleep = sleep
-        self.expansion: Expansion = expand(campaign)
+        # the command line has expanded the campaign already (to refuse one that runs nothing)
+        self.expansion: Expansion = expansion if expansion is not None else expand(campaign)
         self.experiments: dict[str, Experiment] = {e.exp_id: e for e in self.expansion.experiments}
         self.retry = RetryPolicy(campaign.retries, campaign.max_consecutive_failures)
         # Job ids a scheduler gave runs in flight, reported from their threads and written to the
@@ -140,13 +142,19 @@ class CampaignRunner:
         """The results on disk are the ground truth: a new manifest adopts every valid result
         already there (a manifest deleted or damaged loses no run), and a run marked done whose
         result.json is gone or invalid is marked for redoing, and said so."""
-        adopted = 0
-        for row in manifest.runs(states=("pending", "failed", "interrupted") if fresh else ("done",)):
-            files = layout.RunFiles(layout.run_dir(self.campaign_dir, row.exp_id, row.cycle))
-            checked = check_result(files.result, row.exp_id, row.cycle)
+        adopted: list[tuple[str, int]] = []
+        if fresh:  # only runs whose directory holds a result.json can be adopted
+            with_result = set(layout.run_dirs_with_result(self.campaign_dir))
+            rows = manifest.runs(states=("pending", "failed", "interrupted")) if with_result else []
+        else:
+            rows = manifest.runs(states=("done",))
+        for row in rows:
+            run_dir = layout.run_dir(self.campaign_dir, row.exp_id, row.cycle)
+            if fresh and run_dir not in with_result:
+                continue
+            checked = check_result(layout.RunFiles(run_dir).result, row.exp_id, row.cycle)
             if fresh and checked.ok:
-                manifest.adopt(row.exp_id, row.cycle, "adopted: its valid result.json was on disk")
-                adopted += 1
+                adopted.append((row.exp_id, row.cycle))
             elif not fresh and not checked.ok:
                 reason = (checked.reason or "its result.json is unusable").replace(
                     "no result.json was written", "its result.json is missing"
@@ -154,7 +162,8 @@ class CampaignRunner:
                 manifest.redo(row.exp_id, row.cycle, reason)
                 self.echo(run_messages.redo_line(row.exp_id, row.cycle, reason))
         if adopted:
-            self.echo(run_messages.adopted_line(adopted, self.campaign_dir))
+            manifest.adopt(adopted, "adopted: its valid result.json was on disk")
+            self.echo(run_messages.adopted_line(len(adopted), self.campaign_dir))
 
     def _run_pending(self, manifest: Manifest) -> CampaignOutcome:
         outcome = CampaignOutcome(already_done=manifest.counts()["done"])

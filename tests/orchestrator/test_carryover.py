@@ -74,3 +74,38 @@ def test_a_campaign_is_balanced_unless_it_asks_otherwise() -> None:
     assert parse_campaign(text, Path("c.yaml")).order.mode == "balanced"
     asked = parse_campaign(text + "order: {mode: interleaved}\n", Path("c.yaml"))
     assert asked.order.mode == "interleaved"
+
+
+def reference_balance(order: list[tuple[int, int]]) -> tuple[int, tuple[int, ...], int]:
+    """The measure spelt out over a table of every pair (n² counts)."""
+    experiments = list(dict.fromkeys(exp for exp, _ in order))
+    before = {b: dict.fromkeys(experiments, 0) for b in experiments}
+    for (a, _), (b, _) in itertools.pairwise(order):
+        before[b][a] += 1
+    spread = max((max(c.values()) - min(c.values()) for c in before.values()), default=0)
+    fixed = tuple(b for b, c in before.items() if sum(c.values()) >= 2 and max(c.values()) == sum(c.values()))
+    opens = dict.fromkeys(experiments, 0)
+    for index, (exp, cycle) in enumerate(order):
+        if index == 0 or order[index - 1][1] != cycle:
+            opens[exp] += 1
+    opens_spread = max(opens.values(), default=0) - min(opens.values(), default=0)
+    return spread, fixed if len(experiments) >= 2 else (), opens_spread
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4)), max_size=40).map(
+        lambda runs: sorted(runs, key=lambda run: run[1])  # cycle by cycle, as a schedule is
+    )
+)
+def test_balance_counts_only_the_pairs_that_occur_and_agrees_with_the_full_table(
+    order: list[tuple[int, int]],
+) -> None:
+    balance = carryover_balance(order)
+    assert (balance.spread, balance.fixed, balance.opens_spread) == reference_balance(order)
+
+
+def test_balance_of_every_pair_seen_counts_the_fewest() -> None:
+    order = runs([[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1], [1, 2, 0], [2, 0, 1]] * 2)
+    balance = carryover_balance(order)
+    assert (balance.spread, balance.fixed, balance.opens_spread) == reference_balance(order)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from orchestrator import cli
+from orchestrator.manifest import RUN_STATES, Manifest, RunRow
 from tests.orchestrator.fakes import FakeExecutor, crash, succeed
 
 CAMPAIGN = """
@@ -139,3 +143,51 @@ def test_ctrl_c_exits_130(campaign_file: Path, tmp_path: Path, monkeypatch: pyte
 def test_status_of_a_campaign_never_run(campaign_file: Path, tmp_path: Path) -> None:
     result = invoke("status", str(campaign_file), "--results-dir", str(tmp_path / "none"))
     assert result.exit_code == 1 and "has this campaign been run?" in result.output
+
+
+def test_help_and_version_import_no_pydantic_yaml_or_pandas(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from orchestrator.cli import main\n"
+        "for args in (['--help'], ['--version']):\n"
+        "    try:\n"
+        "        main(args, standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('pydantic', 'yaml', 'pandas', 'python_on_whales', 'matplotlib', 'camp_contract.models')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "containers")])}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_status_reads_only_the_runs_it_lists(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "results"
+    invoke(
+        "run",
+        str(campaign_file),
+        "--results-dir",
+        str(results),
+        executor=FakeExecutor([crash, succeed]),
+        monkeypatch=monkeypatch,
+    )
+    read: list[tuple[str, ...]] = []
+    real = Manifest.runs
+
+    def runs(
+        self: Manifest, *, states: tuple[str, ...] = RUN_STATES, active_only: bool = True
+    ) -> list[RunRow]:
+        read.append(tuple(states))
+        return real(self, states=states, active_only=active_only)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Manifest, "runs", runs)
+    status = invoke("status", str(results / "t"))
+    assert "3/4 done, 1 failed" in status.output and "exited with code 3" in status.output
+    assert read and all("done" not in states for states in read)

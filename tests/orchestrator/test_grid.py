@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from camp_contract.backends import BackendEntry, register_backend
 from camp_contract.params import StubParams
@@ -117,3 +122,52 @@ def test_exp_ids_are_those_camp_gave_before_parameters_were_typed() -> None:
         "f0d9aa9e69b0",
         "82f0dbc185d8",
     ]
+
+
+def test_canonical_config_is_the_sorted_compact_json_of_the_config() -> None:
+    text = """
+name: t
+models: [m1, m2]
+backends:
+  stub: {grid: {batch_size: [1, 4], work_ms_per_token: [0.1, 2.5e-05, 100]}}
+  pytorch: {grid: {dtype: [bfloat16]}}
+  vllm: {params: {extra: {enforce_eager: true, tag: é}}}
+grid: {workload.max_output_tokens: [8, 16]}
+workload: {prompts: [héllo, 'a "quoted" one']}
+measurement: {extra_power_sources: [rapl]}
+seed: 7
+"""
+    experiments = expand(parse_campaign(text, Path("c.yaml"))).experiments
+    assert {e.backend for e in experiments} == {"stub", "pytorch", "vllm"}
+    for experiment in experiments:
+        whole = json.dumps(experiment.config(), sort_keys=True, separators=(",", ":"))
+        assert experiment.canonical_config == whole
+        assert experiment.exp_id == hashlib.sha256(whole.encode()).hexdigest()[:12]
+
+
+def test_an_experiments_identity_is_serialised_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    experiment = expand(parse_campaign(CAMPAIGN, Path("c.yaml"))).experiments[0]
+    dumps = []
+    real = StubParams.model_dump
+
+    def counted(self: StubParams, **kwargs: object) -> dict[str, object]:
+        dumps.append(kwargs)
+        return real(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StubParams, "model_dump", counted)
+    fresh = dataclasses.replace(experiment)  # nothing remembered yet
+    assert {fresh.exp_id for _ in range(5)} == {experiment.exp_id}
+    assert len(dumps) == 1
+
+
+def test_a_workload_axis_gives_each_point_its_own_workload() -> None:
+    text = "name: t\nmodels: [m]\nbackends: {stub: {grid: {batch_size: [1, 2]}}}\n"
+    text += "grid: {workload.max_output_tokens: [8, 16]}\nworkload: {n_requests: 3}\n"
+    expansion = expand(parse_campaign(text, Path("c.yaml")))
+    assert sorted((e.params.batch_size, e.workload.max_output_tokens) for e in expansion.experiments) == [  # type: ignore[attr-defined]
+        (1, 8),
+        (1, 16),
+        (2, 8),
+        (2, 16),
+    ]
+    assert {e.workload.n_requests for e in expansion.experiments} == {3}

@@ -90,3 +90,59 @@ def test_second_lock_is_refused_and_released_on_exit(tmp_path: Path) -> None:
         pass
     with campaign_lock(tmp_path):
         pass  # free again
+
+
+def test_status_and_resume_queries_use_the_state_index(tmp_path: Path) -> None:
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, experiments())
+        db = manifest._db
+        plan = " ".join(
+            str(row[-1])
+            for row in db.execute(
+                "EXPLAIN QUERY PLAN SELECT state, COUNT(*) FROM runs WHERE active = 1 GROUP BY state"
+            )
+        )
+        assert "runs_by_state" in plan
+
+
+def test_adopting_a_rebuilt_manifests_runs_is_one_transaction(tmp_path: Path) -> None:
+    exps = experiments()
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps)
+        found = [(r.exp_id, r.cycle) for r in manifest.runs()[:3]]
+        statements: list[str] = []
+        manifest._db.set_trace_callback(statements.append)
+        manifest.adopt(found, "adopted: its valid result.json was on disk")
+        manifest._db.set_trace_callback(None)
+        assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == ["BEGIN IMMEDIATE", "COMMIT"]
+        done = {(r.exp_id, r.cycle) for r in manifest.runs(states=("done",))}
+        assert done == set(found)
+        events = manifest._db.execute(
+            "SELECT exp_id, cycle, state FROM events WHERE state = 'done'"
+        ).fetchall()
+        assert sorted(events) == sorted((e, c, "done") for e, c in found)
+
+
+def test_run_dicts_are_the_rows_as_dicts(tmp_path: Path) -> None:
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, experiments())
+        first = manifest.runs()[0]
+        manifest.mark_running(first.exp_id, first.cycle)
+        manifest.mark_finished(first.exp_id, first.cycle, "failed", exit_code=3, error="boom")
+        assert manifest.run_dicts() == [r.as_dict() for r in manifest.runs()]
+        assert manifest.run_dicts(states=("failed",))[0]["error"] == "boom"
+
+
+def test_a_second_sync_of_a_large_campaign_keeps_every_run_once(tmp_path: Path) -> None:
+    exps = experiments(str(list(range(1, 201))))
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps, cycles=3)
+        row = manifest.runs()[0]
+        manifest.mark_running(row.exp_id, row.cycle)
+        manifest.mark_finished(row.exp_id, row.cycle, "done")
+        report = sync(manifest, exps[:150], cycles=3, sha="b")
+        assert len(report.removed) == 50 and report.added == []
+        assert manifest.counts()["pending"] + manifest.counts()["done"] == 450
+        assert len(manifest.runs(active_only=False)) == 600
+        configs = manifest.experiment_configs()
+        assert configs[exps[0].exp_id] == exps[0].config()

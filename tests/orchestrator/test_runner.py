@@ -11,6 +11,7 @@ from camp_contract.layout import RESULT_FILENAME, RunFiles, run_dir
 from camp_contract.models import RunResult, RunSpec, RunWarning
 from orchestrator.campaign import Campaign, parse_campaign
 from orchestrator.executors import ExecOutcome, RunRequest
+from orchestrator.grid import expand
 from orchestrator.manifest import Manifest, RunRow
 from orchestrator.runner import CampaignRunner
 from tests.factories import make_result, run_spec
@@ -335,3 +336,17 @@ def test_a_resumed_campaign_counts_on_from_the_runs_already_done(tmp_path: Path)
         run(tmp_path, interrupted)
     _, messages = run(tmp_path, FakeExecutor())
     assert _counters(messages) == ["[2/4]", "[3/4]", "[4/4]"]  # one was done: not [1/3]
+
+
+def test_a_runner_given_the_expansion_does_not_expand_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = campaign()
+    expansion = expand(c)
+
+    def again(_: Campaign) -> None:
+        raise AssertionError("expanded a second time")
+
+    monkeypatch.setattr("orchestrator.runner.expand", again)
+    runner = CampaignRunner(c, tmp_path, FakeExecutor(), [].append, expansion=expansion)
+    assert runner.run().done == 4 and runner.expansion is expansion
