@@ -25,7 +25,6 @@ from orchestrator.report.formatting import (
     energy_unit,
     format_interval,
     label_columns,
-    metric_interval,
     sorted_by_config,
 )
 from orchestrator.report.traces import representative_run
@@ -298,7 +297,8 @@ def experiment_table(experiments: pd.DataFrame, latency: pd.DataFrame) -> Table:
     shown = table[["exp_id", *columns]].rename(columns={c: c.split(".")[-1] for c in columns})
 
     def interval(metric: str, scale: float = 1.0) -> list[str]:
-        return [metric_interval(row, metric, scale) for _, row in table.iterrows()]
+        bounds = (table[f"{metric}_{part}"] for part in ("mean", "low", "high"))
+        return [format_interval(mean, low, high, scale) for mean, low, high in zip(*bounds, strict=True)]
 
     shown[f"{unit.name}/output token"] = interval(ENERGY, unit.scale)
     shown["tokens/s"] = interval(THROUGHPUT)
