@@ -47,8 +47,16 @@ start_engine() {
     systemctl start docker
   else
     log "starting dockerd (log: /var/log/camp-dockerd.log)"
-    # 9>&-: the daemon outlives this script and must not inherit (and so hold forever) its lock.
-    nohup dockerd >>/var/log/camp-dockerd.log 2>&1 9>&- &
+    # The daemon outlives this script: it must inherit no descriptor but 0-2, or it holds forever
+    # any lock on one — this script's own (fd 9) and a caller's (`flock FILE bash provision-docker.sh`
+    # hands the child its lock on fd 3, which every later `flock FILE` then waits on).
+    (
+      for fd in /proc/"$BASHPID"/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+      done
+      exec nohup dockerd >>/var/log/camp-dockerd.log 2>&1
+    ) &
   fi
   for _ in $(seq 60); do engine_answers && return 0; sleep 1; done
   log "the Docker engine did not answer within 60 s; see /var/log/camp-dockerd.log"
