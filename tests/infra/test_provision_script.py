@@ -85,3 +85,28 @@ def test_the_engine_it_starts_does_not_hold_the_provisioning_lock(tmp_path: Path
         pid_file = tmp_path / "engine" / "started"
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_the_engine_it_starts_does_not_hold_a_lock_its_caller_took(tmp_path: Path) -> None:
+    """`flock FILE bash scripts/provision-docker.sh` (how the docs say to share one engine) hands
+    the script its lock on a descriptor: a daemon inheriting it would hold FILE for its life."""
+    if Path("/proc/1/comm").read_text().strip() == "systemd":
+        pytest.skip("with systemd the script uses `systemctl start docker`, which has no fake here")
+    copy, env = _checkout_copy(tmp_path), _fake_engine(tmp_path)
+    caller_lock = tmp_path / "caller.lock"
+    try:
+        under_lock = subprocess.run(
+            ["flock", str(caller_lock), "bash", str(copy / "scripts" / "provision-docker.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert under_lock.returncode == 0, under_lock.stderr
+        assert "starting dockerd" in under_lock.stderr
+        free = subprocess.run(["flock", "--nonblock", str(caller_lock), "true"], check=False)
+        assert free.returncode == 0, "the started engine kept its caller's lock"
+    finally:
+        pid_file = tmp_path / "engine" / "started"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
