@@ -136,15 +136,11 @@ def _read_model(path: Path, model: type[RunSpec] | type[RunResult]) -> Any:
     try:
         return model.model_validate_json(path.read_bytes())
     except FileNotFoundError:
-        raise _missing_file(path) from None
+        raise AggregationError(f"{path}: missing; `camp run` again redoes that run") from None
     except ValidationError as err:
         raise _invalid_file(path, model, err) from None
     except (OSError, ValueError) as err:  # unreadable, or bytes that are not text
-        raise _unreadable_file(path, err) from None
-
-
-def _missing_file(path: Path) -> AggregationError:
-    return AggregationError(f"{path}: missing; `camp run` again redoes that run")
+        raise AggregationError(f"{path}: cannot be read ({err}); `camp run` again redoes that run") from None
 
 
 def _invalid_file(
@@ -153,10 +149,6 @@ def _invalid_file(
     return AggregationError(
         f"{path}: invalid {model.__name__} ({first_error(err)}); `camp run` again redoes that run"
     )
-
-
-def _unreadable_file(path: Path, err: Exception) -> AggregationError:
-    return AggregationError(f"{path}: cannot be read ({err}); `camp run` again redoes that run")
 
 
 @contextmanager
