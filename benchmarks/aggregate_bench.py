@@ -169,7 +169,8 @@ def naive_bootstrap_t(frame: pd.DataFrame, value: str) -> list[tuple[float, floa
 def in_memory(n_experiments: int, cycles: int, n_requests: int) -> None:
     print(f"\nin memory: {n_experiments} experiments × {cycles} cycles, {n_requests} requests per run")
     loaded, _ = timed(
-        "synthesise runs (setup, not aggregation)", lambda: synthetic_runs(n_experiments, cycles, n_requests)
+        "synthesise runs (setup, not aggregation)",
+        lambda: [aggregate.run_record(r) for r in synthetic_runs(n_experiments, cycles, n_requests)],
     )
     runs, t_runs = timed(
         "runs table (flatten config + metrics)", lambda: aggregate.runs_frame(loaded), n_experiments
@@ -201,7 +202,7 @@ def in_memory(n_experiments: int, cycles: int, n_requests: int) -> None:
 def side_by_side(cycles: int, n_requests: int) -> None:
     print("\nside by side with a per-experiment scipy loop (same numbers, checked)")
     n_t, n_boot = 2000, 100
-    loaded = synthetic_runs(n_t, cycles, n_requests, seed=1)
+    loaded = [aggregate.run_record(r) for r in synthetic_runs(n_t, cycles, n_requests, seed=1)]
     runs = aggregate.runs_frame(loaded)
     metric = "energy_per_output_token_j"
     only_t = 10**9  # Student-t at every n: the path n < 4 takes

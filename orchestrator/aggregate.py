@@ -10,8 +10,10 @@ are written atomically as parquet (typed, for analysis) and CSV (for a spreadshe
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from pydantic import ValidationError
 
 from camp_contract import layout
 from camp_contract.atomic import atomic_write_with
-from camp_contract.models import RunResult, RunSpec
+from camp_contract.models import RunResult, RunSpec, ServingMetrics
 from camp_contract.validation import first_error
 from orchestrator import goodput, serving_columns, slo, stats, warned
 
@@ -71,6 +73,42 @@ class LoadedRun:
 
 
 @dataclass(frozen=True)
+class RunRecord:
+    """What the tables keep of one run, taken as it is read: its spec (for the config columns)
+    and its result as plain rows. The validated result is dropped, so 10k runs hold flat rows
+    of numbers and text instead of a million pydantic objects (the memory, and the time the
+    garbage collector spends scanning them)."""
+
+    exp_id: str
+    cycle: int
+    spec: RunSpec
+    metrics: dict[str, Any]  # ``metric_row``
+    extra_columns: tuple[str, ...]  # the extra power sources' columns among the metrics
+    requests: tuple[tuple[int, int, float], ...]  # input tokens, output tokens, latency
+    warnings: tuple[tuple[str, str], ...]  # kind, message
+    run_dir: Path  # a server-mode run's requests.parquet is read from here for goodput
+    window: tuple[float, float]  # the measured window on the sampler clock
+    serving: ServingMetrics | None  # a server-mode run's (None offline)
+
+
+def run_record(run: LoadedRun) -> RunRecord:
+    """The rows the tables take from one loaded run."""
+    result = run.result
+    return RunRecord(
+        exp_id=run.spec.exp_id,
+        cycle=run.spec.cycle,
+        spec=run.spec,
+        metrics=metric_row(result),
+        extra_columns=tuple(extra_source_columns(result)),
+        requests=tuple((q.input_tokens, q.output_tokens, q.latency_s) for q in result.requests),
+        warnings=tuple((w.kind, w.message) for w in result.warnings),
+        run_dir=run.run_dir,
+        window=result.window,
+        serving=result.serving,
+    )
+
+
+@dataclass(frozen=True)
 class CampaignTables:
     runs: pd.DataFrame  # one row per run, every done run; ``excluded`` marks those left out
     requests: pd.DataFrame  # one row per measured request of the runs kept
@@ -91,10 +129,12 @@ class CampaignTables:
         return self.runs[~self.runs["excluded"]]
 
 
-def load_run(run_dir: Path) -> LoadedRun:
-    """Read and validate one run's spec and result, checking that they describe the same run."""
+def load_run(run_dir: Path, specs: SpecCache | None = None) -> LoadedRun:
+    """Read and validate one run's spec and result, checking that they describe the same run.
+
+    ``specs``: the specs already validated while reading a campaign (see ``SpecCache``)."""
     files = layout.RunFiles(run_dir)
-    spec = _read_model(files.spec, RunSpec)
+    spec = (specs or SpecCache()).read(files.spec)
     result = _read_model(files.result, RunResult)
     if (spec.exp_id, spec.cycle) != (result.exp_id, result.cycle):
         raise AggregationError(
@@ -110,11 +150,66 @@ def _read_model(path: Path, model: type[RunSpec] | type[RunResult]) -> Any:
     except FileNotFoundError:
         raise AggregationError(f"{path}: missing; `camp run` again redoes that run") from None
     except ValidationError as err:
-        raise AggregationError(
-            f"{path}: invalid {model.__name__} ({first_error(err)}); `camp run` again redoes that run"
-        ) from None
+        raise _invalid_file(path, model, err) from None
     except (OSError, ValueError) as err:  # unreadable, or bytes that are not text
         raise AggregationError(f"{path}: cannot be read ({err}); `camp run` again redoes that run") from None
+
+
+def _invalid_file(
+    path: Path, model: type[RunSpec] | type[RunResult], err: ValidationError
+) -> AggregationError:
+    return AggregationError(
+        f"{path}: invalid {model.__name__} ({first_error(err)}); `camp run` again redoes that run"
+    )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while runs are read: each run adds ~90 objects that
+    live on, and with it on, its full collections re-scan all of them again and again (3× the
+    reading time at 10k runs). The models hold no reference cycles; reference counting frees
+    whatever the reading drops."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class SpecCache:
+    """Spec files read with one validation per experiment, not per run.
+
+    The cycles of an experiment have the same spec but for ``cycle`` (the host writes them from
+    one ``Experiment``): a spec whose JSON equals, cycle aside, one validated before is that
+    spec with its own cycle — validating it again could only give the same answer, and costs
+    ~150 µs, most of a report's reading time at 10k runs. Any other spec is validated in full."""
+
+    def __init__(self) -> None:
+        self._validated: dict[Any, tuple[dict[str, Any], RunSpec]] = {}
+
+    def read(self, path: Path) -> RunSpec:
+        try:
+            raw = json.loads(path.read_bytes())
+        except (OSError, ValueError):  # missing, unreadable, not JSON: said as for any file
+            return _read_model(path, RunSpec)
+        if isinstance(raw, dict) and isinstance(raw.get("exp_id"), str) and "cycle" in raw:
+            cycle = raw.pop("cycle")
+            seen = self._validated.get(raw["exp_id"])
+            if seen is not None and seen[0] == raw and type(cycle) is int and cycle >= 0:
+                return seen[1].model_copy(update={"cycle": cycle})
+            template = dict(raw)
+            raw["cycle"] = cycle
+        else:
+            template = None
+        try:
+            spec = RunSpec.model_validate(raw)
+        except ValidationError as err:
+            raise _invalid_file(path, RunSpec, err) from None
+        if template is not None and template["exp_id"] == spec.exp_id:
+            self._validated.setdefault(spec.exp_id, (template, spec))
+        return spec
 
 
 def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -205,19 +300,19 @@ def extra_source_columns(result: RunResult) -> dict[str, float | None]:
     return row
 
 
-def runs_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
-    """The runs table from already loaded runs (see ``runs_table``)."""
-    if not loaded:
+def runs_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """The runs table from already read runs (see ``runs_table``)."""
+    if not records:
         return pd.DataFrame({"exp_id": pd.Series(dtype="string"), "cycle": pd.Series(dtype="int64")})
     # exp_id hashes the resolved config, so the config is flattened once per experiment.
     configs: dict[str, dict[str, Any]] = {}
-    for run in loaded:
-        if run.spec.exp_id not in configs:
-            configs[run.spec.exp_id] = config_row(run.spec)
+    for run in records:
+        if run.exp_id not in configs:
+            configs[run.exp_id] = config_row(run.spec)
     config = _typed_config(pd.DataFrame.from_records(list(configs.values())), list(configs.values()))
     config.index = pd.Index(list(configs), name="exp_id")
     metrics = pd.DataFrame.from_records(
-        [{"exp_id": r.spec.exp_id, "cycle": r.spec.cycle, **metric_row(r.result)} for r in loaded]
+        [{"exp_id": r.exp_id, "cycle": r.cycle, **r.metrics} for r in records]
     )
     duplicated = metrics.duplicated(list(KEY_COLUMNS))
     if duplicated.any():
@@ -225,12 +320,12 @@ def runs_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
         raise AggregationError(
             f"run {first['exp_id']}/c{first['cycle']} was given twice; pass each run dir once"
         )
-    extra_sources = {c for r in loaded for c in extra_source_columns(r.result)}
+    extra_sources = {c for r in records for c in r.extra_columns}
     for column in [*_OPTIONAL_FLOAT_METRICS, *sorted(extra_sources)]:
         metrics[column] = pd.to_numeric(metrics[column]).astype("float64")
     for column in _OPTIONAL_INT_METRICS:
         metrics[column] = pd.to_numeric(metrics[column]).astype("Int64")
-    if any(r.result.serving is not None for r in loaded):  # NaN / NA for a mixed campaign's offline runs
+    if any(r.serving is not None for r in records):  # NaN / NA for a mixed campaign's offline runs
         for column in serving_columns.FLOAT_COLUMNS:
             metrics[column] = pd.to_numeric(metrics[column]).astype("float64")
         for column in serving_columns.INT_COLUMNS:
@@ -271,27 +366,56 @@ def _column_order(frame: pd.DataFrame) -> list[str]:
     return [*KEY_COLUMNS, *config, *rest]
 
 
-def requests_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
+def requests_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     """One row per measured request: exp_id, cycle, request index, tokens and latency."""
-    records = [
-        (r.spec.exp_id, r.spec.cycle, i, q.input_tokens, q.output_tokens, q.latency_s)
-        for r in loaded
-        for i, q in enumerate(r.result.requests)
-    ]
-    return pd.DataFrame.from_records(
-        records, columns=["exp_id", "cycle", "request", "input_tokens", "output_tokens", "latency_s"]
+    exp_ids: list[str] = []
+    cycles: list[int] = []
+    indices: list[int] = []
+    for run in records:
+        n = len(run.requests)
+        exp_ids += [run.exp_id] * n
+        cycles += [run.cycle] * n
+        indices += range(n)
+    columns = list(zip(*(q for run in records for q in run.requests), strict=True)) or [(), (), ()]
+    return pd.DataFrame(
+        {
+            "exp_id": pd.Series(exp_ids, dtype=object),
+            "cycle": pd.Series(cycles, dtype="int64"),
+            "request": pd.Series(indices, dtype="int64"),
+            "input_tokens": pd.Series(columns[0], dtype="int64"),
+            "output_tokens": pd.Series(columns[1], dtype="int64"),
+            "latency_s": pd.Series(columns[2], dtype="float64"),
+        }
     )
 
 
-def warnings_frame(loaded: Sequence[LoadedRun]) -> pd.DataFrame:
+def warnings_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     """One row per run warning: exp_id, cycle, kind and message (the report groups them by kind)."""
-    records = [(r.spec.exp_id, r.spec.cycle, w.kind, w.message) for r in loaded for w in r.result.warnings]
-    return pd.DataFrame.from_records(records, columns=["exp_id", "cycle", "kind", "message"])
+    rows = [(r.exp_id, r.cycle, kind, message) for r in records for kind, message in r.warnings]
+    return pd.DataFrame.from_records(rows, columns=["exp_id", "cycle", "kind", "message"])
+
+
+def read_runs(run_dirs: Iterable[Path]) -> tuple[list[RunRecord], list[str]]:
+    """Every run's record, and a message naming each run that cannot be read (one bad run never
+    hides the valid ones)."""
+    records: list[RunRecord] = []
+    unreadable: list[str] = []
+    specs = SpecCache()
+    with collector_paused():
+        for run_dir in run_dirs:
+            try:
+                records.append(run_record(load_run(Path(run_dir), specs)))
+            except AggregationError as err:
+                unreadable.append(str(err))
+    return records, unreadable
 
 
 def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
     """One row per run, keyed by exp_id and cycle: flattened config columns, then metrics."""
-    return runs_frame([load_run(Path(d)) for d in run_dirs])
+    records, unreadable = read_runs(run_dirs)
+    if unreadable:
+        raise AggregationError(unreadable[0])
+    return runs_frame(records)
 
 
 def config_columns(frame: pd.DataFrame) -> list[str]:
@@ -313,12 +437,10 @@ def mixed_revision_warnings(runs: pd.DataFrame) -> list[str]:
     updated mid-campaign): their cycles are not repeats of one measurement."""
     if runs.empty or "model_revision" not in runs.columns:
         return []
-    revisions = runs.dropna(subset=["model_revision"]).groupby("exp_id")["model_revision"].unique()
     return [
         f"experiment {exp_id} ran on {len(found)} revisions of its model ({', '.join(sorted(found))}): "
         "pin it in the campaign as org/name@<commit> and re-run it"
-        for exp_id, found in revisions.items()
-        if len(found) > 1
+        for exp_id, found in _several_values(runs, "model_revision", runs["model_revision"].notna())
     ]
 
 
@@ -330,14 +452,13 @@ def mixed_build_warnings(runs: pd.DataFrame) -> list[str]:
     for column, what in (("source_revision", "camp revisions"), ("image_id", "images")):
         if runs.empty or column not in runs.columns:
             continue
-        known = runs[runs[column].notna() & (runs[column] != UNKNOWN_REVISION)]
-        for exp_id, found in known.groupby("exp_id")[column].unique().items():
-            if len(found) > 1:
-                warnings.append(
-                    f"experiment {exp_id} ran on {len(found)} {what} "
-                    f"({', '.join(sorted(_short(str(v)) for v in found))}): its cycles are not repeats of "
-                    "one measurement; compare them per build (runs table), or re-run them on one build"
-                )
+        known = runs[column].notna() & (runs[column] != UNKNOWN_REVISION)
+        for exp_id, found in _several_values(runs, column, known):
+            warnings.append(
+                f"experiment {exp_id} ran on {len(found)} {what} "
+                f"({', '.join(sorted(_short(str(v)) for v in found))}): its cycles are not repeats of "
+                "one measurement; compare them per build (runs table), or re-run them on one build"
+            )
     return warnings
 
 
@@ -349,16 +470,23 @@ def mixed_hardware_warnings(runs: pd.DataFrame) -> list[str]:
     for column, what in (("gpu_models", "GPU models"), ("hostname", "nodes")):
         if runs.empty or column not in runs.columns:
             continue
-        known = runs[runs[column].notna()]
-        for exp_id, found in known.groupby("exp_id")[column].unique().items():
-            if len(found) > 1:
-                warnings.append(
-                    f"experiment {exp_id} ran on {len(found)} {what} ({'; '.join(sorted(map(str, found)))}): "
-                    "its cycles are not repeats of one measurement; compare them per "
-                    f"{'GPU model' if column == 'gpu_models' else 'node'} (runs table), or pin the campaign "
-                    "to one (a site's partition or node list)"
-                )
+        for exp_id, found in _several_values(runs, column, runs[column].notna()):
+            warnings.append(
+                f"experiment {exp_id} ran on {len(found)} {what} ({'; '.join(sorted(map(str, found)))}): "
+                "its cycles are not repeats of one measurement; compare them per "
+                f"{'GPU model' if column == 'gpu_models' else 'node'} (runs table), or pin the campaign "
+                "to one (a site's partition or node list)"
+            )
     return warnings
+
+
+def _several_values(runs: pd.DataFrame, column: str, rows: pd.Series) -> list[tuple[str, list[Any]]]:
+    """Each experiment whose ``rows`` hold more than one value of ``column``, in exp_id order,
+    with its values in the order the runs table has them. One pass over the distinct pairs, not
+    a group per experiment: most experiments have one value, and 10k runs are 2k groups."""
+    pairs = runs.loc[rows, ["exp_id", column]].drop_duplicates()
+    several = pairs[pairs.duplicated("exp_id", keep=False)]
+    return [(str(exp_id), list(group[column])) for exp_id, group in several.groupby("exp_id", sort=True)]
 
 
 def _short(identifier: str) -> str:
@@ -438,23 +566,23 @@ def write_tables(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 
 def with_goodput(
-    runs: pd.DataFrame, loaded: Sequence[LoadedRun], service_level: slo.ServiceLevel | None
+    runs: pd.DataFrame, records: Sequence[RunRecord], service_level: slo.ServiceLevel | None
 ) -> tuple[pd.DataFrame, list[str]]:
     """The runs table with each server-mode run's goodput under the campaign's SLO (from its
     requests.parquet), and a message for each run whose requests cannot be read (its goodput
     stays NaN; the run keeps its other figures). Unchanged without an SLO or server runs."""
-    served = [r for r in loaded if r.result.serving is not None]
+    served = [r for r in records if r.serving is not None]
     if service_level is None or not served:
         return runs, []
-    records, problems = [], []
+    rows, problems = [], []
     for run in served:
         try:
-            columns = serving_columns.goodput_columns(run.result, run.run_dir, service_level)
+            columns = serving_columns.goodput_columns(run.serving, run.window, run.run_dir, service_level)
         except goodput.RequestsUnreadable as err:
             problems.append(str(err))
             columns = dict(goodput.NO_GOODPUT)
-        records.append({"exp_id": run.spec.exp_id, "cycle": run.spec.cycle, **columns})
-    found = pd.DataFrame.from_records(records).astype({c: "float64" for c in goodput.NO_GOODPUT})
+        rows.append({"exp_id": run.exp_id, "cycle": run.cycle, **columns})
+    found = pd.DataFrame.from_records(rows).astype({c: "float64" for c in goodput.NO_GOODPUT})
     return runs.merge(found, on=list(KEY_COLUMNS), how="left"), problems
 
 
@@ -471,25 +599,19 @@ def aggregate_runs(
     ``exclude_warned``: warning kinds (or ``all``) whose runs are left out of every interval —
     marked ``excluded`` in the runs table, counted per experiment. Raises
     ``warned.UnknownWarningKind`` for a kind no run carries."""
-    loaded: list[LoadedRun] = []
-    unreadable: list[str] = []
-    for run_dir in run_dirs:
-        try:
-            loaded.append(load_run(Path(run_dir)))
-        except AggregationError as err:  # one bad run never hides the valid ones
-            unreadable.append(str(err))
-    runs, goodput_problems = with_goodput(runs_frame(loaded), loaded, service_level)
+    records, unreadable = read_runs(run_dirs)
+    runs, goodput_problems = with_goodput(runs_frame(records), records, service_level)
     unreadable.extend(goodput_problems)
     kinds = warned.resolve_excluded_kinds(runs, exclude_warned)
     runs["excluded"] = warned.excluded_mask(runs, kinds)
     left_out = runs.loc[runs["excluded"]]
     left_out_keys = set(zip(left_out["exp_id"], left_out["cycle"], strict=True))
-    kept = [r for r in loaded if (r.spec.exp_id, r.spec.cycle) not in left_out_keys]
+    kept = [r for r in records if (r.exp_id, r.cycle) not in left_out_keys]
     requests = requests_frame(kept)
     latency = request_latency_frame(requests) if request_stats else pd.DataFrame({"exp_id": []})
     experiments = experiments_frame(runs, excluded_kinds=kinds)
     return CampaignTables(
-        runs, requests, experiments, latency, warnings_frame(loaded), kinds, tuple(unreadable), service_level
+        runs, requests, experiments, latency, warnings_frame(records), kinds, tuple(unreadable), service_level
     )
 
 

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from camp_contract import layout
-from camp_contract.models import LatencyStats, RunResult
+from camp_contract.models import LatencyStats, RunResult, ServingMetrics
 from orchestrator import goodput
 from orchestrator.slo import ServiceLevel
 
@@ -88,10 +88,13 @@ def serving_columns(result: RunResult) -> dict[str, object]:
     return row
 
 
-def goodput_columns(result: RunResult, run_dir: Path, slo: ServiceLevel | None) -> dict[str, float]:
-    """The run's goodput, attainment and good requests under ``slo``, from its requests.parquet;
-    NaN without an SLO. Raises ``goodput.RequestsUnreadable`` naming the file."""
-    if slo is None or result.serving is None:
+def goodput_columns(
+    serving: ServingMetrics | None, window: tuple[float, float], run_dir: Path, slo: ServiceLevel | None
+) -> dict[str, float]:
+    """The run's goodput, attainment and good requests under ``slo``, from its requests.parquet
+    (``window``: the result's measured window); NaN without an SLO. Raises
+    ``goodput.RequestsUnreadable`` naming the file."""
+    if slo is None or serving is None:
         return dict(goodput.NO_GOODPUT)
     requests = goodput.read_requests(layout.RunFiles(run_dir).requests)
-    return goodput.run_goodput(requests, result.window, result.serving.window_s, slo).columns()
+    return goodput.run_goodput(requests, window, serving.window_s, slo).columns()

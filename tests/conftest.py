@@ -103,4 +103,5 @@ def backend_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 
     monkeypatch.setattr(backends, "_registry", dict(backends._registry))
     monkeypatch.setattr(backends, "_imported_plugins", set(backends._imported_plugins))
+    monkeypatch.setattr(backends, "_loaded_values", set(backends._loaded_values))
     yield backends

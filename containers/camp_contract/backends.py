@@ -99,6 +99,9 @@ BUILTIN_BACKENDS = (
 
 _registry: dict[str, BackendEntry] = {entry.name: entry for entry in BUILTIN_BACKENDS}
 _imported_plugins: set[str] = set()
+# CAMP_PLUGINS values whose every module is imported: the registry is read once per spec
+# validated (10k times by a report), so a value seen before costs a set lookup, not a parse.
+_loaded_values: set[str] = set()
 _lock = threading.RLock()
 
 
@@ -135,6 +138,8 @@ def load_plugins(environ: Mapping[str, str] | None = None) -> None:
     """Import every module named in CAMP_PLUGINS not imported yet (each registers its backends).
     Both CLIs call it first, so a broken plugin is one clear error; the registry calls it too."""
     names = (environ if environ is not None else os.environ).get(PLUGINS_VARIABLE, "")
+    if names in _loaded_values:
+        return
     with _lock:
         for module in (n.strip() for n in names.split(",")):
             if not module or module in _imported_plugins:
@@ -148,6 +153,7 @@ def load_plugins(environ: Mapping[str, str] | None = None) -> None:
                 raise PluginError(
                     f"{PLUGINS_VARIABLE} names {module!r}, which cannot be imported: {reason}"
                 ) from err
+        _loaded_values.add(names)
 
 
 def backend_entries() -> tuple[BackendEntry, ...]:

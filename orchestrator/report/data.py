@@ -22,6 +22,7 @@ from orchestrator.report.formatting import (
     THROUGHPUT,
     cell_text,
     config_label,
+    format_interval,
     label_columns,
     metric_interval,
     metric_unit,
@@ -440,10 +441,12 @@ def experiment_table(experiments: pd.DataFrame, latency: pd.DataFrame) -> Table:
 
     def interval(metric: str, header: str) -> None:
         """The metric's intervals as a column in one unit (its prefix chosen for this table),
-        the unit in the header."""
+        the unit in the header; cells made from the columns, not row by row."""
         unit = metric_unit(metric, table[f"{metric}_mean"])
-        cells = [metric_interval(row, metric, unit.scale) for _, row in table.iterrows()]
-        shown[with_unit(header, unit)] = cells
+        bounds = (table[f"{metric}_{part}"] for part in ("mean", "low", "high"))
+        shown[with_unit(header, unit)] = [
+            format_interval(mean, low, high, unit.scale) for mean, low, high in zip(*bounds, strict=True)
+        ]
 
     interval(ENERGY, "energy")
     interval(THROUGHPUT, "throughput")
