@@ -39,7 +39,10 @@ def test_a_compose_file_with_no_override_beside_it_is_read_alone(tmp_path: Path)
     assert compose_files(tmp_path / "compose.yaml", info()) == [tmp_path / "compose.yaml"]
 
 
-def test_the_override_resets_only_the_gpu_services_device_reservation() -> None:
+def test_the_override_resets_only_the_gpu_services_device_reservation_and_locked_memory() -> None:
+    """What a CPU engine cannot grant: the NVIDIA devices, and (in a container engine that may not
+    raise RLIMIT_MEMLOCK, as in CI) the unlimited locked memory NCCL wants, which makes runc refuse
+    to start the container at all."""
     class ResetTag(yaml.SafeLoader):
         pass
 
@@ -48,7 +51,8 @@ def test_the_override_resets_only_the_gpu_services_device_reservation() -> None:
     base = yaml.safe_load(COMPOSE.read_text())["services"]
     gpu_services = {name for name, service in base.items() if "deploy" in service}
     assert gpu_services == {"pytorch", "vllm", "tensorrt"}
-    assert override["services"] == {name: {"deploy": "RESET"} for name in gpu_services}
+    assert all(base[name]["ulimits"]["memlock"] == -1 for name in gpu_services)
+    assert override["services"] == {name: {"deploy": "RESET", "ulimits": "RESET"} for name in gpu_services}
 
 
 def test_the_docker_runtime_runs_compose_with_the_files_its_engine_calls_for(
