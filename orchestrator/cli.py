@@ -180,7 +180,12 @@ def run(
     from orchestrator.progress_view import make_view
     from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
 
-    view = make_view(to_stderr if as_json else _echo)
+    if as_json:  # stdout is the one document: the live view (on a terminal) or the lines go to stderr
+        from rich.console import Console
+
+        view = make_view(to_stderr, Console(stderr=True))
+    else:
+        view = make_view(_echo)
     with sigterm_as_interrupt():
         try:
             _run(campaign_file, results_dir, executor, compose_file, site_file, overrides, yes, view, as_json)
