@@ -201,8 +201,16 @@ def test_camp_run_json_on_a_terminal_keeps_the_live_view_off_stdout(tmp_path: Pa
     out_leader, out_follower = pty.openpty()
     err_leader, err_follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "run", str(campaign), "--results-dir", str(tmp_path / "r")]
-        + ["--json"],
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            str(campaign),
+            "--json",
+            "--results-dir",
+            str(tmp_path / "r"),
+        ],
         stdout=out_follower,
         stderr=err_follower,
         stdin=subprocess.DEVNULL,
