@@ -198,3 +198,17 @@ def test_report_exclude_all_without_warnings_excludes_nothing(tmp_path: Path) ->
     result = CliRunner().invoke(report, [str(_campaign(tmp_path)), "--exclude-warned", "all"])
     assert result.exit_code == 0, result.output
     assert "no run carries a warning, nothing was excluded" in result.output
+
+
+def test_report_and_compare_take_a_campaign_by_name_as_status_does(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    _campaign(results)
+    by_name = CliRunner().invoke(report, ["demo", "--results-dir", str(results), "--json"])
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads(by_name.stdout)["campaign_dir"] == str(results / "demo")
+    compared = CliRunner().invoke(compare, ["demo", "fast", "slow", "--results-dir", str(results), "--json"])
+    assert compared.exit_code == 0, compared.output
+    assert json.loads(compared.stdout)["campaign_dir"] == str(results / "demo")
+    typo = CliRunner().invoke(report, ["dmeo", "--results-dir", str(results)])
+    assert typo.exit_code == 2 and "Traceback" not in typo.output
+    assert f"'dmeo' is no results directory, campaign file or campaign under {results}" in typo.output
