@@ -180,7 +180,12 @@ def run(
     from orchestrator.progress_view import make_view
     from orchestrator.signals import EXIT_TERMINATED, Terminated, interruption_cause, sigterm_as_interrupt
 
-    view = make_view(to_stderr if as_json else _echo)
+    if as_json:  # stdout is the one document: the live view (on a terminal) or the lines go to stderr
+        from rich.console import Console
+
+        view = make_view(to_stderr, Console(stderr=True))
+    else:
+        view = make_view(_echo)
     with sigterm_as_interrupt():
         try:
             _run(campaign_file, results_dir, executor, compose_file, site_file, overrides, yes, view, as_json)
@@ -363,7 +368,8 @@ def _refresh_quietly(campaign_dir: Path) -> None:
 @click.option(
     "--resolved",
     is_flag=True,
-    help="Print the campaign as camp resolves it (overrides applied, every default filled in) as YAML.",
+    help="Print the campaign as camp resolves it (overrides applied, every default filled in) as YAML "
+    "(with --json: as the document's 'resolved').",
 )
 @json_option
 def plan(
@@ -376,6 +382,14 @@ def plan(
     from orchestrator.json_output import emit
 
     campaign = load_or_exit(campaign_file, overrides)
+    if resolved and as_json:  # the same data as the YAML, as the one document
+        from orchestrator.resolved import resolved_data
+
+        emit(
+            "plan",
+            {"campaign": campaign.name, "overrides": list(overrides), "resolved": resolved_data(campaign)},
+        )
+        return
     if resolved:
         from orchestrator.resolved import resolved_yaml
 
@@ -385,7 +399,8 @@ def plan(
     if as_json:
         from orchestrator.planning import make_plan
 
-        emit("plan", make_plan(campaign).as_json())  # every run of the order, not --runs of them
+        # every run of the order, not --runs of them; the -s overrides it was given
+        emit("plan", {**make_plan(campaign).as_json(), "overrides": list(overrides)})
         return
     per_backend = Counter(e.backend for e in expansion.experiments)
     rejected = Counter(r.backend for r in expansion.rejected)
@@ -465,10 +480,11 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
         raise SystemExit(EXIT_BAD_CONFIG) from None
     try:
         with Manifest.open_readonly(campaign_dir) as manifest:
+            holder = lock_holder(campaign_dir)
             if as_json:
                 counts, runs = manifest.counts(), manifest.run_dicts()
             else:
-                lines = status_lines(campaign_dir, manifest, lock_holder(campaign_dir), job_line)
+                lines = status_lines(campaign_dir, manifest, holder, job_line)
     except (FileNotFoundError, ManifestDamaged) as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
@@ -478,7 +494,7 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
     if as_json:
         from orchestrator.cli_json import status_document
 
-        emit("status", status_document(campaign_dir, counts, runs))
+        emit("status", status_document(campaign_dir, counts, runs, holder))
         return
     click.echo("\n".join(lines))
 

@@ -11,10 +11,27 @@ if TYPE_CHECKING:
     from orchestrator.runner import CampaignOutcome
 
 
-def status_document(campaign_dir: Path, counts: dict[str, int], runs: list[dict[str, Any]]) -> dict[str, Any]:
+def status_document(
+    campaign_dir: Path, counts: dict[str, int], runs: list[dict[str, Any]], holder: int | None = None
+) -> dict[str, Any]:
     """Every run with its state (``Manifest.run_dicts``: read as plain dicts, no row objects
-    for a 100k-run campaign), and the counts per state."""
-    return {"campaign_dir": str(campaign_dir), "counts": counts, "runs": runs}
+    for a 100k-run campaign), and the counts per state. As the text says: ``holder`` is the pid
+    of the ``camp run`` holding the campaign (0: held, pid unknown; None: none does), and where
+    none does, a run the manifest has ``running`` belonged to one that died: its state is
+    ``died``, counted as such."""
+    from orchestrator.status_text import DIED
+
+    held = holder is not None
+    counts = {**counts, DIED: 0}
+    if not held and counts.get("running"):
+        counts[DIED], counts["running"] = counts["running"], 0
+        runs = [{**r, "state": DIED} if r["state"] == "running" else r for r in runs]
+    return {
+        "campaign_dir": str(campaign_dir),
+        "camp_run": {"held": held, "pid": holder or None},
+        "counts": counts,
+        "runs": runs,
+    }
 
 
 def run_document(

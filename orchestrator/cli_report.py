@@ -17,10 +17,16 @@ if TYPE_CHECKING:
 
 
 def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
-    """A results directory as given, or the campaign file's ``<results>/<name>``."""
-    if target.is_dir():
-        return target
-    campaign_dir = layout.campaign_dir(results_dir, load_or_exit(target).name)
+    """A results directory as given, the campaign file's ``<results>/<name>``, or a campaign's
+    name under ``results_dir`` — as ``camp status`` takes them (an unknown one: exit 2, with
+    the campaigns there and a did-you-mean)."""
+    from orchestrator.status_text import UnknownTarget, resolve_target
+
+    try:
+        campaign_dir = resolve_target(str(target), results_dir, lambda path: load_or_exit(path).name)
+    except UnknownTarget as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     if not campaign_dir.is_dir():
         click.echo(f"error: no results at {campaign_dir}: run `camp run {target}` first", err=True)
         raise SystemExit(EXIT_FAILED)
@@ -29,10 +35,11 @@ def resolve_campaign_dir(target: Path, results_dir: Path) -> Path:
 
 def service_level(target: Path, campaign_dir: Path) -> slo.ServiceLevel | None:
     """The SLO goodput is counted under: the campaign file's as it is now (so an edited SLO
-    re-aggregates without re-running), or for a results directory the campaign's as last run."""
+    re-aggregates without re-running), or for a results directory or a campaign's name the
+    campaign's as last run."""
     from orchestrator import slo
 
-    return slo.snapshot_slo(campaign_dir) if target.is_dir() else load_or_exit(target).slo
+    return load_or_exit(target).slo if target.is_file() else slo.snapshot_slo(campaign_dir)
 
 
 json_option = click.option(
@@ -43,7 +50,8 @@ json_option = click.option(
 )
 
 
-target_argument = click.argument("target", type=click.Path(path_type=Path, exists=True))
+# a results directory, a campaign file or a campaign's name (under --results-dir), as `camp status`
+target_argument = click.argument("target", type=click.Path(path_type=Path))
 
 
 def report_json(
@@ -90,7 +98,8 @@ def report_json(
 def report(
     target: Path, results_dir: Path, fields: tuple[str, ...], exclude_kinds: tuple[str, ...], as_json: bool
 ) -> None:
-    """Aggregate the done runs of TARGET (results dir or campaign file) and write the HTML report."""
+    """Aggregate the done runs of TARGET and write the HTML report. TARGET is the campaign's
+    results directory, its file or its name (under --results-dir)."""
     from orchestrator import aggregate, grouping, warned
     from orchestrator.report import format_campaign_summary, format_grouped, write_report
 
@@ -162,8 +171,9 @@ def _manifest_labels(campaign_dir: Path) -> dict[str, str]:
 def compare(
     target: Path, exp_a: str, exp_b: str, results_dir: Path, metrics: tuple[str, ...], as_json: bool
 ) -> None:
-    """Paired comparison of experiments EXP_A and EXP_B of TARGET over their common cycles: B − A,
-    relative to A. Each is an exp_id, a unique prefix of one, or a label (`batch_size=8`)."""
+    """Paired comparison of experiments EXP_A and EXP_B of TARGET (results directory, campaign file
+    or name) over their common cycles: B − A, relative to A. Each is an exp_id, a unique prefix of
+    one, or a label (`batch_size=8`)."""
     from orchestrator import aggregate, comparison
     from orchestrator.report import format_comparison
 

@@ -82,11 +82,15 @@ def _candidates(exp_ids: Sequence[str], labels: Mapping[str, Sequence[str]]) -> 
 
 def resolve_experiment(token: str, labels: Mapping[str, Sequence[str]]) -> str:
     """The exp_id ``token`` names among ``labels``' keys (the done experiments): the exp_id
-    itself, one of its labels (``stub m batch_size=8`` or ``batch_size=8``), or a prefix of
-    exactly one exp_id. Raises ``ExperimentChoiceError`` naming the candidates otherwise."""
+    itself, one of its labels (``stub m batch_size=8`` or ``batch_size=8``), settings in any
+    order that only one label holds (``batch_size=8`` where ``max_output_tokens`` is swept too),
+    or a prefix of exactly one exp_id. Raises ``ExperimentChoiceError`` naming the candidates
+    otherwise."""
     if token in labels:
         return token
     by_label = [e for e, names in labels.items() if token in names]
+    if not by_label and "=" in token:
+        by_label = [e for e, names in labels.items() if _holds_settings(names, token)]
     if len(by_label) == 1:
         return by_label[0]
     if len(by_label) > 1:
@@ -106,6 +110,12 @@ def resolve_experiment(token: str, labels: Mapping[str, Sequence[str]]) -> str:
         f"no done experiment matches {token!r} (an exp_id, a unique prefix of one, or a label); "
         f"done: {_candidates(list(labels), labels) or 'none'}"
     )
+
+
+def _holds_settings(names: Sequence[str], token: str) -> bool:
+    """Every ``key=value`` (and word) of ``token`` is in one of the experiment's labels."""
+    wanted = set(token.split())
+    return any(wanted <= set(name.split()) for name in names)
 
 
 def experiment_labels(runs: pd.DataFrame, manifest_labels: Mapping[str, str]) -> dict[str, tuple[str, ...]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from camp_contract.models import RunResult
 from orchestrator.grid import RejectedPoint
 from orchestrator.manifest import SyncReport
+from orchestrator.units import format_number, format_quantity
 
 
 def sync_lines(report: SyncReport, rejected: Iterable[RejectedPoint]) -> list[str]:
@@ -87,15 +88,20 @@ def breaker_line(consecutive: int, limit: int) -> str:
 
 
 def progress_figures(result: RunResult) -> str:
-    """``0.05 J/token, 812 tokens/s``, then the run's warnings: their kinds on the same line and
-    each message on a line of its own, so a warned run cannot scroll by unnoticed."""
+    """``50 mJ/token, 12345 tokens/s`` (the prefix the value needs, as the tables choose one;
+    never scientific notation), then the run's warnings: their kinds on the same line and each
+    message on a line of its own, so a warned run cannot scroll by unnoticed."""
     m = result.metrics
     per_token = (
-        f"{m.energy_per_output_token_j:.4g} J/token"
+        format_quantity(m.energy_per_output_token_j, "J", "/token")
         if math.isfinite(m.energy_per_output_token_j)
         else "J/token undefined (no output tokens)"
     )
-    rate = f"{m.throughput_tokens_per_s:.4g} tokens/s" if math.isfinite(m.throughput_tokens_per_s) else ""
+    rate = (
+        f"{format_number(m.throughput_tokens_per_s)} tokens/s"
+        if math.isfinite(m.throughput_tokens_per_s)
+        else ""
+    )
     text = ", ".join(part for part in (per_token, rate) if part)
     if not result.warnings:
         return text

@@ -3,6 +3,7 @@ contract models (runs through a fake runtime; results laid out as the harness le
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -138,3 +139,48 @@ def test_timeseries_of_all_runs_one_experiment_or_one_run(tmp_path: Path) -> Non
 def test_results_of_a_campaign_never_run(campaign_file: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no results at"):
         camp.results(campaign_file, results_dir=tmp_path / "nowhere")
+
+
+def test_overrides_as_on_the_command_line(campaign_file: Path, tmp_path: Path) -> None:
+    campaign = camp.load_campaign(
+        campaign_file, overrides=["cycles=3", "backends.stub.grid.batch_size=[1,8]"]
+    )
+    assert campaign.cycles == 3
+    plan = camp.plan(campaign_file, overrides=["cycles=3", "backends.stub.grid.batch_size=[1,8]"])
+    assert sorted(plan.experiments_frame()["params.batch_size"]) == [1, 8] and plan.n_runs == 6
+    assert camp.plan(campaign).order == plan.order
+
+
+def test_a_bad_override_names_its_option(campaign_file: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        camp.load_campaign(campaign_file, overrides=["cycels=3"])
+    assert "-s cycels=3" in str(raised.value) and "did you mean 'cycles'" in str(raised.value)
+
+
+def test_overrides_need_a_file_and_a_list(campaign_file: Path) -> None:
+    with pytest.raises(TypeError, match="overrides=\\['cycles=3'\\]"):
+        camp.load_campaign(campaign_file, overrides="cycles=3")
+    with pytest.raises(TypeError, match="pass its path"):
+        camp.plan(camp.load_campaign(campaign_file), overrides=["cycles=3"])
+
+
+def test_run_with_overrides_records_them_and_refreshes_the_outputs(
+    campaign_file: Path, tmp_path: Path
+) -> None:
+    results_dir = tmp_path / "results"
+    summary = camp.run(
+        campaign_file,
+        results_dir=results_dir,
+        executor=FakeExecutor(),
+        echo=lambda _: None,
+        overrides=["cycles=1", "name=t1"],
+    )
+    assert summary.ok and summary.counts["done"] == 2 and summary.campaign_dir == results_dir / "t1"
+    snapshot = json.loads((summary.campaign_dir / "campaign.json").read_text())
+    assert snapshot["overrides"] == ["cycles=1", "name=t1"] and snapshot["cycles"] == 1
+    # as after `camp run`: the tables and the report are there, none older than the manifest
+    manifest_time = (summary.campaign_dir / "manifest.sqlite").stat().st_mtime
+    for written in ("aggregate/experiments.csv", "aggregate/runs.parquet", "report/index.html"):
+        assert (summary.campaign_dir / written).stat().st_mtime >= manifest_time
+    found = camp.results(campaign_file, results_dir=results_dir, overrides=["name=t1"])
+    assert found.campaign_dir == summary.campaign_dir

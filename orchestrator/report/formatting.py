@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from orchestrator import aggregate, stats
+from orchestrator import aggregate, stats, units
+from orchestrator.units import format_number as format_number  # the page and the terminal use it from here
 
 ENERGY = "energy_per_output_token_j"
 THROUGHPUT = "throughput_tokens_per_s"
-MISSING = "—"  # a field this row does not have, or a number that is not there
+MISSING = units.MISSING  # a field this row does not have, or a number that is not there
 _SHORT_METHOD = {
     stats.METHOD_T: "t",
     stats.METHOD_T + stats.ZERO_VARIANCE: "t,sd=0",
@@ -38,10 +39,6 @@ class EnergyUnit:
     scale: float  # multiply the base-unit value by this
 
 
-# SI prefixes from the largest: a quantity is shown in the first whose typical value is ≥ 1.
-_SI_PREFIXES = (("M", 1e-6), ("k", 1e-3), ("", 1.0), ("m", 1e3), ("µ", 1e6), ("n", 1e9))
-# Seconds read best as s, ms, µs: nobody writes ks.
-_TIME_PREFIXES = (("", 1.0), ("m", 1e3), ("µ", 1e6), ("n", 1e9))
 # Metric columns' unit suffixes (the aggregate tables' names) → the unit they are in.
 _BASE_UNITS = {"_j": "J", "_w": "W", "_s": "s"}
 _PER = {"_per_output_token_": "/token", "_per_request_": "/request"}
@@ -53,13 +50,7 @@ def si_unit(base: str, values: pd.Series | np.ndarray | Sequence[float]) -> Ener
     finite = np.asarray(values, dtype=float)
     finite = finite[np.isfinite(finite)]
     typical = float(np.median(np.abs(finite))) if finite.size else 1.0
-    prefixes = _TIME_PREFIXES if base == "s" else _SI_PREFIXES
-    if typical == 0:
-        return EnergyUnit(base, 1.0)
-    for prefix, scale in prefixes:
-        if typical * scale >= 1:
-            return EnergyUnit(prefix + base, scale)
-    prefix, scale = prefixes[-1]
+    prefix, scale = units.prefix_for(base, typical)
     return EnergyUnit(prefix + base, scale)
 
 
@@ -94,19 +85,6 @@ def metric_title(metric: str) -> str:
 def with_unit(header: str, unit: EnergyUnit) -> str:
     """A column header that states its unit: ``energy (mJ/token)``; the bare header without one."""
     return f"{header} ({unit.name})" if unit.name else header
-
-
-def format_number(value: float, significant: int = 4) -> str:
-    """Fixed-point, never scientific: ``significant`` digits, but never fewer than the integer
-    part has, trailing zeros dropped (``12345.6`` → ``12346``, ``0.012345`` → ``0.01235``,
-    ``5.0`` → ``5``)."""
-    if not math.isfinite(value):
-        return MISSING
-    if value == 0:
-        return "0"
-    decimals = max(0, significant - 1 - math.floor(math.log10(abs(value))))
-    text = f"{value:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text  # as ``g`` does: 5, not 5.000
 
 
 def format_percent(fraction: float, *, signed: bool = True) -> str:

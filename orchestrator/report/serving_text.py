@@ -1,6 +1,7 @@
 """Server-mode experiments as text: which rows they are, their load, and the serving table
 ``camp run`` and ``camp report`` print under the per-experiment summary (rate, achieved rate,
-J/request, TTFT p90, TPOT p90, goodput, SLO met), each figure a mean with its 95% interval
+J/request, TTFT p90, TPOT p90, goodput, SLO met; each header names its unit as the report's
+serving table does), each figure a mean with its 95% interval
 over cycles."""
 
 from __future__ import annotations
@@ -96,11 +97,11 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
         "exp_id",
         "config",
         "load",
-        "achieved/s",
+        "achieved (req/s)",
         f"{unit.name}/request",
-        "TTFT p90 ms",
-        "TPOT p90 ms",
-        "goodput/s",
+        "TTFT p90 (ms)",
+        "TPOT p90 (ms)",
+        "goodput (req/s)",
         "SLO met",
     )
     lines = ["", "serving (95% CI over cycles):"]

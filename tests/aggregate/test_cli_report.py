@@ -198,3 +198,36 @@ def test_report_exclude_all_without_warnings_excludes_nothing(tmp_path: Path) ->
     result = CliRunner().invoke(report, [str(_campaign(tmp_path)), "--exclude-warned", "all"])
     assert result.exit_code == 0, result.output
     assert "no run carries a warning, nothing was excluded" in result.output
+
+
+def test_report_and_compare_take_a_campaign_by_name_as_status_does(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    _campaign(results)
+    by_name = CliRunner().invoke(report, ["demo", "--results-dir", str(results), "--json"])
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads(by_name.stdout)["campaign_dir"] == str(results / "demo")
+    compared = CliRunner().invoke(compare, ["demo", "fast", "slow", "--results-dir", str(results), "--json"])
+    assert compared.exit_code == 0, compared.output
+    assert json.loads(compared.stdout)["campaign_dir"] == str(results / "demo")
+    typo = CliRunner().invoke(report, ["dmeo", "--results-dir", str(results)])
+    assert typo.exit_code == 2 and "Traceback" not in typo.output
+    assert f"'dmeo' is no results directory, campaign file or campaign under {results}" in typo.output
+
+
+def test_compare_by_the_settings_that_tell_one_experiment_apart(tmp_path: Path) -> None:
+    """With batch_size and max_output_tokens both swept, `batch_size=1` alone names two; the two
+    settings, in either order, name one."""
+    campaign = tmp_path / "demo"
+    for exp_id, batch, tokens in (("aa", 1, 16), ("bb", 1, 32), ("cc", 8, 16), ("dd", 8, 32)):
+        write_experiment(campaign, f"{exp_id}00000000aa", [10.0 + batch, 11.0 + batch], batch_size=batch)
+        for spec_path in (campaign / f"{exp_id}00000000aa").glob("c*/spec.json"):
+            spec = json.loads(spec_path.read_text())
+            spec["workload"]["max_output_tokens"] = tokens
+            spec_path.write_text(json.dumps(spec))
+    ambiguous = CliRunner().invoke(compare, [str(campaign), "batch_size=1", "batch_size=8"])
+    assert ambiguous.exit_code == 2 and "'batch_size=1' is the label of 2 experiments" in ambiguous.output
+    either_order = CliRunner().invoke(
+        compare, [str(campaign), "max_output_tokens=16 batch_size=1", "batch_size=8 max_output_tokens=16"]
+    )
+    assert either_order.exit_code == 0, either_order.output
+    assert either_order.output.startswith("A = aa00000000aa") and "\nB = cc00000000aa" in either_order.output

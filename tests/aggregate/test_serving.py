@@ -148,7 +148,14 @@ def test_terminal_summary_has_a_serving_table(tmp_path: Path) -> None:
     text = format_campaign_summary(aggregate.aggregate_campaign(tmp_path / "serving", service_level=SLO))
     assert "serving (95% CI over cycles):" in text
     header = next(line for line in text.splitlines() if line.startswith("exp_id  config  load"))
-    for column in ("achieved/s", "J/request", "TTFT p90 ms", "TPOT p90 ms", "goodput/s", "SLO met"):
+    for column in (
+        "achieved (req/s)",
+        "J/request",
+        "TTFT p90 (ms)",
+        "TPOT p90 (ms)",
+        "goodput (req/s)",
+        "SLO met",
+    ):
         assert column in header
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("rate")}
     assert " 16/s " in lines["rate2"] and "no (60%)" in lines["rate2"]

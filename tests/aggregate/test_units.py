@@ -4,6 +4,7 @@ tables and the CSVs' column names."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -12,10 +13,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from orchestrator import aggregate
-from orchestrator.cli_report import report
-from orchestrator.report import data, formatting
-from tests.aggregate.helpers import write_experiment
+from orchestrator import aggregate, cli, run_messages, slo
+from orchestrator.cli_report import compare, report
+from orchestrator.report import data, format_campaign_summary, formatting
+from tests.aggregate.helpers import make_spec, write_experiment
+from tests.aggregate.serving_helpers import write_load_sweep
+from tests.factories import make_result
+from tests.orchestrator.fakes import FakeExecutor
 
 SCIENTIFIC = re.compile(r"\d(\.\d+)?e[+-]?\d", re.IGNORECASE)
 
@@ -107,3 +111,79 @@ def test_the_report_table_states_a_unit_in_every_number_column(tmp_path: Path) -
         latency_csv.columns
     )
     assert not {"mean", "low", "high"} & set(latency_csv.columns)  # a bare number has no unit
+
+
+def _fast_paired_campaign(root: Path) -> Path:
+    """Two cycles each, so the tables have intervals and compare has pairs: µJ per token (over the
+    20 W baseline) and tens of thousands of tokens/s, where a `.4g` would write 6.4e+04."""
+    campaign = root / "fast"
+    write_experiment(campaign, "aaaa11112222", [0.0210, 0.0211], duration_s=0.001, batch_size=1)
+    write_experiment(campaign, "bbbb33334444", [0.0212, 0.0214], duration_s=0.001, batch_size=8)
+    return campaign
+
+
+def test_a_runs_progress_line_takes_a_prefix_and_never_scientific_notation() -> None:
+    spec = make_spec("aaaa11112222", 0)
+    line = run_messages.progress_figures(make_result(spec, energy_j=0.021, duration_s=0.001))
+    assert re.fullmatch(r"\d+(\.\d+)? µJ/token, 64000 tokens/s", line), line
+
+
+def test_the_by_tables_state_their_units_in_the_terminal_and_the_page(tmp_path: Path) -> None:
+    campaign = _fast_paired_campaign(tmp_path)
+    result = CliRunner().invoke(report, [str(campaign), "--by", "batch_size"])
+    assert result.exit_code == 0, result.output
+    by = result.output.split("by params.batch_size:", 1)[1].splitlines()
+    assert "µJ/token (95% CI)" in by[1] and "tokens/s (95% CI)" in by[1]
+    assert not SCIENTIFIC.search(result.output), result.output
+    page = data.report_data(
+        campaign, aggregate.aggregate_campaign(campaign, write=False), by=[["batch_size"]]
+    )
+    (table,) = [t for t in page.by_tables if t.title == "By params.batch_size"]
+    assert {"energy (µJ/token)", "throughput (tokens/s)"} <= set(table.table.headers)
+    assert not any(SCIENTIFIC.search(cell) for row in table.table.rows for cell in row)
+
+
+def test_compare_states_each_rows_unit_and_never_scientific_notation(tmp_path: Path) -> None:
+    campaign = _fast_paired_campaign(tmp_path)
+    result = CliRunner().invoke(compare, [str(campaign), "batch_size=1", "batch_size=8"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("  ")[0]: line for line in result.output.splitlines()}
+    assert " µJ/token " in rows["energy per token"] and " tokens/s " in rows["throughput"]
+    assert "64000" in rows["throughput"]
+    assert not SCIENTIFIC.search(result.output), result.output
+
+
+def test_the_serving_table_names_a_unit_in_every_number_column(tmp_path: Path) -> None:
+    write_load_sweep(tmp_path / "serving", [1.0, 4.0, 16.0, math.inf], cycles=2)
+    text = format_campaign_summary(
+        aggregate.aggregate_campaign(tmp_path / "serving", service_level=slo.ServiceLevel(ttft_p90_s=0.5))
+    )
+    header = next(line for line in text.splitlines() if line.startswith("exp_id  config  load"))
+    numbers = re.split(r"\s{2,}", header)[3:-1]  # after exp_id, config, load; before SLO met
+    assert numbers == ["achieved (req/s)", "J/request", "TTFT p90 (ms)", "TPOT p90 (ms)", "goodput (req/s)"]
+    assert not SCIENTIFIC.search(text), text
+
+
+def test_the_report_camp_run_refreshes_is_in_camp_reports_units(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_file = tmp_path / "c.yaml"
+    campaign_file.write_text(
+        "name: c\nmodels: [m]\nbackends: {stub: {grid: {batch_size: [1, 2]}}}\ncycles: 2\n"
+    )
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (FakeExecutor(), None))
+    ran = CliRunner().invoke(cli.main, ["run", str(campaign_file), "--results-dir", str(tmp_path / "r")])
+    assert ran.exit_code == 0, ran.output
+    index = tmp_path / "r" / "c" / "report" / "index.html"
+    after_run = re.findall(r"<th[^>]*>(.*?)</th>", index.read_text())
+    reported = CliRunner().invoke(report, [str(tmp_path / "r" / "c")])
+    assert reported.exit_code == 0, reported.output
+    assert re.findall(r"<th[^>]*>(.*?)</th>", index.read_text()) == after_run and after_run
+
+    def summary(output: str) -> list[str]:
+        lines = output.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("exp_id"))
+        return lines[start : start + 4]
+
+    assert summary(ran.output) == summary(reported.output)
+    assert "mJ/token (95% CI)" in summary(ran.output)[0] or "J/token (95% CI)" in summary(ran.output)[0]

@@ -97,3 +97,29 @@ def test_status_json(campaign_file: Path, tmp_path: Path, monkeypatch: pytest.Mo
     status = document(invoke("status", str(results / "t"), "--json"), "status")
     assert status["counts"]["done"] == 4 and {r["state"] for r in status["runs"]} == {"done"}
     assert {"exp_id", "cycle", "label", "attempts", "error"} <= set(status["runs"][0])
+
+
+def test_plan_json_with_overrides_plans_the_overridden_campaign_and_names_them(campaign_file: Path) -> None:
+    result = invoke(
+        "plan", str(campaign_file), "-s", "cycles=3", "-s", "backends.stub.grid.batch_size=[4]", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    plan = document(result, "plan")
+    assert plan["cycles"] == 3 and plan["counts"] == {"experiments": 1, "runs": 3, "rejected": 1}
+    assert plan["experiments"][0]["config"]["params"]["batch_size"] == 4
+    assert plan["overrides"] == ["cycles=3", "backends.stub.grid.batch_size=[4]"]
+
+
+def test_plan_resolved_json_is_the_resolved_campaign_as_one_document(campaign_file: Path) -> None:
+    result = invoke("plan", str(campaign_file), "-s", "cycles=3", "--resolved", "--json")
+    assert result.exit_code == 0, result.output
+    plan = document(result, "plan")
+    assert plan["overrides"] == ["cycles=3"] and plan["resolved"]["cycles"] == 3
+    assert plan["resolved"]["backends"]["stub"]["grid"] == {"batch_size": [1, 2]}
+    assert "work_ms_per_token" in plan["resolved"]["backends"]["stub"]["params"]  # defaults filled in
+
+
+def test_a_bad_override_with_json_prints_nothing_on_stdout(campaign_file: Path) -> None:
+    result = invoke("plan", str(campaign_file), "-s", "cycels=3", "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "-s cycels=3" in result.stderr and "did you mean 'cycles'" in result.stderr

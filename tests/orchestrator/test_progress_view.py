@@ -5,9 +5,11 @@ elsewhere."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
 import threading
@@ -167,3 +169,61 @@ def test_camp_run_on_a_terminal_shows_the_harness_phase_live(tmp_path: Path) -> 
     assert re.search(r"idle baseline \d+\.\ds", text), text
     assert "[1/1] stub m" in text and "0 done, 1 left" in text
     assert "report: " in text
+
+
+def _read_until_closed(*leaders: int) -> dict[int, bytes]:
+    """Everything written to each pseudo-terminal until the child closes them all."""
+    screens = {fd: b"" for fd in leaders}
+    open_fds = set(leaders)
+    while open_fds:
+        ready, _, _ = select.select(list(open_fds), [], [], 120)
+        if not ready:
+            break
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the child closed this terminal
+                chunk = b""
+            if chunk:
+                screens[fd] += chunk
+            else:
+                open_fds.discard(fd)
+    for fd in leaders:
+        os.close(fd)
+    return screens
+
+
+def test_camp_run_json_on_a_terminal_keeps_the_live_view_off_stdout(tmp_path: Path) -> None:
+    """``camp run --json`` typed at a terminal: stdout (a terminal) holds the one document and no
+    drawing; the live view is drawn on stderr (a terminal of its own here)."""
+    campaign = tmp_path / "live.yaml"
+    campaign.write_text(CAMPAIGN_FILE.replace("duration_s: 2.5", "duration_s: 0.5"))
+    out_leader, out_follower = pty.openpty()
+    err_leader, err_follower = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            str(campaign),
+            "--json",
+            "--results-dir",
+            str(tmp_path / "r"),
+        ],
+        stdout=out_follower,
+        stderr=err_follower,
+        stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(out_follower)
+    os.close(err_follower)
+    screens = _read_until_closed(out_leader, err_leader)
+    stdout = screens[out_leader].decode(errors="replace")
+    stderr = screens[err_leader].decode(errors="replace")
+    assert process.wait(timeout=120) == 0, stdout + stderr
+    assert "\x1b" not in stdout, stdout  # no cursor moves, colours or spinner on stdout
+    document = json.loads(stdout.replace("\r\n", "\n"))
+    assert document["command"] == "run" and document["counts"]["done"] == 1
+    assert "\x1b[?25l" in stderr and "[1/1] stub m" in stderr  # rich's live view, on stderr

@@ -14,6 +14,7 @@ from orchestrator.executors import ExecOutcome, RunRequest
 from orchestrator.grid import expand
 from orchestrator.manifest import Manifest, RunRow
 from orchestrator.runner import CampaignRunner
+from orchestrator.units import format_number
 from tests.factories import make_result, run_spec
 from tests.orchestrator.fakes import (
     FakeExecutor,
@@ -288,7 +289,7 @@ def test_the_progress_line_shows_a_runs_warnings(tmp_path: Path) -> None:
     first, *details = done[1].splitlines()
     tokens_s = make_result(run_spec()).metrics.throughput_tokens_per_s
     assert first.endswith(
-        f"J/token undefined (no output tokens), {tokens_s:.4g} tokens/s"
+        f"J/token undefined (no output tokens), {format_number(tokens_s)} tokens/s"
         " — ⚠ WARNED: no_output_tokens, throttled"
     )
     assert details == [

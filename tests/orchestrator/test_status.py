@@ -4,7 +4,9 @@ cycle, and the campaign named by its directory, its file or its name."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +110,38 @@ def test_without_the_kernels_lock_table_the_holders_pid_is_checked(tmp_path: Pat
         assert lock_holder(tmp_path, proc_locks=tmp_path / "no-such-table") == os.getpid()
     (tmp_path / ".camp-run.lock").write_text("999999999")  # a pid no process has
     assert lock_holder(tmp_path, proc_locks=tmp_path / "no-such-table") is None
+
+
+def _status_json(*args: str) -> dict[str, Any]:
+    result = invoke("status", *args, "--json")
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_status_json_says_died_as_the_text_does(stopped_campaign: Path) -> None:
+    document = _status_json(str(stopped_campaign / "big"))
+    assert document["camp_run"] == {"held": False, "pid": None}
+    assert document["counts"] == {
+        "pending": 15,
+        "running": 0,
+        "died": 1,
+        "done": 1,
+        "failed": 1,
+        "interrupted": 0,
+    }
+    assert [r["state"] for r in document["runs"]].count("died") == 1
+    with campaign_lock(stopped_campaign / "big"):  # a live `camp run`: its run is running
+        held = _status_json(str(stopped_campaign / "big"))
+    assert held["camp_run"]["held"] and held["counts"]["running"] == 1 and held["counts"]["died"] == 0
+
+
+def test_status_json_by_directory_file_or_name_is_one_document(
+    stopped_campaign: Path, tmp_path: Path
+) -> None:
+    by_dir = _status_json(str(stopped_campaign / "big"))
+    by_file = _status_json(str(tmp_path / "big.yaml"), "--results-dir", str(stopped_campaign))
+    by_name = _status_json("big", "--results-dir", str(stopped_campaign))
+    assert by_dir == by_file == by_name and by_dir["campaign_dir"] == str(stopped_campaign / "big")
+    unknown = invoke("status", "bgi", "--json", "--results-dir", str(stopped_campaign))
+    assert unknown.exit_code == 2 and unknown.stdout == "" and "did you mean 'big'?" in unknown.stderr
