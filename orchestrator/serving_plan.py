@@ -66,7 +66,7 @@ def unserved_reason(backend: str) -> str:
 
 
 def rate_text(rate: float) -> str:
-    """``16/s``, ``0.5/s`` or ``inf`` (every request at once)."""
+    """``16/s``, ``0.5/s`` or ``inf`` (the saturation point: ``n_requests`` kept in flight)."""
     return "inf" if math.isinf(rate) else f"{rate:g}/s"
 
 

@@ -92,7 +92,7 @@ def test_a_load_swept_in_a_backends_own_grid_is_enough_for_that_backend_only() -
 
 
 def test_a_dotted_inf_is_refused_with_the_spelling_that_works() -> None:
-    expected = r"\.inf is not a finite number — for every request at once write inf"
+    expected = r"\.inf is not a finite number — for the saturation point write inf"
     with pytest.raises(ConfigError, match=expected):
         _parse(SERVING.replace("16, inf]", "16, .inf]"))
 
