@@ -8,9 +8,10 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from orchestrator import aggregate, slo
+from orchestrator import aggregate, serving_plan, slo
 from orchestrator.report.formatting import (
     MISSING,
     config_label,
@@ -19,7 +20,7 @@ from orchestrator.report.formatting import (
     label_columns,
     metric_interval,
 )
-from orchestrator.serving_plan import LOAD_COLUMNS, rate_text
+from orchestrator.serving_plan import LOAD_COLUMNS
 
 SERVING_WIDTH = 100
 RATE, CONCURRENCY = LOAD_COLUMNS
@@ -40,12 +41,25 @@ def load_axis(experiments: pd.DataFrame) -> str:
 
 
 def load_text(row: pd.Series) -> str:
-    """``16/s``, ``inf`` or ``8 in flight``: one experiment's load."""
+    """``rate=16/s``, ``rate=inf`` or ``concurrency=8``: one experiment's load, as its label and
+    the experiments table write it."""
     rate: Any = row.get(RATE)
-    if not is_missing(rate):
-        return rate_text(float(rate))
     concurrency: Any = row.get(CONCURRENCY)
-    return MISSING if is_missing(concurrency) else f"{int(float(concurrency))} in flight"
+    text = serving_plan.load_text(
+        None if is_missing(rate) else float(rate), None if is_missing(concurrency) else float(concurrency)
+    )
+    return text or MISSING
+
+
+def saturated(experiments: pd.DataFrame) -> bool:
+    """Whether any of these experiments ran at ``rate=inf`` (the saturation point)."""
+    return RATE in experiments.columns and bool(np.isinf(experiments[RATE].astype(float)).any())
+
+
+SATURATION_NOTE = (
+    "rate=inf is the saturation point: n_requests sent at once and each replaced as it finishes, "
+    "so its achieved rate is the server's throughput when kept full"
+)
 
 
 def configuration_columns(experiments: pd.DataFrame) -> list[str]:
@@ -81,8 +95,8 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
     rows = [
         (
             str(row["exp_id"]),
-            config_label(row, configuration),
             load_text(row),
+            config_label(row, configuration),
             metric_interval(row, "achieved_rate_rps"),
             metric_interval(row, "energy_per_request_j", unit.scale),
             metric_interval(row, "ttft_p90_s", 1e3),
@@ -94,8 +108,8 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
     ]
     headers = (
         "exp_id",
-        "config",
         "load",
+        "config",
         "achieved/s",
         f"{unit.name}/request",
         "TTFT p90 ms",
@@ -103,8 +117,12 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
         "goodput/s",
         "SLO met",
     )
+    if not configuration:  # nothing but the load tells these experiments apart: no config column
+        rows = [(row[0], row[1], *row[3:]) for row in rows]
+        headers = (*headers[:2], *headers[3:])
     lines = ["", "serving (95% CI over cycles):"]
-    lines += text_table(headers, rows, right=set(range(2, 9)), shrinking=1, width=SERVING_WIDTH)
+    right = set(range(len(headers) - 6, len(headers)))  # the figures; the labels read from the left
+    lines += text_table(headers, rows, right=right, shrinking=len(headers) - 7, width=SERVING_WIDTH)
     if service_level is None:
         note = (
             "no slo in the campaign: no goodput (add slo: {ttft_p90_s: …, tpot_p90_s: …}, then camp "
@@ -115,5 +133,7 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
             f"SLO: {service_level.describe()}; goodput = good requests completed in the measured "
             "window per second; SLO met = attainment ≥ 90% (docs/measurement.md, Goodput and the SLO)"
         )
+    if saturated(table):
+        note += f"; {SATURATION_NOTE}"
     lines.extend(textwrap.wrap(note, SERVING_WIDTH))
     return lines
