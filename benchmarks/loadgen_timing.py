@@ -8,9 +8,11 @@ per request and batches up to 1024, so the server is never the bottleneck and an
 generator's (and the Python event loop's, and the machine's). Per rate it prints the requests
 scheduled and sent, the scheduled and the achieved rate (requests due, and sends made, inside the
 span / its length: a poisson schedule's own rate wanders about the asked one), the send lag p50 /
-p99 / max, the failed requests, and whether the rate was sustained (sends inside the span ≥ 95 %
-of those due in it, send lag p99 under 10 ms, none failed) — the figure to re-measure on the
-machine that runs a campaign.
+p99 / max, the failed requests, the generator's own CPU time (its share of one core over the
+load and drain, and per request: one core alone would sustain about 1 / that requests per
+second), and whether the rate was sustained (sends inside the span ≥ 95 % of those due in it,
+send lag p99 under 10 ms, none failed) — the figure to re-measure on the machine that runs a
+campaign.
 
 Run: .venv/bin/python benchmarks/loadgen_timing.py [--seconds S] [--rates 1,100,1000]
 """
@@ -20,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path[:0] = [
@@ -52,30 +56,46 @@ def measure(rate: float, seconds: float) -> dict[str, float]:
     try:
         server.wait_healthy(30)
         plan = LoadPlan("poisson", rate, None, warmup_s=0.0, duration_s=seconds, seed=0, drain_limit_s=30)
+        before, started = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         outcome = asyncio.run(drive(server.base_url, plan, body))
+        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - started
     finally:
         server.stop()
     t0 = outcome.started_s
     sent = [r.sent_s for r in outcome.requests if r.sent_s is not None]
     due = [r.scheduled_s for r in outcome.requests]
     lags = [r.sent_s - r.scheduled_s for r in outcome.requests if r.sent_s is not None]
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
         "n": len(lags),
+        "scheduled": sum(t0 <= t < t0 + seconds for t in due) / seconds,
+        "achieved": sum(t0 <= t < t0 + seconds for t in sent) / seconds,
         "p50": statistics.median(lags) if lags else float("nan"),
         "p99": quantile(lags, 0.99) if lags else float("nan"),
         "max": max(lags) if lags else float("nan"),
-        "scheduled": sum(t0 <= t < t0 + seconds for t in due) / seconds,
-        "achieved": sum(t0 <= t < t0 + seconds for t in sent) / seconds,
         "failed": sum(r.error is not None for r in outcome.requests),
+        "cpu_pct": 100 * cpu_s / wall,
+        "cpu_ms": 1e3 * cpu_s / max(1, len(lags)),
     }
 
 
-def sustained(rate: float, m: dict[str, float]) -> bool:
-    return (
-        m["achieved"] >= SUSTAINED_SHARE * m["scheduled"]
-        and m["p99"] < SUSTAINED_LAG_P99_S
-        and not m["failed"]
-    )
+def sustained(m: dict[str, float]) -> bool:
+    kept_up = m["achieved"] >= SUSTAINED_SHARE * m["scheduled"]
+    return kept_up and m["p99"] < SUSTAINED_LAG_P99_S and not m["failed"]
+
+
+COLUMNS = (  # header, width, the figure's key, its scale, its format
+    ("rate/s", 7, "rate", 1, "g"),
+    ("sent", 6, "n", 1, ".0f"),
+    ("scheduled/s", 11, "scheduled", 1, ".1f"),
+    ("achieved/s", 10, "achieved", 1, ".1f"),
+    ("lag p50 ms", 10, "p50", 1e3, ".3f"),
+    ("p99 ms", 8, "p99", 1e3, ".3f"),
+    ("max ms", 8, "max", 1e3, ".3f"),
+    ("failed", 6, "failed", 1, ".0f"),
+    ("CPU %", 6, "cpu_pct", 1, ".0f"),
+    ("CPU/req ms", 10, "cpu_ms", 1, ".3f"),
+)
 
 
 def main() -> None:
@@ -87,23 +107,11 @@ def main() -> None:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"send lag (actual send − scheduled), poisson arrivals, {args.seconds:g} s per rate")
     print(f"{os.cpu_count()} CPUs, load average {load}; the stub's server in a child process")
-    header = (
-        ("rate/s", 8),
-        ("sent", 6),
-        ("scheduled/s", 11),
-        ("achieved/s", 11),
-        ("p50 ms", 8),
-        ("p99 ms", 8),
-        ("max ms", 8),
-    )
-    print(" ".join(f"{name:>{width}}" for name, width in header), f"{'failed':>6}", "sustained")
+    print(" ".join(f"{name:>{width}}" for name, width, *_ in COLUMNS), "sustained")
     for rate in rates:
-        m = measure(rate, args.seconds)
-        print(
-            f"{rate:>8g} {m['n']:>6.0f} {m['scheduled']:>11.1f} {m['achieved']:>11.1f} "
-            f"{m['p50'] * 1e3:>8.3f} {m['p99'] * 1e3:>8.3f} {m['max'] * 1e3:>8.3f} {m['failed']:>6.0f}",
-            "yes" if sustained(rate, m) else "no",
-        )
+        m = {"rate": rate, **measure(rate, args.seconds)}
+        cells = [f"{m[key] * scale:>{width}{spec}}" for _, width, key, scale, spec in COLUMNS]
+        print(" ".join(cells), "yes" if sustained(m) else "no")
 
 
 if __name__ == "__main__":

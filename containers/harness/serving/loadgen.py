@@ -27,10 +27,12 @@ sends everything due at once, and never shifts the arrivals after it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,5 +209,24 @@ async def drive(
     url = require_loopback(base_url.rstrip("/") + "/v1/completions")
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
-        return await _Run(session, url, plan, make_body, mark, clock).run()
+    with gc_paused():
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
+            return await _Run(session, url, plan, make_body, mark, clock).run()
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the stream runs, then run once: its full
+    collections stop the event loop (and the power sampler's thread) for tens of milliseconds at
+    high rates, which showed as send lag p99 (``benchmarks/loadgen_timing.py``). Reference
+    counting still frees what each request leaves; a stream leaves well under one cyclic object
+    per request for the collector, so memory stays bounded."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
