@@ -5,6 +5,7 @@ over cycles."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from typing import Any
 
@@ -122,7 +123,9 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
         headers = (*headers[:2], *headers[3:])
     lines = ["", "serving (95% CI over cycles):"]
     right = set(range(len(headers) - 6, len(headers)))  # the figures; the labels read from the left
-    lines += text_table(headers, rows, right=right, shrinking=len(headers) - 7, width=SERVING_WIDTH)
+    # only the config gives way to the width: an exp_id or a load cut short would read as another
+    width = SERVING_WIDTH if configuration else sys.maxsize
+    lines += text_table(headers, rows, right=right, shrinking=len(headers) - 7, width=width)
     if service_level is None:
         note = (
             "no slo in the campaign: no goodput (add slo: {ttft_p90_s: …, tpot_p90_s: …}, then camp "

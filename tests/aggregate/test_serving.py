@@ -22,6 +22,7 @@ from tests.aggregate.serving_helpers import (
     WINDOW,
     Req,
     serving_spec,
+    window_requests,
     write_load_sweep,
     write_requests,
     write_serving_run,
@@ -165,6 +166,26 @@ def test_terminal_summary_has_a_serving_table(tmp_path: Path) -> None:
     offline = tmp_path / "offline"
     write_experiment(offline, "off", [10.0, 11.0])
     assert "serving" not in format_campaign_summary(aggregate.aggregate_campaign(offline))
+
+
+def test_the_serving_table_never_cuts_an_exp_id_or_a_load_short(tmp_path: Path) -> None:
+    for k, rate in enumerate([2.0, 32.0, math.inf]):  # exp_ids as long as camp's (12 characters)
+        for cycle in (0, 1):  # figures with intervals, as wide as a real campaign's
+            write_serving_run(
+                tmp_path / "c",
+                serving_spec(f"{k}" * 12, cycle, rate=rate),
+                ttft_p90_s=0.1 + 0.013 * cycle,
+                energy_per_request_j=3.0 + 0.37 * cycle,
+                achieved_rps=2.0 + 0.0071 * cycle,
+                requests=window_requests(20, 0.1 + 0.01 * cycle),
+            )
+    text = format_campaign_summary(aggregate.aggregate_campaign(tmp_path / "c", service_level=SLO))
+    table = text[text.index("serving (95% CI over cycles):") :].splitlines()[3:6]
+    assert [line.split()[:2] for line in table] == [
+        ["000000000000", "rate=2/s"],
+        ["111111111111", "rate=32/s"],
+        ["222222222222", "rate=inf"],
+    ]
 
 
 def test_report_has_a_serving_section_with_the_load_sweep_only_for_server_campaigns(tmp_path: Path) -> None:
