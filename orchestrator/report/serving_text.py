@@ -93,7 +93,7 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
     unit = energy_unit(table["energy_per_request_j_mean"])
     from orchestrator.report.terminal import text_table  # terminal prints this table: no cycle at import
 
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             str(row["exp_id"]),
             load_text(row),
@@ -107,7 +107,7 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
         )
         for _, row in table.iterrows()
     ]
-    headers = (
+    headers: tuple[str, ...] = (
         "exp_id",
         "load",
         "config",
