@@ -266,7 +266,7 @@ def campaign_json_schema() -> dict[str, Any]:
     return {"$schema": JSON_SCHEMA_DIALECT, **schema}
 
 
-INF_SPELLINGS = ("inf", "Infinity")  # what a request rate of every request at once is written as
+INF_SPELLINGS = ("inf", "Infinity")  # what the saturating request rate is written as
 _RATE_KEYS = ("request_rate", WORKLOAD_PREFIX + "request_rate")
 
 

@@ -66,20 +66,25 @@ def unserved_reason(backend: str) -> str:
 
 
 def rate_text(rate: float) -> str:
-    """``16/s``, ``0.5/s`` or ``inf`` (every request at once)."""
+    """``16/s``, ``0.5/s`` or ``inf`` (the saturation point: ``n_requests`` kept in flight)."""
     return "inf" if math.isinf(rate) else f"{rate:g}/s"
 
 
+def load_text(request_rate: float | None, concurrency: float | None) -> str:
+    """A load as every table, label and plot of camp writes it: ``rate=16/s``, ``rate=inf`` or
+    ``concurrency=8``; empty without either."""
+    if request_rate is not None and not math.isnan(request_rate):
+        return f"rate={rate_text(request_rate)}"
+    if concurrency is not None and not math.isnan(concurrency):
+        return f"concurrency={int(concurrency)}"
+    return ""
+
+
 def load_label(workload: Workload) -> str:
-    """A server-mode point's load as its label shows it: ``rate=16/s``, ``rate=inf`` or
-    ``concurrency=8``; empty offline."""
+    """A server-mode point's load as its label shows it (``load_text``); empty offline."""
     if workload.mode != "server":
         return ""
-    if workload.request_rate is not None:
-        return f"rate={rate_text(workload.request_rate)}"
-    if workload.concurrency is not None:
-        return f"concurrency={workload.concurrency}"
-    return ""
+    return load_text(workload.request_rate, workload.concurrency)
 
 
 def _arrival_text(arrival: str) -> str:
@@ -110,6 +115,11 @@ def plan_lines(campaign: Campaign) -> list[str]:
         lines.append(f"  concurrency: {workload.concurrency} requests in flight")
     if loads:
         lines.append(f"  loads swept: {', '.join(loads)}")
+    if "inf" in rates or (workload.request_rate is not None and math.isinf(workload.request_rate)):
+        lines.append(
+            f"  rate inf: the saturation point, {workload.n_requests} requests (n_requests) sent at once "
+            "and each replaced as it finishes; n_requests at least the server's batch limit keeps it full"
+        )
     if campaign.slo is not None:
         lines.append(
             f"  SLO: {campaign.slo.describe()} (goodput counts the requests within it; host only, "

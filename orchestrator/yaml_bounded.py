@@ -175,9 +175,9 @@ class _Survey:
 
 
 def _finite_hint(path: Loc) -> str:
-    """A request rate may be infinite (every request at once), written ``inf`` without the dot."""
+    """A request rate may be infinite (the saturation point), written ``inf`` without the dot."""
     if any(str(part).endswith("request_rate") for part in path):
-        return "for every request at once write inf (no dot): request_rate: inf"
+        return "for the saturation point write inf (no dot): request_rate: inf"
     return "give a finite value"
 
 

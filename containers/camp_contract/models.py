@@ -81,7 +81,13 @@ class Workload(_Settings):
         max_length=100_000,
         description="The prompts to send, in turn; empty: synthetic ones from the seed.",
     )
-    n_requests: int = Field(default=8, ge=1, le=1_000_000, description="Requests in the measured window.")
+    n_requests: int = Field(
+        default=8,
+        ge=1,
+        le=1_000_000,
+        description="Requests in the measured window; server mode at request_rate inf: the "
+        "requests kept in flight.",
+    )
     max_input_tokens: int = Field(
         default=128,
         ge=1,
@@ -109,7 +115,8 @@ class Workload(_Settings):
         description="offline: all requests handed to the engine at once; server: the engine's own "
         "OpenAI-compatible server, driven by arrivals for warmup_s, then the measured duration_s.",
     )
-    # poisson / constant: open loop at ``request_rate`` requests/s (``inf``: all at once);
+    # poisson / constant: open loop at ``request_rate`` requests/s (``inf``: the saturation
+    # point, ``n_requests`` sent at once and each replaced as it finishes);
     # concurrency: closed loop, ``concurrency`` requests in flight. Unset: ``concurrency`` when
     # a concurrency is given, else ``poisson`` (``arrival_process``).
     arrival: Arrival | None = Field(
@@ -121,7 +128,8 @@ class Workload(_Settings):
     request_rate: RequestRate | None = Field(
         default=None,
         exclude_if=_unset,
-        description="Server mode, open loop: requests per second (inf: all at once).",
+        description="Server mode, open loop: requests per second (inf: saturate the server, "
+        "n_requests sent at once and each replaced as it finishes).",
     )
     concurrency: int | None = Field(
         default=None,
@@ -198,7 +206,7 @@ class Workload(_Settings):
         if arrival in ("poisson", "constant") and self.request_rate is None:
             return (
                 f"workload.mode server with arrival {arrival} needs workload.request_rate "
-                "(requests/s; inf: all at once), or workload.concurrency for a closed loop"
+                "(requests/s; inf: saturated), or workload.concurrency for a closed loop"
             )
         return None
 
@@ -542,7 +550,9 @@ class ServingMetrics(_Strict):
 
     arrival: Arrival
     target_rate_rps: RequestRate | None  # None for arrival concurrency
-    concurrency: int | None  # None for an open-loop arrival
+    # requests kept in flight: the concurrency, or n_requests at an infinite rate (the
+    # saturation point); None for an open loop at a finite rate
+    concurrency: int | None
     warmup_s: float
     window_s: float  # the measured window's length as it was, not as asked
     requests_scheduled: int

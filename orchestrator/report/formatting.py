@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from orchestrator import aggregate, stats, units
+from orchestrator.serving_plan import LOAD_COLUMNS, load_text
 from orchestrator.units import format_number as format_number  # the page and the terminal use it from here
 
 ENERGY = "energy_per_output_token_j"
@@ -141,9 +142,16 @@ def cell_text(value: Any) -> str:
 def config_label(row: pd.Series, columns: Sequence[str]) -> str:
     """``backend=vllm batch_size=8``: the swept values of one experiment, prefixes dropped,
     fields its backend does not have left out."""
-    return " ".join(
-        f"{column.split('.')[-1]}={row[column]}" for column in columns if not is_missing(row[column])
-    )
+    return " ".join(_setting(row, column) for column in columns if not is_missing(row[column]))
+
+
+def _setting(row: pd.Series, column: str) -> str:
+    """``batch_size=8``; a server-mode load as camp writes it everywhere (``rate=16/s``,
+    ``rate=inf``, ``concurrency=8``)."""
+    if column in LOAD_COLUMNS:
+        value = float(row[column])
+        return load_text(value, None) if column == LOAD_COLUMNS[0] else load_text(None, value)
+    return f"{column.split('.')[-1]}={row[column]}"
 
 
 def label_columns(experiments: pd.DataFrame) -> list[str]:

@@ -24,6 +24,7 @@ from orchestrator.report.serving_text import (
     configuration_columns,
     load_axis,
     load_text,
+    saturated,
     server_experiments,
     slo_met_text,
     sorted_by_load,
@@ -73,11 +74,17 @@ def knee(rows: pd.DataFrame, load_column: str) -> float | None:
     return float(meeting.max()) if len(meeting) else None
 
 
-def _load_name(load_column: str) -> str:
-    return "request rate (requests/s)" if load_column == RATE else "concurrency (requests in flight)"
+def _load_name(load_column: str, with_inf: bool) -> str:
+    if load_column != RATE:
+        return "concurrency (requests in flight)"
+    return (
+        "request rate (requests/s; inf: saturated, n_requests kept in flight)"
+        if with_inf
+        else ("request rate (requests/s)")
+    )
 
 
-def _knee_text(line: ServingLine, load_column: str, has_slo: bool) -> str:
+def knee_text(line: ServingLine, load_column: str, has_slo: bool) -> str:
     name = line.label or "all experiments"
     if not has_slo:
         return ""
@@ -85,6 +92,10 @@ def _knee_text(line: ServingLine, load_column: str, has_slo: bool) -> str:
         return f"{name}: no load tested meets the SLO"
     loads = line.rows[load_column].astype(float)
     at = load_text(pd.Series({load_column: line.knee}))
+    if math.isinf(line.knee):
+        achieved = line.rows.loc[np.isinf(loads), "achieved_rate_rps_mean"]
+        throughput = f"{float(achieved.iloc[0]):.3g} requests/s" if len(achieved) else "its throughput"
+        return f"{name}: the SLO holds even saturated (rate=inf, {throughput} achieved)"
     if line.knee >= float(loads.max()):
         return f"{name}: every load tested meets the SLO (the knee is beyond {at})"
     return f"{name}: knee at {at}, the highest load with ≥ 90% of requests within the SLO"
@@ -110,6 +121,8 @@ def serving_table(served: pd.DataFrame, configuration: list[str]) -> Table:
             f"{token_unit.name}/output token": cells("energy_per_output_token_j", token_unit.scale),
         }
     )
+    if not configuration:  # nothing but the load tells these experiments apart
+        shown = shown.drop(columns="config")
     for latency in ("ttft", "tpot", "itl", "e2e"):
         for p in ("p50", "p90", "p99"):
             shown[f"{latency.upper()} {p} (ms)"] = cells(f"{latency}_{p}_s", 1e3)
@@ -197,7 +210,7 @@ def serving_section(
     has_slo = service_level is not None
     return ServingSection(
         load_column=load_column,
-        load_name=_load_name(load_column),
+        load_name=_load_name(load_column, saturated(served)),
         lines=tuple(lines),
         plots=_plots(lines, service_level),
         table=serving_table(table, configuration),
@@ -209,7 +222,7 @@ def serving_section(
             else "No SLO in the campaign: add slo: {ttft_p90_s: …, tpot_p90_s: …} and run camp report "
             "again to count goodput (nothing is re-run)."
         ),
-        knees=tuple(t for t in (_knee_text(line, load_column, has_slo) for line in lines) if t),
+        knees=tuple(t for t in (knee_text(line, load_column, has_slo) for line in lines) if t),
     )
 
 

@@ -83,7 +83,7 @@ def plot_against_load(section: ServingSection, plot: ServingPlot, path: Path) ->
                 color=SLO_COLOUR,
             )
         ax.set_xticks(ticks, tick_labels)
-        ax.set_xlabel(section.load_name + (" (log scale)" if log else ""))
+        ax.set_xlabel(section.load_name.removesuffix(")") + "; log scale)" if log else section.load_name)
         ax.set_ylabel(plot.axis_label)
         ax.set_ylim(bottom=0)
         ax.set_title(f"{plot.axis_label.split(' (')[0]} vs load", loc="left")

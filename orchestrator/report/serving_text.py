@@ -6,12 +6,14 @@ over cycles."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from orchestrator import aggregate, slo
+from orchestrator import aggregate, serving_plan, slo
 from orchestrator.report.formatting import (
     MISSING,
     config_label,
@@ -20,7 +22,7 @@ from orchestrator.report.formatting import (
     label_columns,
     metric_interval,
 )
-from orchestrator.serving_plan import LOAD_COLUMNS, rate_text
+from orchestrator.serving_plan import LOAD_COLUMNS
 
 SERVING_WIDTH = 100
 RATE, CONCURRENCY = LOAD_COLUMNS
@@ -41,12 +43,25 @@ def load_axis(experiments: pd.DataFrame) -> str:
 
 
 def load_text(row: pd.Series) -> str:
-    """``16/s``, ``inf`` or ``8 in flight``: one experiment's load."""
+    """``rate=16/s``, ``rate=inf`` or ``concurrency=8``: one experiment's load, as its label and
+    the experiments table write it."""
     rate: Any = row.get(RATE)
-    if not is_missing(rate):
-        return rate_text(float(rate))
     concurrency: Any = row.get(CONCURRENCY)
-    return MISSING if is_missing(concurrency) else f"{int(float(concurrency))} in flight"
+    text = serving_plan.load_text(
+        None if is_missing(rate) else float(rate), None if is_missing(concurrency) else float(concurrency)
+    )
+    return text or MISSING
+
+
+def saturated(experiments: pd.DataFrame) -> bool:
+    """Whether any of these experiments ran at ``rate=inf`` (the saturation point)."""
+    return RATE in experiments.columns and bool(np.isinf(experiments[RATE].astype(float)).any())
+
+
+SATURATION_NOTE = (
+    "rate=inf is the saturation point: n_requests sent at once and each replaced as it finishes, "
+    "so its achieved rate is the server's throughput when kept full"
+)
 
 
 def configuration_columns(experiments: pd.DataFrame) -> list[str]:
@@ -79,11 +94,11 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
     unit = energy_unit(table["energy_per_request_j_mean"])
     from orchestrator.report.terminal import text_table  # terminal prints this table: no cycle at import
 
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             str(row["exp_id"]),
-            config_label(row, configuration),
             load_text(row),
+            config_label(row, configuration),
             metric_interval(row, "achieved_rate_rps"),
             metric_interval(row, "energy_per_request_j", unit.scale),
             metric_interval(row, "ttft_p90_s", 1e3),
@@ -93,10 +108,10 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
         )
         for _, row in table.iterrows()
     ]
-    headers = (
+    headers: tuple[str, ...] = (
         "exp_id",
-        "config",
         "load",
+        "config",
         "achieved (req/s)",
         f"{unit.name}/request",
         "TTFT p90 (ms)",
@@ -104,8 +119,14 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
         "goodput (req/s)",
         "SLO met",
     )
+    if not configuration:  # nothing but the load tells these experiments apart: no config column
+        rows = [(row[0], row[1], *row[3:]) for row in rows]
+        headers = (*headers[:2], *headers[3:])
     lines = ["", "serving (95% CI over cycles):"]
-    lines += text_table(headers, rows, right=set(range(2, 9)), shrinking=1, width=SERVING_WIDTH)
+    right = set(range(len(headers) - 6, len(headers)))  # the figures; the labels read from the left
+    # only the config gives way to the width: an exp_id or a load cut short would read as another
+    width = SERVING_WIDTH if configuration else sys.maxsize
+    lines += text_table(headers, rows, right=right, shrinking=len(headers) - 7, width=width)
     if service_level is None:
         note = (
             "no slo in the campaign: no goodput (add slo: {ttft_p90_s: …, tpot_p90_s: …}, then camp "
@@ -116,5 +137,7 @@ def format_serving_summary(experiments: pd.DataFrame, service_level: slo.Service
             f"SLO: {service_level.describe()}; goodput = good requests completed in the measured "
             "window per second; SLO met = attainment ≥ 90% (docs/measurement.md, Goodput and the SLO)"
         )
+    if saturated(table):
+        note += f"; {SATURATION_NOTE}"
     lines.extend(textwrap.wrap(note, SERVING_WIDTH))
     return lines

@@ -16,12 +16,13 @@ from click.testing import CliRunner
 from camp_contract import layout
 from orchestrator import aggregate, cli, goodput, slo, stats
 from orchestrator.report import format_campaign_summary, write_report
-from orchestrator.report.serving_data import knee, load_positions
+from orchestrator.report.serving_data import ServingLine, knee, knee_text, load_positions
 from tests.aggregate.helpers import t_interval, write_experiment
 from tests.aggregate.serving_helpers import (
     WINDOW,
     Req,
     serving_spec,
+    window_requests,
     write_load_sweep,
     write_requests,
     write_serving_run,
@@ -137,6 +138,12 @@ def test_knee_is_the_highest_load_meeting_the_slo() -> None:
     assert knee(rows.drop(columns="slo_attainment_pct_mean"), "workload.request_rate") is None
 
 
+def test_a_line_that_meets_the_slo_even_saturated_says_so_with_its_throughput() -> None:
+    rows = pd.DataFrame({"workload.request_rate": [1.0, math.inf], "achieved_rate_rps_mean": [1.0, 42.0]})
+    text = knee_text(ServingLine("", rows, math.inf), "workload.request_rate", has_slo=True)
+    assert text == "all experiments: the SLO holds even saturated (rate=inf, 42 requests/s achieved)"
+
+
 def test_an_infinite_rate_sits_one_step_past_the_largest_finite_load() -> None:
     positions, ticks, labels, log = load_positions(pd.Series([1.0, 4.0, 16.0, math.inf]))
     assert log and labels == ["1", "4", "16", "inf"]
@@ -147,7 +154,9 @@ def test_terminal_summary_has_a_serving_table(tmp_path: Path) -> None:
     write_load_sweep(tmp_path / "serving", RATES, cycles=2)
     text = format_campaign_summary(aggregate.aggregate_campaign(tmp_path / "serving", service_level=SLO))
     assert "serving (95% CI over cycles):" in text
-    header = next(line for line in text.splitlines() if line.startswith("exp_id  config  load"))
+    # the load as every label writes it, in the experiments table as in the serving table
+    assert "request_rate=" not in text and text.count("rate=16/s") == 2 and text.count("rate=inf") >= 2
+    header = next(line for line in text.splitlines() if line.startswith("exp_id  load "))
     for column in (
         "achieved (req/s)",
         "J/request",
@@ -158,11 +167,32 @@ def test_terminal_summary_has_a_serving_table(tmp_path: Path) -> None:
     ):
         assert column in header
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("rate")}
-    assert " 16/s " in lines["rate2"] and "no (60%)" in lines["rate2"]
-    assert " inf " in lines["rate3"] and "yes (100%)" in lines["rate0"]
+    assert " rate=16/s " in lines["rate2"] and "no (60%)" in lines["rate2"]
+    assert " rate=inf " in lines["rate3"] and "yes (100%)" in lines["rate0"]
+    assert "rate=inf is the saturation point" in text.replace("\n", " ")
     offline = tmp_path / "offline"
     write_experiment(offline, "off", [10.0, 11.0])
     assert "serving" not in format_campaign_summary(aggregate.aggregate_campaign(offline))
+
+
+def test_the_serving_table_never_cuts_an_exp_id_or_a_load_short(tmp_path: Path) -> None:
+    for k, rate in enumerate([2.0, 32.0, math.inf]):  # exp_ids as long as camp's (12 characters)
+        for cycle in (0, 1):  # figures with intervals, as wide as a real campaign's
+            write_serving_run(
+                tmp_path / "c",
+                serving_spec(f"{k}" * 12, cycle, rate=rate),
+                ttft_p90_s=0.1 + 0.013 * cycle,
+                energy_per_request_j=3.0 + 0.37 * cycle,
+                achieved_rps=2.0 + 0.0071 * cycle,
+                requests=window_requests(20, 0.1 + 0.01 * cycle),
+            )
+    text = format_campaign_summary(aggregate.aggregate_campaign(tmp_path / "c", service_level=SLO))
+    table = text[text.index("serving (95% CI over cycles):") :].splitlines()[3:6]
+    assert [line.split()[:2] for line in table] == [
+        ["000000000000", "rate=2/s"],
+        ["111111111111", "rate=32/s"],
+        ["222222222222", "rate=inf"],
+    ]
 
 
 def test_report_has_a_serving_section_with_the_load_sweep_only_for_server_campaigns(tmp_path: Path) -> None:
@@ -171,7 +201,8 @@ def test_report_has_a_serving_section_with_the_load_sweep_only_for_server_campai
     index = write_report(campaign, aggregate.aggregate_campaign(campaign, service_level=SLO))
     html = index.read_text()
     assert "Serving: energy and latency against load" in html
-    assert "knee at 4/s, the highest load with ≥ 90% of requests within the SLO" in html
+    assert "Load: request rate (requests/s; inf: saturated, n_requests kept in flight)" in html
+    assert "knee at rate=4/s, the highest load with ≥ 90% of requests within the SLO" in html
     images = set(re.findall(r'<img src="([^"]+)"', html))
     serving_pngs = {"serving_energy_per_request.png", "serving_ttft_p90.png", "serving_tpot_p90.png"}
     assert serving_pngs | {"serving_goodput.png"} <= images

@@ -92,7 +92,7 @@ def test_a_load_swept_in_a_backends_own_grid_is_enough_for_that_backend_only() -
 
 
 def test_a_dotted_inf_is_refused_with_the_spelling_that_works() -> None:
-    expected = r"\.inf is not a finite number — for every request at once write inf"
+    expected = r"\.inf is not a finite number — for the saturation point write inf"
     with pytest.raises(ConfigError, match=expected):
         _parse(SERVING.replace("16, inf]", "16, .inf]"))
 
@@ -136,6 +136,7 @@ def test_plan_shows_the_server_settings_the_loads_and_the_slo(tmp_path: Path) ->
     assert "server mode: open loop, poisson arrivals; warmup 10 s (not measured), then a measured " in out
     assert "window of 120 s" in out
     assert "loads swept: 1/s, 4/s, 16/s, inf" in out
+    assert "rate inf: the saturation point, 8 requests (n_requests) sent at once" in out
     assert "SLO: TTFT ≤ 0.5 s and TPOT ≤ 0.05 s for 90% of requests" in out
     assert "stub m rate=16/s" in out
     assert "pytorch m workload.request_rate=1: pytorch has no server in camp" in out

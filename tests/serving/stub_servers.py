@@ -1,5 +1,5 @@
-"""The stub's server started on its own for tests: a known batch and step, an optional power
-source whose ``busy()`` it holds per running request."""
+"""The stub's server started on its own for tests, as a run starts it (a child process): a known
+batch and step, an optional power source whose ``busy()`` it holds per running request."""
 
 from __future__ import annotations
 
@@ -7,20 +7,16 @@ import contextlib
 from collections.abc import Iterator
 
 from harness.backends.base import Busy
-from harness.backends.stub import output_length
-from harness.serving.stub_server import StubApp, StubEngine, StubServer
+from harness.serving.stub_process import StubServerProcess, start_stub_server
 
 
 @contextlib.contextmanager
-def nothing() -> Iterator[None]:
-    yield
-
-
-@contextlib.contextmanager
-def stub_server(max_batch: int, step_s: float, busy: Busy = nothing) -> Iterator[StubServer]:
-    server = StubServer(StubApp(StubEngine(max_batch, step_s, busy), output_length, max_input=32))
-    server.start()
+def stub_server(
+    max_batch: int, step_s: float, busy: Busy = contextlib.nullcontext
+) -> Iterator[StubServerProcess]:
+    server = start_stub_server(max_batch, step_s, max_input=32, busy=busy)
     try:
+        server.wait_healthy(10.0)
         yield server
     finally:
         server.stop()

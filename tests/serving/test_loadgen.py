@@ -16,15 +16,18 @@ from harness.serving.arrivals import arrival_offsets
 from harness.serving.handle import healthy
 from harness.serving.loadgen import LoadPlan, drive
 from harness.serving.loopback import NotLoopback, require_loopback
-from harness.serving.openai_stream import completion_body
+from harness.serving.openai_stream import completion_body, encode_body
 from harness.serving.window import serving_metrics
 from tests.serving.stub_servers import stub_server
 
 OUTPUT_TOKENS = 5
 
 
-def body(warmup: bool) -> dict[str, Any]:
-    return completion_body("stub", "a b c d", OUTPUT_TOKENS, fixed_length=True, seed=0)
+BODY = encode_body(completion_body("stub", "a b c d", OUTPUT_TOKENS, fixed_length=True, seed=0))
+
+
+def body(warmup: bool) -> bytes:
+    return BODY
 
 
 def plan(**fields: Any) -> LoadPlan:
@@ -71,15 +74,23 @@ def test_closed_loop_keeps_the_concurrency_in_flight() -> None:
     )
 
 
-def test_an_infinite_rate_sends_each_phase_at_once() -> None:
-    with stub_server(max_batch=16, step_s=0.002) as server:
-        asked = plan(rate_rps=math.inf, warmup_s=0.2, duration_s=0.3, burst_requests=6)
-        outcome = asyncio.run(drive(server.base_url, asked, body))
-    warm = [r for r in outcome.requests if r.warmup]
-    window = [r for r in outcome.requests if not r.warmup]
-    assert len(warm) == len(window) == 6
-    assert len({r.scheduled_s for r in window}) == 1
-    assert window[0].scheduled_s - warm[0].scheduled_s == pytest.approx(0.2)
+def test_an_infinite_rate_saturates_the_server_through_the_window() -> None:
+    # batch 4, 5 tokens of ~2.6 ms: the server serves ~250 requests/s at most
+    with stub_server(max_batch=4, step_s=0.002) as server:
+        saturated = plan(rate_rps=math.inf, warmup_s=0.2, duration_s=0.6, burst_requests=6)
+        below = plan(rate_rps=50.0, arrival="poisson", warmup_s=0.2, duration_s=0.6)
+        at_inf = asyncio.run(drive(server.base_url, saturated, body))
+        at_50 = asyncio.run(drive(server.base_url, below, body))
+    # as vllm bench serve --request-rate inf: the first requests all go at once...
+    first = at_inf.requests[:6]
+    assert len({r.scheduled_s for r in first}) == 1 and all(r.warmup for r in first)
+    # ...and each is replaced as it finishes, so the queue never empties: the window sees the
+    # server's full throughput, never less than at any finite rate it can serve
+    metrics = serving_metrics(at_inf, saturated, 1.0)
+    assert metrics.max_in_flight == 6 and metrics.concurrency == 6 and metrics.target_rate_rps == math.inf
+    assert metrics.requests_completed > 30
+    assert metrics.achieved_rate_rps > 2 * serving_metrics(at_50, below, 1.0).achieved_rate_rps
+    assert all(r.ok for r in at_inf.requests)
 
 
 def test_the_request_cap_stops_the_schedule() -> None:

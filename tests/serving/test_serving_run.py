@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -26,6 +25,8 @@ from camp_contract.models import (
 from harness.backends.pytorch import PyTorchBackend
 from harness.run import RunError, run_experiment
 from harness.serving import run_server
+from harness.serving.handle import healthy
+from harness.serving.stub_process import StubServerProcess
 from tests.factories import run_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,14 +50,35 @@ def server_spec(**workload: object) -> RunSpec:
     )
 
 
-def stub_server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "stub-server" and t.is_alive()]
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[StubServerProcess]:
+    """The stub servers the runs start (child processes), to check on them afterwards."""
+    servers: list[StubServerProcess] = []
+    real = run_server.start_server
+
+    def recording(backend: object, spec: RunSpec, source: object) -> object:
+        server = real(backend, spec, source)
+        assert isinstance(server, StubServerProcess)
+        servers.append(server)
+        return server
+
+    monkeypatch.setattr(run_server, "start_server", recording)
+    return servers
 
 
-def test_a_server_mode_run_meters_the_steady_window_and_writes_every_file(tmp_path: Path) -> None:
+def stopped(server: StubServerProcess) -> bool:
+    """The child exited, its port no longer answers, and every power hold it reported is released."""
+    return server.server.process.poll() is not None and not healthy(server.base_url) and not server.relay.held
+
+
+def test_a_server_mode_run_meters_the_steady_window_and_writes_every_file(
+    tmp_path: Path, started: list[StubServerProcess]
+) -> None:
     result = run_experiment(server_spec(), tmp_path)
     serving = result.serving
-    assert serving is not None and not stub_server_threads()
+    assert serving is not None
+    # the server ran as a child process, as vllm serve does, and was stopped cleanly (SIGTERM)
+    assert len(started) == 1 and stopped(started[0]) and started[0].server.process.returncode == 0
     assert serving.arrival == "poisson" and serving.target_rate_rps == 30.0
     assert serving.window_s == pytest.approx(1.5, abs=0.05)
     assert serving.requests_completed > 10 and serving.requests_failed == 0
@@ -104,18 +126,20 @@ def test_camp_harness_runs_a_server_mode_spec(tmp_path: Path) -> None:
     assert (path.parent / "requests.parquet").exists()
 
 
-def test_the_server_is_stopped_when_the_load_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[int] = []
+def test_the_server_is_stopped_when_the_load_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: list[StubServerProcess]
+) -> None:
+    seen: list[bool] = []
 
-    async def broken(*args: object, **kwargs: object) -> None:
-        seen.append(len(stub_server_threads()))
+    async def broken(base_url: str, *args: object, **kwargs: object) -> None:
+        seen.append(healthy(base_url))
         raise RuntimeError("load generator broke")
 
     monkeypatch.setattr(run_server, "drive", broken)
     with pytest.raises(RuntimeError, match="load generator broke"):
         run_experiment(server_spec(), tmp_path)
-    assert seen == [1]  # the server was up when the load began...
-    assert not stub_server_threads()  # ...and is gone after the failure
+    assert seen == [True]  # the server was up when the load began...
+    assert len(started) == 1 and stopped(started[0])  # ...and is gone after the failure
     assert not (tmp_path / "result.json").exists()
 
 

@@ -39,17 +39,17 @@ class StubBackend:
         )
 
     def start_server(self, spec: RunSpec, busy: Busy) -> ServerHandle:
-        """The stub's OpenAI-compatible server (``serving/stub_server.py``), in this process so
-        that its batch drives the synthetic power source; a batch of up to ``batch_size``
-        requests, ``work_ms_per_token`` per decode step."""
-        from harness.serving.stub_server import StubApp, StubEngine, StubServer
+        """The stub's OpenAI-compatible server (``serving/stub_server.py``), a child process as
+        ``vllm serve`` is, whose batch drives the synthetic power source (``busy``); a batch of
+        up to ``batch_size`` requests, ``work_ms_per_token`` per decode step."""
+        from harness.serving.stub_process import start_stub_server
 
         self.load(spec)
         _inject(self.params.fault)
-        engine = StubEngine(self.params.batch_size, self.params.work_ms_per_token / 1000, busy)
-        server = StubServer(StubApp(engine, output_length, spec.workload.max_input_tokens), model=spec.model)
-        server.start()
-        return server
+        step_s = self.params.work_ms_per_token / 1000
+        return start_stub_server(
+            self.params.batch_size, step_s, spec.workload.max_input_tokens, busy, model=spec.model
+        )
 
     def run(self, prompts: list[str]) -> list[Completion]:
         assert self.spec is not None, "load() first"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import threading
 from datetime import datetime, timezone
@@ -47,7 +46,8 @@ from harness.provenance import current_provenance
 from harness.run import VISIBLE_DEVICE_VARIABLES, RunError, measurement_warnings, preflight
 from harness.serving.handle import ServerFailed, ServerHandle
 from harness.serving.loadgen import LoadOutcome, LoadPlan, drive
-from harness.serving.openai_stream import completion_body
+from harness.serving.openai_stream import completion_body, encode_body
+from harness.serving.request_bodies import RequestBodies
 from harness.serving.requests_file import write_requests
 from harness.serving.window import (
     in_flight_counter,
@@ -147,15 +147,16 @@ def run_serving_experiment(spec: RunSpec, out_dir: Path, results_root: Path | No
         gpus, device_ids = source.describe(), source.device_ids()
         prompts = prompts_for(spec.workload, spec.seed)
         warmup_pool = WarmupPrompts(spec.workload, spec.seed, prompts)
-        measured = itertools.cycle(prompts)
         served: ServerHandle = server
 
-        def make_body(warmup: bool) -> dict[str, Any]:
-            prompt = warmup_pool.take(1)[0] if warmup else next(measured)
+        def encode(prompt: str) -> bytes:
             w = spec.workload
-            return completion_body(
+            body = completion_body(
                 served.model, prompt, w.max_output_tokens, w.fixed_output_length, spec.seed
             )
+            return encode_body(body)
+
+        make_body = RequestBodies(encode, prompts, warmup_pool, plan.warmup_arrivals())
 
         # The load generator marks the stream's start, the window's edges and the drain's end;
         # each mark starts the next phase, written off the event loop so no send waits on it.

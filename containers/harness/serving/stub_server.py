@@ -6,32 +6,39 @@ run together (the rest wait in a queue: queueing shows in their time to first to
 step gives every running request one token and takes ``step_s`` × (1 + 10 % per further request
 in the batch), plus ``step_s`` / 10 per input token of the requests admitted in it (their
 prefill). The steps are waited out (``asyncio.sleep``), not spun: the energy is the synthetic
-power source's, and the load generator shares the process. Each running request holds one
-``busy()`` of that source, so power follows the batch (``synthetic.py``: idle, the active level,
-and a little more per request) and the energy per request falls, then rises with the load.
+power source's. Each running request holds one ``busy()`` of that source, so power follows the
+batch (``synthetic.py``: idle, the active level, and a little more per request) and the energy
+per request falls, then rises with the load.
+
+It runs as a child process of the harness, as ``vllm serve`` does (``stub_process.py`` starts
+it): ``python -m harness.serving.stub_server --port P ...``. The power source lives in the
+harness, so the child reports each request entering and leaving its batch as one byte on a pipe
+(``--busy-fd``: ``+`` and ``-``), and the harness holds the source's ``busy()`` accordingly.
 
 Deterministic given the prompts: a request's output length is ``max_tokens`` when it asks for a
 fixed length (``ignore_eos``), else from a hash of its prompt, as the offline stub decides it."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
-import threading
+import os
+import signal
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from harness.serving.handle import wait_until_healthy
 from harness.serving.loopback import LOOPBACK_HOST
 
 BATCH_STEP_OVERHEAD = 0.1  # as the offline stub: each further sequence in a step adds 10 %
 PREFILL_SHARE = 0.1  # a prompt token costs a tenth of a decode step
-START_TIMEOUT_S = 10.0
+SHUTDOWN_TIMEOUT_S = 2.0  # a stream still open at stop is cut after this
+BUSY, IDLE = b"+", b"-"  # one request entering / leaving the batch, on the busy pipe
 
 Busy = Callable[[], contextlib.AbstractContextManager[None]]
 
@@ -105,6 +112,9 @@ def _chunk(text: str, finish: str | None = None, usage: dict[str, int] | None = 
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
+TOKEN_CHUNK, LAST_CHUNK = _chunk(" tok"), _chunk(" tok", "length")  # the same bytes every time
+
+
 class StubApp:
     """The HTTP side: ``GET /health``, ``GET /v1/models`` and streamed ``POST /v1/completions``."""
 
@@ -140,7 +150,7 @@ class StubApp:
             last = False
             while not last:
                 last = await sequence.tokens.get()
-                await response.write(_chunk(" tok", "length" if last else None))
+                await response.write(LAST_CHUNK if last else TOKEN_CHUNK)
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage = {"prompt_tokens": inputs, "completion_tokens": outputs}
                 await response.write(_chunk("", usage={**usage, "total_tokens": inputs + outputs}))
@@ -150,50 +160,53 @@ class StubApp:
         return response
 
 
-class StubServer:
-    """The stub's server, in a thread of this process with its own event loop (the synthetic
-    power source it drives lives here too). ``start`` returns once it listens; ``stop`` ends it."""
+@contextlib.contextmanager
+def _reported(fd: int) -> Iterator[None]:
+    """One request in the batch, reported to the harness's power source on the busy pipe."""
+    os.write(fd, BUSY)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # the harness stopped listening: it is stopping us
+            os.write(fd, IDLE)
 
-    def __init__(self, app: StubApp, model: str = "stub") -> None:
-        self._app = app
-        self.model = model
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="stub-server", daemon=True)
-        self._runner: web.AppRunner | None = None
-        self._engine_task: asyncio.Task[None] | None = None
-        self.base_url = ""
 
-    async def _start(self) -> str:
-        self._engine_task = asyncio.create_task(self._app.engine.serve_forever())
-        self._runner = web.AppRunner(self._app.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, LOOPBACK_HOST, 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        return f"http://{host}:{port}"
+async def serve(app: StubApp, port: int) -> None:
+    """Serve on 127.0.0.1:``port`` until SIGTERM (or SIGINT), then stop cleanly: the listener
+    closed, open streams cut after ``SHUTDOWN_TIMEOUT_S``, every running request released."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    engine = asyncio.create_task(app.engine.serve_forever())
+    runner = web.AppRunner(app.app(), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, LOOPBACK_HOST, port, shutdown_timeout=SHUTDOWN_TIMEOUT_S).start()
+        await stopping.wait()
+    finally:
+        await runner.cleanup()
+        engine.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await engine
+        app.engine.close()
 
-    async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._engine_task is not None:
-            self._engine_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._engine_task
-        self._app.engine.close()
 
-    def start(self) -> str:
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
-        self.base_url = future.result(timeout=START_TIMEOUT_S)
-        return self.base_url
+def main(argv: Sequence[str] | None = None) -> None:
+    from harness.backends.stub import output_length  # the offline stub's rule for output lengths
 
-    def wait_healthy(self, timeout_s: float) -> None:
-        wait_until_healthy(self.base_url, timeout_s, lambda: None if self._thread.is_alive() else "stopped")
+    parser = argparse.ArgumentParser(prog="harness.serving.stub_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-batch", type=int, required=True)
+    parser.add_argument("--step-s", type=float, required=True, help="seconds per decode step at no load")
+    parser.add_argument("--max-input", type=int, required=True, help="input tokens a prompt is cut to")
+    parser.add_argument("--busy-fd", type=int, help="the pipe to report the batch on (+ / -)")
+    args = parser.parse_args(argv)
+    fd = args.busy_fd
+    busy: Busy = (lambda: _reported(fd)) if fd is not None else contextlib.nullcontext
+    engine = StubEngine(args.max_batch, args.step_s, busy)
+    asyncio.run(serve(StubApp(engine, output_length, args.max_input), args.port))
 
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        with contextlib.suppress(Exception):  # stopping must not hide the error that led here
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=START_TIMEOUT_S)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=START_TIMEOUT_S)
+
+if __name__ == "__main__":
+    main()

@@ -103,7 +103,7 @@ def serving_metrics(outcome: LoadOutcome, plan: LoadPlan, adjusted_j: float) -> 
     return ServingMetrics(
         arrival=plan.arrival,
         target_rate_rps=plan.rate_rps,
-        concurrency=plan.concurrency,
+        concurrency=plan.in_flight,
         warmup_s=plan.warmup_s,
         window_s=length,
         requests_scheduled=len(scheduled),
