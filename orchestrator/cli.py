@@ -399,15 +399,17 @@ def plan(
         )
     for line in serving_plan.plan_lines(campaign):
         click.echo(line)
-    click.echo("\nexperiments:")
-    for exp in expansion.experiments:
-        click.echo(f"  {exp.exp_id}  {exp.label()}")
+    labels = {e.exp_id: e.label() for e in expansion.experiments}
+    # one write per section, not one per line: a campaign may list 100k experiments
+    click.echo("\nexperiments:\n" + "\n".join(f"  {exp_id}  {label}" for exp_id, label in labels.items()))
     if expansion.rejected:
         click.echo("\nrejected grid points (not run):")
+        rejected_lines = []
         for point in expansion.rejected:
             values = " ".join(f"{k}={v}" for k, v in point.point.items())
-            click.echo(f"  {point.backend} {point.model} {values}: {point.reason}")
-    _print_run_order(campaign, {e.exp_id: e.label() for e in expansion.experiments}, show_runs)
+            rejected_lines.append(f"  {point.backend} {point.model} {values}: {point.reason}")
+        click.echo("\n".join(rejected_lines))
+    _print_run_order(campaign, labels, show_runs)
 
 
 def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int) -> None:
@@ -422,8 +424,12 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
     seeded = f", seed {campaign.order.seed}" if campaign.order.mode in ("balanced", "shuffled") else ""
     click.echo(f"\nrun order ({campaign.order.mode}{seeded}):")
     width = len(str(len(order)))
-    for position, (exp_id, cycle) in enumerate(order[:show_runs], start=1):
-        click.echo(f"  {position:>{width}}  c{cycle}  {exp_id}  {labels[exp_id]}")
+    listed = [
+        f"  {position:>{width}}  c{cycle}  {exp_id}  {labels[exp_id]}"
+        for position, (exp_id, cycle) in enumerate(order[:show_runs], start=1)
+    ]
+    if listed:
+        click.echo("\n".join(listed))
     if len(order) > show_runs:
         click.echo(f"  … {len(order) - show_runs} more (--runs {len(order)} lists them all)")
     balance = carryover_balance(order)
