@@ -106,6 +106,7 @@ class Failed(RuntimeError):
     """A measured command failed (out of memory under the cap, say): its row says so."""
 
 
+ORDER: list[str | None] = [None]  # the campaigns' order.mode (None: the default, balanced)
 MEMORY_CAP_GIB = [8.0]  # a shared machine: a command that would take more fails instead
 
 
@@ -188,11 +189,11 @@ def campaign_yaml(name: str, experiments: int, cycles: int, *, minimal: bool = F
         },
         "workload": {"n_requests": 4, "max_input_tokens": 8, "max_output_tokens": 4},
         "cycles": cycles,
-        # interleaved: balanced's order search keeps an n × n table (see docs/scale.md)
-        "order": {"mode": "interleaved"},
         "max_runs": max(experiments * cycles, 1),
         "executor": "local",
     }
+    if ORDER[0] is not None:  # --order: another than the default (balanced)
+        campaign["order"] = {"mode": ORDER[0]}
     if minimal:  # the least a run can measure: what is left of its time is dispatch
         campaign["workload"] = {"n_requests": 1, "max_input_tokens": 1, "max_output_tokens": 1}
         campaign["executor"] = "docker"
@@ -545,6 +546,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="another checkout of camp (say, before a change): each row measured on both, in turn",
     )
+    parser.add_argument(
+        "--order",
+        choices=("balanced", "interleaved", "shuffled", "grouped"),
+        default=None,
+        help="the campaigns' order.mode (default: camp's default, balanced)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="build the campaigns here and keep them")
     args = parser.parse_args(argv)
 
@@ -558,13 +565,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [r for r in ROWS if not (args.smoke and r in DOCKER_ROWS)]
     repeats = args.repeats or (1 if args.smoke else 5)
     MEMORY_CAP_GIB[0] = args.memory_cap_gib
+    ORDER[0] = args.order
     if args.against is not None:
         TREES.insert(0, (args.against.resolve(), " [against]"))
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="camp-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     python = sys.version.split()[0]
-    print(f"camp scale: sizes {', '.join(map(size_label, sizes))}; medians of {repeats}; python {python}")
+    order = args.order or "balanced (default)"
+    print(
+        f"camp scale: sizes {', '.join(map(size_label, sizes))}; medians of {repeats}; order {order}; "
+        f"python {python}"
+    )
     print(f"{'what':<34} {'size':>9}  {'time':>10}  {'peak RSS':>10}  {'':<24} goal")
     try:
         for n in sizes:

@@ -8,6 +8,7 @@ lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,10 @@ class RegisteredExecutor(click.Choice[str]):
         pass  # the registry is the one list
 
 
+# camp_contract.backends.PLUGINS_VARIABLE, named here so that a command that needs no backend
+# (`camp status`) starts without importing the registry (a test checks they agree)
+PLUGINS_VARIABLE = "CAMP_PLUGINS"
+
 site_option = click.option(
     "--site",
     "site_file",
@@ -84,6 +89,8 @@ campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Pa
 @click.version_option(package_name="camp", prog_name="camp")
 def main() -> None:
     """camp: measure the energy of LLM inference, campaign by campaign."""
+    if not os.environ.get(PLUGINS_VARIABLE, "").strip():
+        return  # no plugins: the registry (pydantic, the contract's models) loads when used
     from camp_contract.backends import PluginError, load_plugins
 
     try:
@@ -459,7 +466,8 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
     (under --results-dir)."""
     import sqlite3
 
-    from orchestrator.json_output import emit
+    from orchestrator.cli_json import status_document
+    from orchestrator.json_output import emit_with_rows
     from orchestrator.lock import lock_holder
     from orchestrator.manifest import Manifest, ManifestDamaged
     from orchestrator.status_text import UnknownTarget, resolve_target, status_lines
@@ -472,7 +480,7 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
     try:
         with Manifest.open_readonly(campaign_dir) as manifest:
             if as_json:
-                counts, runs = manifest.counts(), manifest.run_dicts()
+                counts, runs = manifest.counts(), manifest.lazy_run_dicts()
             else:
                 lines = status_lines(campaign_dir, manifest, lock_holder(campaign_dir), job_line)
     except (FileNotFoundError, ManifestDamaged) as err:
@@ -482,9 +490,7 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
         click.echo(f"error: cannot read the manifest of {campaign_dir}: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     if as_json:
-        from orchestrator.cli_json import status_document
-
-        emit("status", status_document(campaign_dir, counts, runs))
+        emit_with_rows("status", status_document(campaign_dir, counts), "runs", runs)
         return
     click.echo("\n".join(lines))
 

@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     from orchestrator.runner import CampaignOutcome
 
 
-def status_document(campaign_dir: Path, counts: dict[str, int], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every run with its state (``Manifest.run_dicts``: read as plain dicts, no row objects
-    for a 100k-run campaign), and the counts per state."""
-    return {"campaign_dir": str(campaign_dir), "counts": counts, "runs": runs}
+def status_document(campaign_dir: Path, counts: dict[str, int]) -> dict[str, Any]:
+    """The counts per state; ``camp status`` streams every run with its state after them, as
+    ``runs`` (``Manifest.lazy_run_dicts``: plain dicts, a batch at a time)."""
+    return {"campaign_dir": str(campaign_dir), "counts": counts}
 
 
 def run_document(

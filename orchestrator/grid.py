@@ -58,12 +58,37 @@ class Experiment:
         cached: str | None = self.__dict__.get("_canonical_config")
         if cached is None:
             head, tail = _config_frame(self.backend, self.model, self.measurement, self.seed, self.workload)
-            self._remember(head + _canonical(self.params.model_dump(mode="json")) + tail)
+            params = _canonical(self.params.model_dump(mode="json"))
+            self._remember(head + params + tail, params)
             cached = self.__dict__["_canonical_config"]
         return cached
 
-    def _remember(self, canonical_config: str) -> None:
-        """Keep the experiment's canonical config and its exp_id (frozen: not fields)."""
+    @property
+    def own_config_json(self) -> str:
+        """``config()`` without its workload and measurement, as canonical JSON: what the
+        manifest stores per experiment (the settings, shared by most experiments, once each)."""
+        params = self.__dict__.get("_params_json")
+        if params is None:
+            params = _canonical(self.params.model_dump(mode="json"))
+        return (
+            f'{{"backend":{_json_string(self.backend)},"model":{_json_string(self.model)},'
+            f'"params":{params},"seed":{int.__repr__(self.seed)}}}'
+        )
+
+    @property
+    def workload_json(self) -> str:
+        """The workload as canonical JSON (the text inside ``canonical_config``)."""
+        return _canonical_settings(self.workload)
+
+    @property
+    def measurement_json(self) -> str:
+        """The measurement settings as canonical JSON (the text inside ``canonical_config``)."""
+        return _canonical_settings(self.measurement)
+
+    def _remember(self, canonical_config: str, params_json: str) -> None:
+        """Keep the experiment's canonical config, its params' part and its exp_id (frozen: not
+        fields)."""
+        self.__dict__["_params_json"] = params_json
         self.__dict__["_canonical_config"] = canonical_config
         self.__dict__["_exp_id"] = hashlib.sha256(canonical_config.encode()).hexdigest()[:EXP_ID_LENGTH]
 
@@ -102,10 +127,21 @@ _LOAD_KEYS = frozenset({WORKLOAD_PREFIX + "request_rate", WORKLOAD_PREFIX + "con
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # json.dumps(…) with these, built once
+# The C encoder json.dumps itself runs, made once instead of once a call (no circularity check:
+# a config dumped by pydantic has no cycles); the very same text.
+_C_CANONICAL = (
+    json.encoder.c_make_encoder(
+        None, _CANONICAL.default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
 
 
 def _canonical(value: Any) -> str:
-    return _CANONICAL.encode(value)
+    if _C_CANONICAL is None:
+        return _CANONICAL.encode(value)
+    return "".join(_C_CANONICAL(value, 0))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -277,7 +313,8 @@ def _expand(campaign: Campaign) -> Expansion:
                 if workload is not frame_workload:
                     frame_workload = workload
                     head, tail = _config_frame(backend, model, measurement, campaign.seed, workload)
-                experiment._remember(head + _canonical(parsed.model_dump(mode="json")) + tail)
+                params_json = _canonical(parsed.model_dump(mode="json"))
+                experiment._remember(head + params_json + tail, params_json)
                 exp_id = experiment.exp_id
                 if exp_id not in seen:  # two spellings of one config run once
                     seen.add(exp_id)
