@@ -63,6 +63,10 @@ GOAL_SIZE = {"plan": 100_000, "setup": 100_000, "status": 100_000, "status --jso
 
 # What a first `camp run` does before dispatching (cli._run, then CampaignRunner.run up to its
 # first run), with the local runtime, which needs no engine.
+# What a first `camp run` does before dispatching (cli._run, then CampaignRunner.run up to its
+# first run), with the local runtime, which needs no engine. In a function, as in the command:
+# what it built is freed when it returns, not torn down with the interpreter's globals (which
+# runs the collector over all of it several times, as no `camp run` does).
 SETUP_SNIPPET = """
 import sys
 from pathlib import Path
@@ -73,15 +77,20 @@ from orchestrator.lock import campaign_lock
 from orchestrator.manifest import Manifest
 from orchestrator.runner import CampaignRunner
 
-campaign = load_campaign(Path(sys.argv[1]))
-expansion = expand(campaign)  # the command line's check that something would run
-root, echo = Path(sys.argv[2]), lambda line: None
-try:
-    runner = CampaignRunner(campaign, root, LocalRuntime(), echo, expansion=expansion)
-except TypeError:  # a runner that expands the campaign again itself
-    runner = CampaignRunner(campaign, root, LocalRuntime(), echo)
-with campaign_lock(runner.campaign_dir), Manifest.open(runner.campaign_dir) as manifest:
-    runner._prepare(manifest)
+
+def set_up(campaign_file, results):
+    campaign = load_campaign(campaign_file)
+    expansion = expand(campaign)  # the command line's check that something would run
+    echo = lambda line: None
+    try:
+        runner = CampaignRunner(campaign, results, LocalRuntime(), echo, expansion=expansion)
+    except TypeError:  # a runner that expands the campaign again itself
+        runner = CampaignRunner(campaign, results, LocalRuntime(), echo)
+    with campaign_lock(runner.campaign_dir), Manifest.open(runner.campaign_dir) as manifest:
+        runner._prepare(manifest)
+
+
+set_up(Path(sys.argv[1]), Path(sys.argv[2]))
 """
 
 

@@ -85,6 +85,35 @@ class Experiment:
         """The measurement settings as canonical JSON (the text inside ``canonical_config``)."""
         return _canonical_settings(self.measurement)
 
+    @classmethod
+    def _expanded(
+        cls,
+        backend: BackendName,
+        model: str,
+        params: BackendParams,
+        workload: Workload,
+        measurement: MeasurementSettings,
+        seed: int,
+        swept: dict[str, Any],
+        config_parts: tuple[str, str, str],
+    ) -> Experiment:
+        """What ``expand`` makes one of per grid point (100k in a large campaign): the fields
+        and the identity (``config_parts``: the frame's head, the params' JSON, its tail) set
+        at once, as ``__init__`` would set each field through ``object.__setattr__``."""
+        experiment = object.__new__(cls)
+        experiment.__dict__.update(
+            backend=backend,
+            model=model,
+            params=params,
+            workload=workload,
+            measurement=measurement,
+            seed=seed,
+            swept=swept,
+        )
+        head, params_json, tail = config_parts
+        experiment._remember(head + params_json + tail, params_json)
+        return experiment
+
     def _remember(self, canonical_config: str, params_json: str) -> None:
         """Keep the experiment's canonical config, its params' part and its exp_id (frozen: not
         fields)."""
@@ -301,20 +330,20 @@ def _expand(campaign: Campaign) -> Expansion:
                 if server_problem is not None:
                     rejected.append(RejectedPoint(backend, model, point, server_problem))
                     continue
-                experiment = Experiment(
-                    backend=backend,
-                    model=model,
-                    params=parsed,
-                    workload=workload,
-                    measurement=measurement,
-                    seed=campaign.seed,
-                    swept=point,
-                )
                 if workload is not frame_workload:
                     frame_workload = workload
                     head, tail = _config_frame(backend, model, measurement, campaign.seed, workload)
                 params_json = _canonical(parsed.model_dump(mode="json"))
-                experiment._remember(head + params_json + tail, params_json)
+                experiment = Experiment._expanded(
+                    backend,
+                    model,
+                    parsed,
+                    workload,
+                    measurement,
+                    campaign.seed,
+                    point,
+                    (head, params_json, tail),
+                )
                 exp_id = experiment.exp_id
                 if exp_id not in seen:  # two spellings of one config run once
                     seen.add(exp_id)

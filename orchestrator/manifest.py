@@ -275,7 +275,8 @@ class Manifest:
                 raise ValueError(f"the run order names experiment {unknown}, which is not in the campaign")
             self._db.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction
         try:
-            return self._sync(campaign_name, campaign_sha, by_id, order)
+            with gc_paused():  # rows for every experiment and run, built and written at once
+                return self._sync(campaign_name, campaign_sha, by_id, order)
         finally:
             if empty:
                 self._db.execute("PRAGMA foreign_keys=ON")
