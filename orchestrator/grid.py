@@ -158,11 +158,12 @@ _LOAD_KEYS = frozenset({WORKLOAD_PREFIX + "request_rate", WORKLOAD_PREFIX + "con
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # json.dumps(…) with these, built once
 # The C encoder json.dumps itself runs, made once instead of once a call (no circularity check:
 # a config dumped by pydantic has no cycles); the very same text.
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None where _json is not built
 _C_CANONICAL = (
-    json.encoder.c_make_encoder(
+    _C_MAKE_ENCODER(
         None, _CANONICAL.default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
     )
-    if json.encoder.c_make_encoder is not None
+    if _C_MAKE_ENCODER is not None
     else None
 )
 
