@@ -480,7 +480,7 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
     try:
         with Manifest.open_readonly(campaign_dir) as manifest:
             if as_json:
-                counts, runs = manifest.counts(), manifest.lazy_run_dicts()
+                counts, runs = manifest.counts(), manifest.run_json()
             else:
                 lines = status_lines(campaign_dir, manifest, lock_holder(campaign_dir), job_line)
     except (FileNotFoundError, ManifestDamaged) as err:

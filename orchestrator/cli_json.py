@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 
 def status_document(campaign_dir: Path, counts: dict[str, int]) -> dict[str, Any]:
-    """The counts per state; ``camp status`` streams every run with its state after them, as
-    ``runs`` (``Manifest.lazy_run_dicts``: plain dicts, a batch at a time)."""
+    """The counts per state; ``camp status`` writes every run with its state after them, as
+    ``runs`` (``Manifest.run_json``: each run's JSON made by SQLite, a batch at a time)."""
     return {"campaign_dir": str(campaign_dir), "counts": counts}
 
 

@@ -209,9 +209,35 @@ def test_an_older_manifest_keeps_its_whole_configs_and_stores_new_experiments_co
     old_manifest(tmp_path, old)
     with Manifest.open_readonly(tmp_path) as manifest:  # read as it is, not migrated
         assert manifest.experiment_configs() == {e.exp_id: e.config() for e in old}
+        assert [r["label"] for r in manifest.run_dicts()] == [e.label() for e in old]
+        assert [json.loads(text) for text in manifest.run_json()] == manifest.run_dicts()
     with Manifest.open(tmp_path) as manifest:  # migrated in place
+        assert dict(manifest._db.execute("SELECT exp_id, label FROM runs")) == {
+            e.exp_id: e.label() for e in old
+        }
         sync(manifest, old + later, cycles=1, sha="b")
         assert manifest.experiment_configs() == {e.exp_id: e.config() for e in old + later}
         references = dict(manifest._db.execute("SELECT exp_id, workload_id FROM experiments"))
         assert [references[e.exp_id] is None for e in old + later] == [True, True, False]
         assert manifest.counts()["done"] == 2 and manifest.integrity_ok()
+        assert [r.label for r in manifest.runs()] == [e.label() for e in old + later]
+
+
+def test_each_run_as_json_is_its_dict_encoded(tmp_path: Path) -> None:
+    """`camp status --json` prints SQLite's json_object of each run: the same values as the
+    run's dict, whatever its text holds, inactive runs only when asked for."""
+    exps = experiments("[1, 2, 3]")
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps)
+        first, second = manifest.runs()[:2]
+        manifest.mark_running(first.exp_id, first.cycle)
+        manifest.mark_finished(
+            first.exp_id, first.cycle, "failed", exit_code=-9, error='a "b"\n\t\\ é ✓ \x01'
+        )
+        manifest.mark_running(second.exp_id, second.cycle)
+        manifest.record_job(second.exp_id, second.cycle, "42")
+        sync(manifest, exps[:2], sha="b")  # the third experiment's runs inactive
+        for active_only in (True, False):
+            texts = manifest.run_json(active_only=active_only)
+            assert [json.loads(t) for t in texts] == manifest.run_dicts(active_only=active_only)
+        assert len(manifest.run_json()) == 4 and len(manifest.run_json(active_only=False)) == 6
