@@ -241,3 +241,15 @@ def test_each_run_as_json_is_its_dict_encoded(tmp_path: Path) -> None:
             texts = manifest.run_json(active_only=active_only)
             assert [json.loads(t) for t in texts] == manifest.run_dicts(active_only=active_only)
         assert len(manifest.run_json()) == 4 and len(manifest.run_json(active_only=False)) == 6
+
+
+def test_a_new_manifest_refuses_an_order_naming_an_experiment_it_does_not_have(tmp_path: Path) -> None:
+    """Its runs are checked against the campaign in Python (no foreign-key look-up per row)."""
+    exps = experiments()
+    with Manifest.open(tmp_path) as manifest:
+        with pytest.raises(ValueError, match="not in the campaign"):
+            manifest.sync("t", "a", exps[:1], schedule([e.exp_id for e in exps], 1, "interleaved"))
+        assert manifest._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # on again
+        assert manifest.counts()["pending"] == 0
+        sync(manifest, exps)
+        assert manifest.counts()["pending"] == 4 and manifest.integrity_ok()
