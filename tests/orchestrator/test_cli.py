@@ -166,7 +166,9 @@ def test_help_and_version_import_no_pydantic_yaml_or_pandas(tmp_path: Path) -> N
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_status_of_a_results_directory_imports_no_pydantic(campaign_file: Path, tmp_path: Path) -> None:
+def test_status_of_a_results_directory_imports_no_pydantic(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`camp status --json` of a 100k-run campaign has half a second: the contract's models
     (pydantic) would take a fifth of it, and status needs none of them."""
     from camp_contract.backends import PLUGINS_VARIABLE
@@ -174,7 +176,15 @@ def test_status_of_a_results_directory_imports_no_pydantic(campaign_file: Path, 
 
     assert cli.PLUGINS_VARIABLE == PLUGINS_VARIABLE
     results = tmp_path / "results"
-    assert invoke("run", str(campaign_file), "--results-dir", str(results)).exit_code == 0
+    ran = invoke(
+        "run",
+        str(campaign_file),
+        "--results-dir",
+        str(results),
+        executor=FakeExecutor(),
+        monkeypatch=monkeypatch,
+    )
+    assert ran.exit_code == 0, ran.output
     campaign_dir = next(p.parent for p in results.glob("*/manifest.sqlite"))
     probe = (
         "import sys\n"
