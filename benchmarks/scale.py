@@ -63,6 +63,10 @@ GOAL_SIZE = {"plan": 100_000, "setup": 100_000, "status": 100_000, "status --jso
 
 # What a first `camp run` does before dispatching (cli._run, then CampaignRunner.run up to its
 # first run), with the local runtime, which needs no engine.
+# What a first `camp run` does before dispatching (cli._run, then CampaignRunner.run up to its
+# first run), with the local runtime, which needs no engine. In a function, as in the command:
+# what it built is freed when it returns, not torn down with the interpreter's globals (which
+# runs the collector over all of it several times, as no `camp run` does).
 SETUP_SNIPPET = """
 import sys
 from pathlib import Path
@@ -73,15 +77,20 @@ from orchestrator.lock import campaign_lock
 from orchestrator.manifest import Manifest
 from orchestrator.runner import CampaignRunner
 
-campaign = load_campaign(Path(sys.argv[1]))
-expansion = expand(campaign)  # the command line's check that something would run
-root, echo = Path(sys.argv[2]), lambda line: None
-try:
-    runner = CampaignRunner(campaign, root, LocalRuntime(), echo, expansion=expansion)
-except TypeError:  # a runner that expands the campaign again itself
-    runner = CampaignRunner(campaign, root, LocalRuntime(), echo)
-with campaign_lock(runner.campaign_dir), Manifest.open(runner.campaign_dir) as manifest:
-    runner._prepare(manifest)
+
+def set_up(campaign_file, results):
+    campaign = load_campaign(campaign_file)
+    expansion = expand(campaign)  # the command line's check that something would run
+    echo = lambda line: None
+    try:
+        runner = CampaignRunner(campaign, results, LocalRuntime(), echo, expansion=expansion)
+    except TypeError:  # a runner that expands the campaign again itself
+        runner = CampaignRunner(campaign, results, LocalRuntime(), echo)
+    with campaign_lock(runner.campaign_dir), Manifest.open(runner.campaign_dir) as manifest:
+        runner._prepare(manifest)
+
+
+set_up(Path(sys.argv[1]), Path(sys.argv[2]))
 """
 
 
@@ -106,6 +115,7 @@ class Failed(RuntimeError):
     """A measured command failed (out of memory under the cap, say): its row says so."""
 
 
+ORDER: list[str | None] = [None]  # the campaigns' order.mode (None: the default, balanced)
 MEMORY_CAP_GIB = [8.0]  # a shared machine: a command that would take more fails instead
 
 
@@ -188,11 +198,11 @@ def campaign_yaml(name: str, experiments: int, cycles: int, *, minimal: bool = F
         },
         "workload": {"n_requests": 4, "max_input_tokens": 8, "max_output_tokens": 4},
         "cycles": cycles,
-        # interleaved: balanced's order search keeps an n × n table (see docs/scale.md)
-        "order": {"mode": "interleaved"},
         "max_runs": max(experiments * cycles, 1),
         "executor": "local",
     }
+    if ORDER[0] is not None:  # --order: another than the default (balanced)
+        campaign["order"] = {"mode": ORDER[0]}
     if minimal:  # the least a run can measure: what is left of its time is dispatch
         campaign["workload"] = {"n_requests": 1, "max_input_tokens": 1, "max_output_tokens": 1}
         campaign["executor"] = "docker"
@@ -545,6 +555,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="another checkout of camp (say, before a change): each row measured on both, in turn",
     )
+    parser.add_argument(
+        "--order",
+        choices=("balanced", "interleaved", "shuffled", "grouped"),
+        default=None,
+        help="the campaigns' order.mode (default: camp's default, balanced)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="build the campaigns here and keep them")
     args = parser.parse_args(argv)
 
@@ -558,13 +574,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [r for r in ROWS if not (args.smoke and r in DOCKER_ROWS)]
     repeats = args.repeats or (1 if args.smoke else 5)
     MEMORY_CAP_GIB[0] = args.memory_cap_gib
+    ORDER[0] = args.order
     if args.against is not None:
         TREES.insert(0, (args.against.resolve(), " [against]"))
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="camp-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     python = sys.version.split()[0]
-    print(f"camp scale: sizes {', '.join(map(size_label, sizes))}; medians of {repeats}; python {python}")
+    order = args.order or "balanced (default)"
+    print(
+        f"camp scale: sizes {', '.join(map(size_label, sizes))}; medians of {repeats}; order {order}; "
+        f"python {python}"
+    )
     print(f"{'what':<34} {'size':>9}  {'time':>10}  {'peak RSS':>10}  {'':<24} goal")
     try:
         for n in sizes:

@@ -8,6 +8,7 @@ lands: start-up, the runs, the closing summary), 143 stopped by SIGTERM (handled
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,10 @@ class RegisteredExecutor(click.Choice[str]):
         pass  # the registry is the one list
 
 
+# camp_contract.backends.PLUGINS_VARIABLE, named here so that a command that needs no backend
+# (`camp status`) starts without importing the registry (a test checks they agree)
+PLUGINS_VARIABLE = "CAMP_PLUGINS"
+
 site_option = click.option(
     "--site",
     "site_file",
@@ -84,6 +89,8 @@ campaign_argument = click.argument("campaign_file", type=click.Path(path_type=Pa
 @click.version_option(package_name="camp", prog_name="camp")
 def main() -> None:
     """camp: measure the energy of LLM inference, campaign by campaign."""
+    if not os.environ.get(PLUGINS_VARIABLE, "").strip():
+        return  # no plugins: the registry (pydantic, the contract's models) loads when used
     from camp_contract.backends import PluginError, load_plugins
 
     try:
@@ -414,15 +421,17 @@ def plan(
         )
     for line in serving_plan.plan_lines(campaign):
         click.echo(line)
-    click.echo("\nexperiments:")
-    for exp in expansion.experiments:
-        click.echo(f"  {exp.exp_id}  {exp.label()}")
+    labels = {e.exp_id: e.label() for e in expansion.experiments}
+    # one write per section, not one per line: a campaign may list 100k experiments
+    click.echo("\nexperiments:\n" + "\n".join(f"  {exp_id}  {label}" for exp_id, label in labels.items()))
     if expansion.rejected:
         click.echo("\nrejected grid points (not run):")
+        rejected_lines = []
         for point in expansion.rejected:
             values = " ".join(f"{k}={v}" for k, v in point.point.items())
-            click.echo(f"  {point.backend} {point.model} {values}: {point.reason}")
-    _print_run_order(campaign, {e.exp_id: e.label() for e in expansion.experiments}, show_runs)
+            rejected_lines.append(f"  {point.backend} {point.model} {values}: {point.reason}")
+        click.echo("\n".join(rejected_lines))
+    _print_run_order(campaign, labels, show_runs)
 
 
 def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int) -> None:
@@ -437,8 +446,12 @@ def _print_run_order(campaign: Campaign, labels: dict[str, str], show_runs: int)
     seeded = f", seed {campaign.order.seed}" if campaign.order.mode in ("balanced", "shuffled") else ""
     click.echo(f"\nrun order ({campaign.order.mode}{seeded}):")
     width = len(str(len(order)))
-    for position, (exp_id, cycle) in enumerate(order[:show_runs], start=1):
-        click.echo(f"  {position:>{width}}  c{cycle}  {exp_id}  {labels[exp_id]}")
+    listed = [
+        f"  {position:>{width}}  c{cycle}  {exp_id}  {labels[exp_id]}"
+        for position, (exp_id, cycle) in enumerate(order[:show_runs], start=1)
+    ]
+    if listed:
+        click.echo("\n".join(listed))
     if len(order) > show_runs:
         click.echo(f"  … {len(order) - show_runs} more (--runs {len(order)} lists them all)")
     balance = carryover_balance(order)
@@ -468,7 +481,8 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
     (under --results-dir)."""
     import sqlite3
 
-    from orchestrator.json_output import emit
+    from orchestrator.cli_json import status_document, status_rows
+    from orchestrator.json_output import emit_with_rows
     from orchestrator.lock import lock_holder
     from orchestrator.manifest import Manifest, ManifestDamaged
     from orchestrator.status_text import UnknownTarget, resolve_target, status_lines
@@ -482,7 +496,7 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
         with Manifest.open_readonly(campaign_dir) as manifest:
             holder = lock_holder(campaign_dir)
             if as_json:
-                counts, runs = manifest.counts(), manifest.run_dicts()
+                counts, runs = manifest.counts(), manifest.run_json()
             else:
                 lines = status_lines(campaign_dir, manifest, holder, job_line)
     except (FileNotFoundError, ManifestDamaged) as err:
@@ -492,9 +506,9 @@ def status(target: str, results_dir: Path, as_json: bool) -> None:
         click.echo(f"error: cannot read the manifest of {campaign_dir}: {err}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     if as_json:
-        from orchestrator.cli_json import status_document
-
-        emit("status", status_document(campaign_dir, counts, runs, holder))
+        emit_with_rows(
+            "status", status_document(campaign_dir, counts, holder), "runs", status_rows(runs, holder)
+        )
         return
     click.echo("\n".join(lines))
 

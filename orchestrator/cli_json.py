@@ -4,6 +4,7 @@ JSON object each, shapes documented in docs/api.md."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,27 +12,37 @@ if TYPE_CHECKING:
     from orchestrator.runner import CampaignOutcome
 
 
-def status_document(
-    campaign_dir: Path, counts: dict[str, int], runs: list[dict[str, Any]], holder: int | None = None
-) -> dict[str, Any]:
-    """Every run with its state (``Manifest.run_dicts``: read as plain dicts, no row objects
-    for a 100k-run campaign), and the counts per state. As the text says: ``holder`` is the pid
-    of the ``camp run`` holding the campaign (0: held, pid unknown; None: none does), and where
-    none does, a run the manifest has ``running`` belonged to one that died: its state is
-    ``died``, counted as such."""
+def status_document(campaign_dir: Path, counts: dict[str, int], holder: int | None = None) -> dict[str, Any]:
+    """The counts per state; ``camp status`` writes every run with its state after them, as
+    ``runs`` (``status_rows``). As the text says: ``holder`` is the pid of the ``camp run``
+    holding the campaign (0: held, pid unknown; None: none does), and where none does, a run the
+    manifest has ``running`` belonged to one that died: it is counted as ``died``."""
     from orchestrator.status_text import DIED
 
     held = holder is not None
     counts = {**counts, DIED: 0}
     if not held and counts.get("running"):
         counts[DIED], counts["running"] = counts["running"], 0
-        runs = [{**r, "state": DIED} if r["state"] == "running" else r for r in runs]
     return {
         "campaign_dir": str(campaign_dir),
         "camp_run": {"held": held, "pid": holder or None},
         "counts": counts,
-        "runs": runs,
     }
+
+
+RUNNING_STATE = '"state":"running"'  # as SQLite's json_object (and the compact encoder) write it
+
+
+def status_rows(runs: list[str], holder: int | None) -> Iterable[str]:
+    """Each run's JSON text (``Manifest.run_json``: made by SQLite, a batch at a time), a
+    ``running`` one marked ``died`` where no ``camp run`` holds the campaign. Inside a JSON string
+    a quote is escaped, so the unescaped key and value can only be the run's own state."""
+    if holder is not None:
+        return runs
+    from orchestrator.status_text import DIED
+
+    died = f'"state":"{DIED}"'
+    return (run.replace(RUNNING_STATE, died, 1) if RUNNING_STATE in run else run for run in runs)
 
 
 def run_document(

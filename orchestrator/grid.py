@@ -7,6 +7,7 @@ skips it instead of failing hours later inside a container.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -20,6 +21,7 @@ from camp_contract.backends import BackendEntry, backend_entry
 from camp_contract.models import BackendName, MeasurementSettings, RunSpec, Workload
 from camp_contract.params import BackendParams
 from orchestrator.campaign import WORKLOAD_PREFIX, Campaign
+from orchestrator.gc_pause import gc_paused
 from orchestrator.serving_plan import load_label, unserved_reason
 
 EXP_ID_LENGTH = 12
@@ -55,24 +57,77 @@ class Experiment:
         measurement) once per campaign: the very text ``json.dumps`` gives the whole dict."""
         cached: str | None = self.__dict__.get("_canonical_config")
         if cached is None:
-            cached = (  # the keys in sorted order, as json.dumps(..., sort_keys=True) writes them
-                f'{{"backend":{json.dumps(self.backend)},'
-                f'"measurement":{_canonical_settings(self.measurement)},'
-                f'"model":{json.dumps(self.model)},'
-                f'"params":{_canonical(self.params.model_dump(mode="json"))},'
-                f'"seed":{int.__repr__(self.seed)},'
-                f'"workload":{_canonical_settings(self.workload)}}}'
-            )
-            self.__dict__["_canonical_config"] = cached  # frozen: the cache is not a field
+            head, tail = _config_frame(self.backend, self.model, self.measurement, self.seed, self.workload)
+            params = _canonical(self.params.model_dump(mode="json"))
+            self._remember(head + params + tail, params)
+            cached = self.__dict__["_canonical_config"]
         return cached
+
+    @property
+    def own_config_json(self) -> str:
+        """``config()`` without its workload and measurement, as canonical JSON: what the
+        manifest stores per experiment (the settings, shared by most experiments, once each)."""
+        params = self.__dict__.get("_params_json")
+        if params is None:
+            params = _canonical(self.params.model_dump(mode="json"))
+        return (
+            f'{{"backend":{_json_string(self.backend)},"model":{_json_string(self.model)},'
+            f'"params":{params},"seed":{int.__repr__(self.seed)}}}'
+        )
+
+    @property
+    def workload_json(self) -> str:
+        """The workload as canonical JSON (the text inside ``canonical_config``)."""
+        return _canonical_settings(self.workload)
+
+    @property
+    def measurement_json(self) -> str:
+        """The measurement settings as canonical JSON (the text inside ``canonical_config``)."""
+        return _canonical_settings(self.measurement)
+
+    @classmethod
+    def _expanded(
+        cls,
+        backend: BackendName,
+        model: str,
+        params: BackendParams,
+        workload: Workload,
+        measurement: MeasurementSettings,
+        seed: int,
+        swept: dict[str, Any],
+        config_parts: tuple[str, str, str],
+    ) -> Experiment:
+        """What ``expand`` makes one of per grid point (100k in a large campaign): the fields
+        and the identity (``config_parts``: the frame's head, the params' JSON, its tail) set
+        at once, as ``__init__`` would set each field through ``object.__setattr__``."""
+        experiment = object.__new__(cls)
+        experiment.__dict__.update(
+            backend=backend,
+            model=model,
+            params=params,
+            workload=workload,
+            measurement=measurement,
+            seed=seed,
+            swept=swept,
+        )
+        head, params_json, tail = config_parts
+        experiment._remember(head + params_json + tail, params_json)
+        return experiment
+
+    def _remember(self, canonical_config: str, params_json: str) -> None:
+        """Keep the experiment's canonical config, its params' part and its exp_id (frozen: not
+        fields)."""
+        self.__dict__["_params_json"] = params_json
+        self.__dict__["_canonical_config"] = canonical_config
+        self.__dict__["_exp_id"] = hashlib.sha256(canonical_config.encode()).hexdigest()[:EXP_ID_LENGTH]
 
     @property
     def exp_id(self) -> str:
         """The experiment's identity: a hash of its resolved configuration, computed once."""
         cached: str | None = self.__dict__.get("_exp_id")
         if cached is None:
-            cached = hashlib.sha256(self.canonical_config.encode()).hexdigest()[:EXP_ID_LENGTH]
-            self.__dict__["_exp_id"] = cached
+            self.canonical_config  # noqa: B018 (computes and remembers both)
+            cached = self.__dict__["_exp_id"]
         return cached
 
     def spec(self, campaign: str, cycle: int) -> RunSpec:
@@ -91,19 +146,53 @@ class Experiment:
     def label(self) -> str:
         """A short human name: backend, model and the swept values; a server-mode point's load
         as ``rate=16/s``, ``rate=inf`` or ``concurrency=8``, swept or not."""
-        load_keys = {WORKLOAD_PREFIX + "request_rate", WORKLOAD_PREFIX + "concurrency"}
         swept = [
-            f"{k.removeprefix(WORKLOAD_PREFIX)}={v}" for k, v in self.swept.items() if k not in load_keys
+            f"{k.removeprefix(WORKLOAD_PREFIX)}={v}" for k, v in self.swept.items() if k not in _LOAD_KEYS
         ]
-        parts = (self.backend, self.model, load_label(self.workload), *swept)
-        return " ".join(part for part in parts if part)
+        return " ".join(filter(None, (self.backend, self.model, load_label(self.workload), *swept)))
+
+
+_LOAD_KEYS = frozenset({WORKLOAD_PREFIX + "request_rate", WORKLOAD_PREFIX + "concurrency"})
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # json.dumps(…) with these, built once
+# The C encoder json.dumps itself runs, made once instead of once a call (no circularity check:
+# a config dumped by pydantic has no cycles); the very same text.
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None where _json is not built
+_C_CANONICAL = (
+    _C_MAKE_ENCODER(
+        None, _CANONICAL.default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+    if _C_MAKE_ENCODER is not None
+    else None
+)
 
 
 def _canonical(value: Any) -> str:
-    return _CANONICAL.encode(value)
+    if _C_CANONICAL is None:
+        return _CANONICAL.encode(value)
+    return "".join(_C_CANONICAL(value, 0))
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_string(text: str) -> str:
+    """A backend's or model's name as JSON (a campaign has a few, over many experiments)."""
+    return json.dumps(text)
+
+
+def _config_frame(
+    backend: str, model: str, measurement: BaseModel, seed: int, workload: BaseModel
+) -> tuple[str, str]:
+    """The canonical config's text before and after its params: the keys in sorted order, as
+    ``json.dumps(..., sort_keys=True)`` writes them. Shared by every point of a (backend, model,
+    workload), so a campaign's expansion builds it once for them."""
+    head = (
+        f'{{"backend":{_json_string(backend)},'
+        f'"measurement":{_canonical_settings(measurement)},'
+        f'"model":{_json_string(model)},"params":'
+    )
+    tail = f',"seed":{int.__repr__(seed)},"workload":{_canonical_settings(workload)}}}'
+    return head, tail
 
 
 _SETTINGS_JSON: dict[int, tuple[BaseModel, str]] = {}  # id → (the model, kept alive; its JSON)
@@ -199,6 +288,11 @@ def _server_problem(entry: BackendEntry, workload: Workload) -> str | None:
 
 def expand(campaign: Campaign) -> Expansion:
     """All experiments of ``campaign`` in a stable order, plus the grid points rejected."""
+    with gc_paused():  # 100k experiments: the collector would rescan them over and over
+        return _expand(campaign)
+
+
+def _expand(campaign: Campaign) -> Expansion:
     experiments: list[Experiment] = []
     rejected: list[RejectedPoint] = []
     seen: set[str] = set()
@@ -207,20 +301,29 @@ def expand(campaign: Campaign) -> Expansion:
         entry = backend_entry(backend)
         measurement = measurement_for(entry, campaign)
         axes = {**campaign.grid, **section.grid}  # a backend's own axis overrides the shared one
+        swept_workload = any(k.startswith(WORKLOAD_PREFIX) for k in axes)
+        # the common case, every axis a backend parameter: one workload for all the points
+        shared_workload = None if swept_workload else workloads.get({})
         for model in campaign.models_for(backend):
+            frame_workload: Workload | None = None  # the workload ``head`` and ``tail`` are for
+            head = tail = ""
             for point in _points(axes):
-                workload_overrides = {
-                    k.removeprefix(WORKLOAD_PREFIX): v
-                    for k, v in point.items()
-                    if k.startswith(WORKLOAD_PREFIX)
-                }
-                params = {
-                    **section.params,
-                    **{k: v for k, v in point.items() if not k.startswith(WORKLOAD_PREFIX)},
-                }
+                workload_overrides: dict[str, Any] = {}
+                if shared_workload is None:
+                    workload_overrides = {
+                        k.removeprefix(WORKLOAD_PREFIX): v
+                        for k, v in point.items()
+                        if k.startswith(WORKLOAD_PREFIX)
+                    }
+                    params = {
+                        **section.params,
+                        **{k: v for k, v in point.items() if not k.startswith(WORKLOAD_PREFIX)},
+                    }
+                else:
+                    params = {**section.params, **point}
                 try:
                     parsed = entry.parse_params(params)  # the one full check: cross-field rules too
-                    workload = workloads.get(workload_overrides)
+                    workload = shared_workload or workloads.get(workload_overrides)
                 except ValidationError as err:
                     rejected.append(RejectedPoint(backend, model, point, _reason(err)))
                     continue
@@ -228,14 +331,19 @@ def expand(campaign: Campaign) -> Expansion:
                 if server_problem is not None:
                     rejected.append(RejectedPoint(backend, model, point, server_problem))
                     continue
-                experiment = Experiment(
-                    backend=backend,
-                    model=model,
-                    params=parsed,
-                    workload=workload,
-                    measurement=measurement,
-                    seed=campaign.seed,
-                    swept=point,
+                if workload is not frame_workload:
+                    frame_workload = workload
+                    head, tail = _config_frame(backend, model, measurement, campaign.seed, workload)
+                params_json = _canonical(parsed.model_dump(mode="json"))
+                experiment = Experiment._expanded(
+                    backend,
+                    model,
+                    parsed,
+                    workload,
+                    measurement,
+                    campaign.seed,
+                    point,
+                    (head, params_json, tail),
                 )
                 exp_id = experiment.exp_id
                 if exp_id not in seen:  # two spellings of one config run once

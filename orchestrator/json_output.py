@@ -6,9 +6,10 @@ of each command's document is documented in docs/api.md."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -50,9 +51,29 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def emit(command: str, document: Mapping[str, Any]) -> None:
     """Print ``document`` (with ``command`` and ``schema_version`` first) as the one JSON
-    document on stdout."""
-    full = {"command": command, "schema_version": SCHEMA_VERSION, **document}
-    click.echo(json.dumps(plain(full), indent=2, ensure_ascii=False, allow_nan=False))
+    document on stdout, on one line: compact, so that json's C encoder writes it (an indented
+    document goes through its pure-Python one)."""
+    click.echo(_compact(plain({"command": command, "schema_version": SCHEMA_VERSION, **document})))
+
+
+def emit_with_rows(command: str, document: Mapping[str, Any], key: str, rows: Iterable[str]) -> None:
+    """``emit`` with one more key last, ``key``: the array of ``rows``, each already one JSON
+    value's text (SQLite's ``json_object`` of a run), written a batch at a time (a 100k-run
+    status never joins all of them into one string)."""
+    head = _compact(plain({"command": command, "schema_version": SCHEMA_VERSION, **document}))
+    click.echo(f"{head[:-1]},{_compact(key)}:[", nl=False)
+    rows, separator = iter(rows), ""
+    while batch := list(itertools.islice(rows, ROWS_PER_WRITE)):
+        click.echo(separator + ",".join(batch), nl=False)
+        separator = ","
+    click.echo("]}")
+
+
+ROWS_PER_WRITE = 10_000
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def to_stderr(message: str) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from camp_contract.layout import manifest_path, run_dir
+from orchestrator.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from orchestrator.grid import Experiment
@@ -34,11 +35,18 @@ UNFINISHED_STATES: tuple[RunState, ...] = tuple(s for s in RUN_STATES if s != "d
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- settings (a workload, measurement settings) many experiments share, stored once each
+CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+-- config: the experiment's own part (backend, model, params, seed) as canonical JSON, its
+-- workload and measurement by reference; a row without references (written by a camp before
+-- them) holds the whole config
 CREATE TABLE IF NOT EXISTS experiments (
     exp_id TEXT PRIMARY KEY,
     label TEXT NOT NULL,
     config TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1
+    active INTEGER NOT NULL DEFAULT 1,
+    workload_id INTEGER REFERENCES settings(id),
+    measurement_id INTEGER REFERENCES settings(id)
 );
 CREATE TABLE IF NOT EXISTS runs (
     exp_id TEXT NOT NULL REFERENCES experiments(exp_id),
@@ -53,6 +61,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT,
     finished_at TEXT,
     job_id TEXT,
+    label TEXT,  -- its experiment's label, copied: `camp status --json` reads one table
     PRIMARY KEY (exp_id, cycle)
 );
 -- what `camp status` counts and lists and a resumed `camp run` picks up: runs by state, in order
@@ -263,6 +272,26 @@ class Manifest:
         ``order`` is the schedule: every (exp_id, cycle) the campaign wants, in run order.
         """
         by_id = {e.exp_id: e for e in experiments}
+        empty = bool(self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM experiments)").fetchone()[0])
+        if empty:  # a new manifest: its runs' experiments checked here at once, not row by row
+            unknown = next((exp_id for exp_id, _ in order if exp_id not in by_id), None)
+            if unknown is not None:
+                raise ValueError(f"the run order names experiment {unknown}, which is not in the campaign")
+            self._db.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction
+        try:
+            with gc_paused():  # rows for every experiment and run, built and written at once
+                return self._sync(campaign_name, campaign_sha, by_id, order)
+        finally:
+            if empty:
+                self._db.execute("PRAGMA foreign_keys=ON")
+
+    def _sync(
+        self,
+        campaign_name: str,
+        campaign_sha: str,
+        by_id: dict[str, Experiment],
+        order: Sequence[tuple[str, int]],
+    ) -> SyncReport:
         with self._transaction() as db:  # one transaction, its rows written in batches
             stored_name = self.meta("campaign")
             if stored_name is not None and stored_name != campaign_name:
@@ -278,18 +307,17 @@ class Manifest:
                     "UPDATE experiments SET active = 1 WHERE exp_id = ?", [(i,) for i in by_id if i in known]
                 )
                 db.execute("UPDATE runs SET active = 0")
+            labels = _insert_experiments(db, [exp for exp_id, exp in by_id.items() if exp_id not in known])
+            if known:  # the experiments kept: their labels as first stored
+                labels.update(db.execute("SELECT exp_id, label FROM experiments WHERE active = 1"))
             db.executemany(
-                "INSERT INTO experiments (exp_id, label, config, active) VALUES (?, ?, ?, 1)",
-                (
-                    (exp_id, exp.label(), exp.canonical_config)
-                    for exp_id, exp in by_id.items()
-                    if exp_id not in known
+                "INSERT INTO runs (exp_id, cycle, state, position, label) VALUES (?, ?, 'pending', ?, ?)"
+                + (
+                    " ON CONFLICT (exp_id, cycle) DO UPDATE SET position = excluded.position, active = 1"
+                    if known
+                    else ""
                 ),
-            )
-            db.executemany(
-                "INSERT INTO runs (exp_id, cycle, state, position) VALUES (?, ?, 'pending', ?) "
-                "ON CONFLICT (exp_id, cycle) DO UPDATE SET position = excluded.position, active = 1",
-                ((exp_id, cycle, position) for position, (exp_id, cycle) in enumerate(order)),
+                ((exp_id, cycle, position, labels[exp_id]) for position, (exp_id, cycle) in enumerate(order)),
             )
             recovered = [
                 (r[0], r[1]) for r in db.execute("SELECT exp_id, cycle FROM runs WHERE state = 'running'")
@@ -361,15 +389,42 @@ class Manifest:
         self, *, states: Sequence[RunState] = RUN_STATES, active_only: bool = True
     ) -> list[dict[str, Any]]:
         """``runs()`` as plain dicts (``RunRow.as_dict``), read straight from the database."""
-        return [dict(zip(RUN_FIELDS, row, strict=True)) for row in self._select_runs(states, active_only)]
+        with gc_paused():  # a dict per run, all kept
+            return [dict(zip(RUN_FIELDS, row, strict=True)) for row in self._select_runs(states, active_only)]
+
+    def run_json(self, *, active_only: bool = True) -> list[str]:
+        """Every run as the JSON text of its ``run_dicts()`` object, in schedule order: written by
+        SQLite's ``json_object`` from the one table (100k runs in a tenth of a second, where
+        Python's dicts and encoder take four), read whole before any is printed."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "label" in columns:  # else an older manifest, read-only: made in Python below
+            pairs = ", ".join(f"'{name}', {name}" for name in RUN_FIELDS)
+            query = (
+                f"SELECT json_object({pairs}) FROM runs"
+                + (" WHERE active = 1" if active_only else "")
+                + " ORDER BY position"
+            )
+            try:
+                with gc_paused():  # a string per run, all kept
+                    return [text for (text,) in self._db.execute(query)]
+            except sqlite3.OperationalError as err:  # an SQLite built without its JSON functions
+                if "json_object" not in str(err):
+                    raise
+        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        return [encode(run) for run in self.run_dicts(active_only=active_only)]
 
     def _select_runs(self, states: Sequence[RunState], active_only: bool) -> sqlite3.Cursor:
+        """The runs' columns in ``RunRow``'s order."""
         marks = ",".join("?" for _ in states)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
         job_id = "r.job_id" if "job_id" in columns else "NULL"  # an older manifest, read-only
+        # a manifest before runs carried their label, read-only: its experiment's
+        label, join = (
+            ("r.label", "") if "label" in columns else ("e.label", " JOIN experiments e USING (exp_id)")
+        )
         query = (
-            "SELECT r.exp_id, r.cycle, r.state, r.position, r.attempts, e.label, r.exit_code, r.error, "
-            f"r.started_at, r.finished_at, {job_id} FROM runs r JOIN experiments e USING (exp_id) "
+            f"SELECT r.exp_id, r.cycle, r.state, r.position, r.attempts, {label}, r.exit_code, r.error, "
+            f"r.started_at, r.finished_at, {job_id} FROM runs r{join} "
             f"WHERE r.state IN ({marks})"
             + (" AND r.active = 1" if active_only else "")
             + " ORDER BY r.position"
@@ -391,8 +446,22 @@ class Manifest:
         return {cycle: n for cycle, n in rows}
 
     def experiment_configs(self) -> dict[str, dict[str, Any]]:
-        rows = self._db.execute("SELECT exp_id, config FROM experiments WHERE active = 1")
-        return {exp_id: json.loads(config) for exp_id, config in rows}
+        """Each active experiment's resolved config (``Experiment.config()``), its stored own
+        part joined with its shared settings; the settings' dicts are shared between configs."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(experiments)")}
+        if "workload_id" not in columns:  # an older manifest, read-only: whole configs
+            rows = self._db.execute("SELECT exp_id, config FROM experiments WHERE active = 1")
+            return {exp_id: json.loads(config) for exp_id, config in rows}
+        settings = {i: json.loads(text) for i, text in self._db.execute("SELECT id, json FROM settings")}
+        configs: dict[str, dict[str, Any]] = {}
+        query = "SELECT exp_id, config, workload_id, measurement_id FROM experiments WHERE active = 1"
+        for exp_id, config, workload_id, measurement_id in self._db.execute(query):
+            configs[exp_id] = parsed = json.loads(config)
+            if workload_id is not None:
+                parsed["workload"] = settings[workload_id]
+            if measurement_id is not None:
+                parsed["measurement"] = settings[measurement_id]
+        return configs
 
     def log_tail(self, exp_id: str, cycle: int) -> str | None:
         row = self._db.execute(
@@ -405,10 +474,42 @@ class Manifest:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a manifest written by an older camp up to this schema, in place."""
+    """Bring a manifest written by an older camp up to this schema, in place. Its experiments
+    keep their whole configs (no references); experiments added later are stored compactly."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     if "job_id" not in columns:
         db.execute("ALTER TABLE runs ADD COLUMN job_id TEXT")
+    if "label" not in columns:  # the column and its values in one transaction
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ALTER TABLE runs ADD COLUMN label TEXT")
+        db.execute("UPDATE runs SET label = (SELECT e.label FROM experiments e WHERE e.exp_id = runs.exp_id)")
+        db.execute("COMMIT")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(experiments)")}
+    for reference in ("workload_id", "measurement_id"):
+        if reference not in columns:
+            db.execute(f"ALTER TABLE experiments ADD COLUMN {reference} INTEGER REFERENCES settings(id)")
+
+
+def _insert_experiments(db: sqlite3.Connection, added: Sequence[Experiment]) -> dict[str, str]:
+    """Each experiment's own config, its workload and measurement by reference to ``settings``
+    (added where missing: a campaign has a few over thousands of experiments); their labels."""
+    shared = [(exp, exp.label(), exp.workload_json, exp.measurement_json) for exp in added]
+    distinct = list(
+        dict.fromkeys(text for _, _, workload, measurement in shared for text in (workload, measurement))
+    )
+    db.executemany("INSERT OR IGNORE INTO settings (json) VALUES (?)", [(t,) for t in distinct])
+    ids = {
+        text: db.execute("SELECT id FROM settings WHERE json = ?", (text,)).fetchone()[0] for text in distinct
+    }
+    db.executemany(
+        "INSERT INTO experiments (exp_id, label, config, active, workload_id, measurement_id) "
+        "VALUES (?, ?, ?, 1, ?, ?)",
+        (
+            (exp.exp_id, label, exp.own_config_json, ids[workload], ids[measurement])
+            for exp, label, workload, measurement in shared
+        ),
+    )
+    return {exp.exp_id: label for exp, label, _, _ in shared}
 
 
 def done_run_dirs(campaign_dir: Path) -> list[Path]:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from camp_contract import layout
-from orchestrator.config_errors import did_you_mean
 from orchestrator.manifest import RUN_STATES, Manifest, RunState
 
 DIED = "died"
@@ -41,6 +40,8 @@ def resolve_target(target: str, results_dir: Path, campaign_name: Callable[[Path
         return named
     known = sorted(p.parent.name for p in results_dir.glob(f"*/{layout.MANIFEST_FILENAME}"))
     where = f"campaigns there: {', '.join(known)}" if known else "no campaign has run there yet"
+    from orchestrator.config_errors import did_you_mean  # (pydantic, yaml): only for a wrong name
+
     hint = did_you_mean(target, known) if known else ""
     raise UnknownTarget(
         f"{target!r} is no results directory, campaign file or campaign under {results_dir} ({where})"

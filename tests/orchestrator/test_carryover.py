@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.campaign import parse_campaign
-from orchestrator.carryover import balanced_cycles, carryover_balance
+from orchestrator.carryover import (
+    SEARCH_MAX_EXPERIMENTS,
+    balanced_cycles,
+    carryover_balance,
+    constructed_cycles,
+    lower_bound,
+)
 from orchestrator.schedule import schedule
 
 
@@ -109,3 +116,44 @@ def test_balance_of_every_pair_seen_counts_the_fewest() -> None:
     order = runs([[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1], [1, 2, 0], [2, 0, 1]] * 2)
     balance = carryover_balance(order)
     assert (balance.spread, balance.fixed, balance.opens_spread) == reference_balance(order)
+
+
+def totient(n: int) -> int:
+    return sum(math.gcd(a, n) == 1 for a in range(1, n))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(3, 120), cycles=st.integers(1, 30), seed=st.integers(0, 10**6))
+def test_the_constructed_order_gives_every_experiment_a_different_predecessor_each_cycle(
+    n: int, cycles: int, seed: int
+) -> None:
+    """The linear construction large campaigns get: strides coprime with n, one per cycle."""
+    blocks = constructed_cycles(n, cycles, seed)
+    assert len(blocks) == cycles and all(sorted(block) == list(range(n)) for block in blocks)
+    assert constructed_cycles(n, cycles, seed) == blocks
+    balance = carryover_balance(runs(blocks))
+    assert balance.fixed == ()
+    strides = totient(n)
+    if 2 * cycles <= strides:  # every pair at most once, every opener at most once
+        assert (balance.spread, balance.opens_spread) <= (1, 1)
+        assert cost(blocks, n) == lower_bound(n, cycles)
+    assert balance.spread <= -(-cycles // strides) + 1
+
+
+def test_a_100k_experiment_campaign_gets_a_balanced_order_without_the_quadratic_search() -> None:
+    """The default order of a 100k × 3 campaign (the search's n × n table would not fit)."""
+    n, cycles = 100_000, 3
+    ids = [f"e{i}" for i in range(n)]
+    order = schedule(ids, cycles, "balanced", seed=3)
+    assert [cycle for _, cycle in order] == sorted(cycle for _, cycle in order)
+    assert all(len({exp for exp, c in order if c == cycle}) == n for cycle in range(cycles))
+    balance = carryover_balance(order)
+    assert (balance.spread, balance.fixed, balance.opens_spread) == (1, (), 1)
+    assert order[:n] != [(exp_id, 0) for exp_id in ids]  # not the grid's own order
+    assert schedule(ids, cycles, "balanced", seed=3) == order != schedule(ids, cycles, "balanced", seed=4)
+
+
+def test_up_to_the_threshold_the_order_is_the_search_s_above_it_the_construction() -> None:
+    at, above = SEARCH_MAX_EXPERIMENTS, SEARCH_MAX_EXPERIMENTS + 1
+    assert balanced_cycles(above, 3, 5) == constructed_cycles(above, 3, 5)
+    assert balanced_cycles(at, 2, 5) != constructed_cycles(at, 2, 5)

@@ -166,6 +166,46 @@ def test_help_and_version_import_no_pydantic_yaml_or_pandas(tmp_path: Path) -> N
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_status_of_a_results_directory_imports_no_pydantic(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`camp status --json` of a 100k-run campaign has half a second: the contract's models
+    (pydantic) would take a fifth of it, and status needs none of them."""
+    from camp_contract.backends import PLUGINS_VARIABLE
+    from orchestrator import cli
+
+    assert cli.PLUGINS_VARIABLE == PLUGINS_VARIABLE
+    results = tmp_path / "results"
+    ran = invoke(
+        "run",
+        str(campaign_file),
+        "--results-dir",
+        str(results),
+        executor=FakeExecutor(),
+        monkeypatch=monkeypatch,
+    )
+    assert ran.exit_code == 0, ran.output
+    campaign_dir = next(p.parent for p in results.glob("*/manifest.sqlite"))
+    probe = (
+        "import sys\n"
+        "from orchestrator.cli import main\n"
+        "try:\n"
+        f"    main(['status', {str(campaign_dir)!r}, '--json'], standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('pydantic', 'camp_contract.models') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != PLUGINS_VARIABLE}
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "containers")])
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"command":"status"' in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_status_reads_only_the_runs_it_lists(
     campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -123,3 +123,39 @@ def test_a_bad_override_with_json_prints_nothing_on_stdout(campaign_file: Path) 
     result = invoke("plan", str(campaign_file), "-s", "cycels=3", "--json")
     assert result.exit_code == 2 and result.stdout == ""
     assert "-s cycels=3" in result.stderr and "did you mean 'cycles'" in result.stderr
+
+
+def test_status_json_streams_every_run_as_one_compact_line(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written a batch of rows at a time (here 3, over 4 runs), one line: the same document
+    as the whole thing encoded at once."""
+    from orchestrator import json_output
+    from orchestrator.manifest import Manifest
+
+    monkeypatch.setattr(cli, "make_executor", lambda choice, compose, site=None: (FakeExecutor(), None))
+    monkeypatch.setattr(json_output, "ROWS_PER_WRITE", 3)
+    results = tmp_path / "results"
+    invoke("run", str(campaign_file), "--results-dir", str(results))
+    with Manifest.open(results / "t") as manifest:  # a hostile error text, kept verbatim
+        first = manifest.runs()[0]
+        manifest.mark_finished(first.exp_id, first.cycle, "failed", error='a "quoted"\nerror, é ✓')
+        runs = manifest.run_dicts()
+        assert runs == [r.as_dict() for r in manifest.runs()]
+    result = invoke("status", str(results / "t"), "--json")
+    assert result.stdout.count("\n") == 1 and result.stdout.endswith("}\n")
+    status = document(result, "status")
+    assert status["runs"] == runs and status["runs"][0]["error"] == 'a "quoted"\nerror, é ✓'
+    assert list(status) == ["command", "schema_version", "campaign_dir", "camp_run", "counts", "runs"]
+
+
+def test_a_document_with_no_rows_streams_an_empty_array(capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.json_output import emit_with_rows
+
+    emit_with_rows("status", {"counts": {}}, "runs", iter(()))
+    assert json.loads(capsys.readouterr().out) == {
+        "command": "status",
+        "schema_version": 1,
+        "counts": {},
+        "runs": [],
+    }

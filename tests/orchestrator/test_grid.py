@@ -7,11 +7,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from camp_contract.backends import BackendEntry, register_backend
 from camp_contract.params import StubParams
 from orchestrator.campaign import parse_campaign
-from orchestrator.grid import expand
+from orchestrator.grid import Experiment, _canonical, expand
 from orchestrator.schedule import schedule
 
 CAMPAIGN = """
@@ -171,3 +173,28 @@ def test_a_workload_axis_gives_each_point_its_own_workload() -> None:
         (2, 16),
     ]
     assert {e.workload.n_requests for e in expansion.experiments} == {3}
+
+
+def test_an_expanded_experiment_is_the_one_its_fields_make() -> None:
+    """expand builds experiments without __init__ (100k of them): the same fields, equal and
+    with the same identity as one made the ordinary way."""
+    for expanded in expand(parse_campaign(CAMPAIGN, Path("c.yaml"))).experiments:
+        fields = {f.name: getattr(expanded, f.name) for f in dataclasses.fields(Experiment)}
+        ordinary = Experiment(**fields)
+        assert ordinary == expanded and ordinary.swept == expanded.swept
+        assert (ordinary.exp_id, ordinary.canonical_config) == (expanded.exp_id, expanded.canonical_config)
+        assert ordinary.own_config_json == expanded.own_config_json
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES)
+def test_the_canonical_encoder_writes_what_json_dumps_writes(value: object) -> None:
+    """exp_ids hash this text: the encoder made once must write exactly json.dumps' text."""
+    assert _canonical(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,108 @@ def test_a_second_sync_of_a_large_campaign_keeps_every_run_once(tmp_path: Path) 
         assert len(manifest.runs(active_only=False)) == 600
         configs = manifest.experiment_configs()
         assert configs[exps[0].exp_id] == exps[0].config()
+
+
+def test_each_experiment_stores_its_own_config_and_shares_its_settings(tmp_path: Path) -> None:
+    """100k experiments share one workload and one measurement: stored once each, not per row."""
+    exps = experiments(str(list(range(1, 51))))
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps)
+        assert manifest._db.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 2
+        stored = dict(manifest._db.execute("SELECT exp_id, config FROM experiments"))
+        for exp in exps:
+            own = {k: v for k, v in exp.config().items() if k not in ("workload", "measurement")}
+            assert stored[exp.exp_id] == json.dumps(own, sort_keys=True, separators=(",", ":"))
+        assert manifest.experiment_configs() == {e.exp_id: e.config() for e in exps}
+    with Manifest.open_readonly(tmp_path) as manifest:
+        assert manifest.experiment_configs() == {e.exp_id: e.config() for e in exps}
+
+
+OLD_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE experiments (
+    exp_id TEXT PRIMARY KEY, label TEXT NOT NULL, config TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE runs (
+    exp_id TEXT NOT NULL REFERENCES experiments(exp_id), cycle INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'interrupted')),
+    position INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1, attempts INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER, error TEXT, log_tail TEXT, started_at TEXT, finished_at TEXT, job_id TEXT,
+    PRIMARY KEY (exp_id, cycle)
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, exp_id TEXT NOT NULL, cycle INTEGER NOT NULL,
+    state TEXT NOT NULL, detail TEXT
+);
+"""
+
+
+def old_manifest(campaign_dir: Path, exps: list[Experiment]) -> None:
+    """A manifest as camp wrote it before settings were shared: every row its whole config."""
+    campaign_dir.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(campaign_dir / "manifest.sqlite")
+    with db:
+        db.executescript(OLD_SCHEMA)
+        db.executemany(
+            "INSERT INTO experiments (exp_id, label, config) VALUES (?, ?, ?)",
+            [(e.exp_id, e.label(), json.dumps(e.config(), sort_keys=True)) for e in exps],
+        )
+        db.executemany(
+            "INSERT INTO runs (exp_id, cycle, state, position) VALUES (?, 0, 'done', ?)",
+            [(e.exp_id, i) for i, e in enumerate(exps)],
+        )
+        db.execute("INSERT INTO meta VALUES ('campaign', 't'), ('campaign_sha', 'a')")
+    db.close()
+
+
+def test_an_older_manifest_keeps_its_whole_configs_and_stores_new_experiments_compactly(
+    tmp_path: Path,
+) -> None:
+    old, later = experiments("[1, 2]"), experiments("[1, 2, 3]")[2:]
+    old_manifest(tmp_path, old)
+    with Manifest.open_readonly(tmp_path) as manifest:  # read as it is, not migrated
+        assert manifest.experiment_configs() == {e.exp_id: e.config() for e in old}
+        assert [r["label"] for r in manifest.run_dicts()] == [e.label() for e in old]
+        assert [json.loads(text) for text in manifest.run_json()] == manifest.run_dicts()
+    with Manifest.open(tmp_path) as manifest:  # migrated in place
+        assert dict(manifest._db.execute("SELECT exp_id, label FROM runs")) == {
+            e.exp_id: e.label() for e in old
+        }
+        sync(manifest, old + later, cycles=1, sha="b")
+        assert manifest.experiment_configs() == {e.exp_id: e.config() for e in old + later}
+        references = dict(manifest._db.execute("SELECT exp_id, workload_id FROM experiments"))
+        assert [references[e.exp_id] is None for e in old + later] == [True, True, False]
+        assert manifest.counts()["done"] == 2 and manifest.integrity_ok()
+        assert [r.label for r in manifest.runs()] == [e.label() for e in old + later]
+
+
+def test_each_run_as_json_is_its_dict_encoded(tmp_path: Path) -> None:
+    """`camp status --json` prints SQLite's json_object of each run: the same values as the
+    run's dict, whatever its text holds, inactive runs only when asked for."""
+    exps = experiments("[1, 2, 3]")
+    with Manifest.open(tmp_path) as manifest:
+        sync(manifest, exps)
+        first, second = manifest.runs()[:2]
+        manifest.mark_running(first.exp_id, first.cycle)
+        manifest.mark_finished(
+            first.exp_id, first.cycle, "failed", exit_code=-9, error='a "b"\n\t\\ é ✓ \x01'
+        )
+        manifest.mark_running(second.exp_id, second.cycle)
+        manifest.record_job(second.exp_id, second.cycle, "42")
+        sync(manifest, exps[:2], sha="b")  # the third experiment's runs inactive
+        for active_only in (True, False):
+            texts = manifest.run_json(active_only=active_only)
+            assert [json.loads(t) for t in texts] == manifest.run_dicts(active_only=active_only)
+        assert len(manifest.run_json()) == 4 and len(manifest.run_json(active_only=False)) == 6
+
+
+def test_a_new_manifest_refuses_an_order_naming_an_experiment_it_does_not_have(tmp_path: Path) -> None:
+    """Its runs are checked against the campaign in Python (no foreign-key look-up per row)."""
+    exps = experiments()
+    with Manifest.open(tmp_path) as manifest:
+        with pytest.raises(ValueError, match="not in the campaign"):
+            manifest.sync("t", "a", exps[:1], schedule([e.exp_id for e in exps], 1, "interleaved"))
+        assert manifest._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # on again
+        assert manifest.counts()["pending"] == 0
+        sync(manifest, exps)
+        assert manifest.counts()["pending"] == 4 and manifest.integrity_ok()
