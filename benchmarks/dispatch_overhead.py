@@ -6,8 +6,9 @@ run on one engine (the rows alternate, so a busy machine slows them all alike).
 Rows (medians; ratio = row / bare):
   bare            `docker compose run --rm --no-deps -T stub true`: what any container costs
   python          the same with `python3 -c pass`: the image's interpreter starting
-  libraries       the same with `python3 -c "import click, pydantic, pyarrow.parquet"`: what a
-                  harness using the libraries camp chose must import, before any code of camp's
+  libraries       the same with `python3 -c` importing click and pyarrow.parquet and validating
+                  one one-field pydantic model: what a harness using the libraries camp chose
+                  must pay before any code of camp's runs
   harness start   the same with `camp-harness --version`: Python and the harness CLI's imports
   harness run     the same with `camp-harness run SPEC`: a run that measures next to nothing
                   (no settle gate, no baseline, no warmup, one request of one token, no work)
@@ -58,12 +59,20 @@ from orchestrator.secrets import run_env_files  # noqa: E402
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "compose.yaml"
 CAMPAIGN = "dispatch"
 EXP_ID = "d15a7c400000"
-# What the harness cannot run without: its CLI, the contract's validation, the trace's writer.
-LIBRARIES = "import click, pydantic, pyarrow.parquet"
+# What the harness cannot run without: its CLI, the contract's validation (a pydantic model
+# validated: `import pydantic` alone defers most of pydantic), the trace's writer.
+LIBRARIES = "\n".join(
+    [
+        "import click, pyarrow.parquet",
+        "from pydantic import BaseModel",
+        "class M(BaseModel): x: int",
+        "M(x=1)",
+    ]
+)
 LABELS = {
     "bare": "bare: compose run --rm stub true",
     "python": "python: python3 -c pass",
-    "libraries": "libraries: import click, pydantic, pyarrow.parquet",
+    "libraries": "libraries: click, pyarrow.parquet, a pydantic model",
     "start": "harness start: camp-harness --version",
     "run": "harness run: camp-harness run SPEC",
     "run_m": "  … less measured (window + load)",
