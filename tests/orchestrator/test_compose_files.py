@@ -43,6 +43,7 @@ def test_the_override_resets_only_the_gpu_services_device_reservation_and_locked
     """What a CPU engine cannot grant: the NVIDIA devices, and (in a container engine that may not
     raise RLIMIT_MEMLOCK, as in CI) the unlimited locked memory NCCL wants, which makes runc refuse
     to start the container at all."""
+
     class ResetTag(yaml.SafeLoader):
         pass
 
