@@ -5,6 +5,10 @@ run on one engine (the rows alternate, so a busy machine slows them all alike).
 
 Rows (medians; ratio = row / bare):
   bare            `docker compose run --rm --no-deps -T stub true`: what any container costs
+  python          the same with `python3 -c pass`: the image's interpreter starting
+  libraries       the same with `python3 -c` importing click and pyarrow.parquet and validating
+                  one one-field pydantic model: what a harness using the libraries camp chose
+                  must pay before any code of camp's runs
   harness start   the same with `camp-harness --version`: Python and the harness CLI's imports
   harness run     the same with `camp-harness run SPEC`: a run that measures next to nothing
                   (no settle gate, no baseline, no warmup, one request of one token, no work)
@@ -12,9 +16,18 @@ Rows (medians; ratio = row / bare):
                   removed, the image inspected, the per-run env files, compose run, the output
                   followed) and the result judged as the runner judges it
 and "… less measured": the same less the phases the result says were measured (the window and
-the load), which a campaign asks for and dispatch must never shorten. Needs the stub image
-(`bash scripts/provision-docker.sh`); ``--image`` times another build of it (compose.yaml is
-copied with that image). docs/architecture.md ("Performance") quotes it.
+the load), which a campaign asks for and dispatch must never shorten.
+
+The dispatch ratio is camp dispatch less measured over bare: what a run costs beyond its
+measured phases, as a multiple of a container that does nothing. The lines under it split the
+difference (camp dispatch less measured − bare) into the host side (camp dispatch − harness
+run), Python's start (python − bare), the libraries' imports (libraries − python) and the
+harness's own work (harness run less measured − libraries: its modules, the contract's models,
+the run's bookkeeping and files); "floor" is libraries / bare, the least any harness that
+validates with pydantic and writes its trace with pyarrow could reach.
+
+Needs the stub image (`bash scripts/provision-docker.sh`); ``--image`` times another build of it
+(compose.yaml is copied with that image). docs/architecture.md ("Performance") quotes it.
 """
 
 from __future__ import annotations
@@ -46,6 +59,26 @@ from orchestrator.secrets import run_env_files  # noqa: E402
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "compose.yaml"
 CAMPAIGN = "dispatch"
 EXP_ID = "d15a7c400000"
+# What the harness cannot run without: its CLI, the contract's validation (a pydantic model
+# validated: `import pydantic` alone defers most of pydantic), the trace's writer.
+LIBRARIES = "\n".join(
+    [
+        "import click, pyarrow.parquet",
+        "from pydantic import BaseModel",
+        "class M(BaseModel): x: int",
+        "M(x=1)",
+    ]
+)
+LABELS = {
+    "bare": "bare: compose run --rm stub true",
+    "python": "python: python3 -c pass",
+    "libraries": "libraries: click, pyarrow.parquet, a pydantic model",
+    "start": "harness start: camp-harness --version",
+    "run": "harness run: camp-harness run SPEC",
+    "run_m": "  … less measured (window + load)",
+    "camp": "camp dispatch: DockerRuntime.execute + verdict",
+    "camp_m": "  … less measured (window + load)",
+}
 
 
 def nothing_measured_spec(cycle: int) -> RunSpec:
@@ -130,9 +163,11 @@ def main() -> None:
         campaign_dir = layout.campaign_dir(results, CAMPAIGN)
         runtime = DockerRuntime(compose_file)
         variables = runtime._variables(results)
-        rows: dict[str, list[float]] = {k: [] for k in ("bare", "start", "run", "run_m", "camp", "camp_m")}
+        rows: dict[str, list[float]] = {k: [] for k in LABELS}
         with run_env_files(variables) as files:
             bare = compose(compose_file, files.compose_env, "true")
+            python = compose(compose_file, files.compose_env, "python3", "-c", "pass")
+            libraries = compose(compose_file, files.compose_env, "python3", "-c", LIBRARIES)
             start = compose(compose_file, files.compose_env, "camp-harness", "--version")
             for i in range(args.runs + 1):  # the first round warms the engine's caches: not counted
                 cycle = 2 * i
@@ -140,7 +175,8 @@ def main() -> None:
                 begin_attempt(files_h, nothing_measured_spec(cycle))
                 spec_in_container = layout.run_files(Path("/results"), CAMPAIGN, EXP_ID, cycle).spec
                 run = compose(compose_file, files.compose_env, "camp-harness", "run", str(spec_in_container))
-                samples = {"bare": bare(), "start": start(), "run": run()}
+                samples = {"bare": bare(), "python": python(), "libraries": libraries()}
+                samples |= {"start": start(), "run": run()}
                 samples["run_m"] = samples["run"] - measured_s(files_h.result)
                 files_c = layout.RunFiles(layout.run_dir(campaign_dir, EXP_ID, cycle + 1))
                 request = RunRequest(
@@ -163,24 +199,31 @@ def main() -> None:
                 if i:
                     for key, value in samples.items():
                         rows[key].append(value)
-    median = {k: statistics.median(v) for k, v in rows.items()}
-    labels = {
-        "bare": "bare: compose run --rm stub true",
-        "start": "harness start: camp-harness --version",
-        "run": "harness run: camp-harness run SPEC",
-        "run_m": "  … less measured (window + load)",
-        "camp": "camp dispatch: DockerRuntime.execute + verdict",
-        "camp_m": "  … less measured (window + load)",
-    }
-    print(f"{args.runs} runs each, alternating; median (min–max) and ratio to bare")
-    for key, label in labels.items():
+    report({k: statistics.median(v) for k, v in rows.items()}, rows, args.runs)
+
+
+def report(median: dict[str, float], rows: dict[str, list[float]], runs: int) -> None:
+    """Each row with its ratio to bare, then the dispatch ratio and where its overhead goes."""
+    print(f"{runs} runs each, alternating; median (min–max) and ratio to bare")
+    for key, label in LABELS.items():
         values = rows[key]
         print(
-            f"  {label:<48} {median[key]:6.3f} s ({min(values):.3f}–{max(values):.3f})"
+            f"  {label:<52} {median[key]:6.3f} s ({min(values):.3f}–{max(values):.3f})"
             f"   {median[key] / median['bare']:5.2f}×"
         )
-    ratio = median["camp_m"] / median["bare"]
+    bare = median["bare"]
+    ratio = median["camp_m"] / bare
     print(f"dispatch ratio (camp dispatch less measured / bare): {ratio:.2f}× (goal ≤ 1.10×)")
+    parts = {
+        "host side (camp dispatch − harness run)": median["camp"] - median["run"],
+        "Python's start (python − bare)": median["python"] - bare,
+        "the libraries' imports (libraries − python)": median["libraries"] - median["python"],
+        "the harness's own (run less measured − libraries)": median["run_m"] - median["libraries"],
+    }
+    print(f"  overhead {1e3 * (median['camp_m'] - bare):.0f} ms over bare, of which:")
+    for label, seconds in parts.items():
+        print(f"    {label:<52} {1e3 * seconds:5.0f} ms")
+    print(f"  floor (libraries / bare): {median['libraries'] / bare:.2f}×")
 
 
 if __name__ == "__main__":

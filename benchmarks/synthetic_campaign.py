@@ -171,7 +171,7 @@ def timeseries_bytes(seconds: float = 3.0, hz: float = 100.0) -> bytes:
         columns[column] = [None] * n
     columns[ts.POWER_W] = [40.0 if p == ts.PHASE_BASELINE else 160.0 for p in phases]
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pydict(columns, schema=ts.SCHEMA), buffer)
+    pq.write_table(pa.Table.from_pydict(columns, schema=ts.arrow_schema()), buffer)
     return buffer.getvalue()
 
 

@@ -2,7 +2,9 @@
 
 Used by both sides (the harness for results, the host for specs and tables): write to a temp
 file in the same directory, fsync, then ``os.replace`` — a crash or full disk leaves at most a
-stray temp file, never a truncated result.
+stray temp file, never a truncated result. ``durable=False`` skips the two fsyncs (file and
+directory) for files that are only a hint and rewritten often (``progress.json``): still never
+half a file to a reader, but a machine crash may lose the last write.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``target``; on clean exit it replaces ``target`` atomically."""
+def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
+    """Yield a temp path beside ``target``; on clean exit it replaces ``target`` atomically
+    (on disk before this returns unless ``durable`` is False)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
@@ -24,13 +27,15 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.close(fd)
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a published file gets the usual mode
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(target.parent)
 
 
 def _umask() -> int:
@@ -48,8 +53,8 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def atomic_write_text(target: Path, text: str) -> None:
-    with atomic_path(target) as tmp:
+def atomic_write_text(target: Path, text: str, durable: bool = True) -> None:
+    with atomic_path(target, durable) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 

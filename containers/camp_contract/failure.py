@@ -26,7 +26,7 @@ FailureStage = Literal["spec", "preflight", "run"]
 class RunFailure(BaseModel):
     """One failed attempt of one run."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: Literal[1] = 1  # = FAILURE_SCHEMA_VERSION
     # None only where the spec could not be read and its path is not in the results layout.

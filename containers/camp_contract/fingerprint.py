@@ -16,7 +16,7 @@ from camp_contract.models import RunResult, RunSpec
 from camp_contract.progress import PHASES, RunProgress
 from camp_contract.secrets_mount import SECRETS_MOUNT
 from camp_contract.spec_types import spec_type
-from camp_contract.timeseries import SCHEMA as TIMESERIES_SCHEMA
+from camp_contract.timeseries import arrow_schema
 
 # The layout's names both sides read or write (the rest of the layout is the host's alone).
 SHARED_NAMES = [
@@ -40,6 +40,6 @@ def contract_fingerprint(backend: str | None = None) -> str:
     schemas: list[object] = [spec, RunResult.model_json_schema()]
     schemas.append(RunFailure.model_json_schema())
     schemas.append([RunProgress.model_json_schema(), list(PHASES)])
-    schemas.append([f"{field.name}:{field.type}" for field in TIMESERIES_SCHEMA])
+    schemas.append([f"{field.name}:{field.type}" for field in arrow_schema()])
     schemas.append(SHARED_NAMES)
     return hashlib.sha256(json.dumps(schemas, sort_keys=True).encode()).hexdigest()[:16]

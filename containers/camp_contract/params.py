@@ -35,7 +35,7 @@ def not_one_of(value: str, choices: tuple[str, ...], message: str, advice: str =
 
 class BackendParams(BaseModel):
     # Every number finite and bounded (``le=``): a value no engine could take is refused on load.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     extra: dict[str, Any] = Field(
         default_factory=dict,

@@ -1,6 +1,6 @@
 """The schema of ``timeseries.parquet``, a run's sampled trace: one row per (sample, device).
 
-The harness writes it with ``SCHEMA`` (``harness/timeseries.py``) and the host reads it by these
+The harness writes it with ``arrow_schema()`` (``harness/timeseries.py``) and the host reads it by these
 names (``orchestrator/report.py``), so a column renamed on one side is renamed on both.
 
 ``t_s`` counts seconds from the first sample, on the same clock as the result's ``window``;
@@ -15,9 +15,13 @@ the source has no such reading (a RAPL domain has no temperature; see docs/measu
 
 from __future__ import annotations
 
-import pyarrow as pa
+import functools
+from typing import TYPE_CHECKING
 
 from camp_contract.power_sources import POWER_SOURCES
+
+if TYPE_CHECKING:  # imported where a trace is written or its schema compared: a run's last step
+    import pyarrow as pa
 
 T_S = "t_s"
 SOURCE = "source"
@@ -50,18 +54,28 @@ PHASE_DRAIN = "drain"  # serving mode: after the measured window, until the last
 PHASE_IDLE = "idle"  # a sample in no other phase
 PHASES = (PHASE_SETTLE, PHASE_BASELINE, PHASE_LOAD, PHASE_WARMUP, PHASE_MEASURED, PHASE_DRAIN, PHASE_IDLE)
 
-SCHEMA = pa.schema(
-    [
-        (T_S, pa.float64()),
-        (SOURCE, pa.string()),
-        (DEVICE, pa.string()),
-        (DEVICE_INDEX, pa.int32()),
-        (PHASE, pa.string()),
-        *[(c, pa.int64() if c == "throttle_reasons" else pa.float64()) for c in READING_COLUMNS],
-        (REQUESTS_IN_FLIGHT, pa.int64()),
-    ]
+# Each column with its Arrow type, named as pyarrow's factory of that type (``pa.float64()``).
+COLUMN_TYPES: tuple[tuple[str, str], ...] = (
+    (T_S, "float64"),
+    (SOURCE, "string"),
+    (DEVICE, "string"),
+    (DEVICE_INDEX, "int32"),
+    (PHASE, "string"),
+    *[(c, "int64" if c == "throttle_reasons" else "float64") for c in READING_COLUMNS],
+    (REQUESTS_IN_FLIGHT, "int64"),
 )
-COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+COLUMNS: tuple[str, ...] = tuple(name for name, _ in COLUMN_TYPES)
+
+
+@functools.cache
+def arrow_schema() -> pa.Schema:
+    """The trace's Arrow schema. pyarrow is imported here, not with the column names: a run
+    needs it only to write its trace, its last step."""
+    import pyarrow as pa
+
+    return pa.schema([(name, getattr(pa, type_name)()) for name, type_name in COLUMN_TYPES])
+
+
 # What a trace needs to be plotted at all (one series per ``device`` where it has that column).
 REQUIRED_COLUMNS = (T_S, POWER_W)
 

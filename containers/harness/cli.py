@@ -12,18 +12,16 @@ import importlib
 import math
 import sys
 from pathlib import Path
-from typing import ClassVar, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import click
-from pydantic import ValidationError
 
-from camp_contract.backends import PluginError, UnknownBackend, load_plugins
-from camp_contract.failure import FailureStage, RunFailure, write_failure
-from camp_contract.layout import RunFiles, locate_spec
-from camp_contract.models import RunSpec
-from camp_contract.secrets_mount import load_secrets
-from camp_contract.validation import first_error
 from harness import __version__
+
+# The contract (pydantic and its models) is imported by the commands that use it: `--version`
+# and `--help` start Python and click only.
+if TYPE_CHECKING:
+    from camp_contract.failure import FailureStage, RunFailure
 
 EXIT_RUN_FAILED, EXIT_BAD_SPEC = 1, 2
 
@@ -50,6 +48,8 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="camp-harness")
 def main() -> None:
     """camp's in-container harness."""
+    from camp_contract.backends import PluginError, load_plugins
+
     try:
         load_plugins()  # backends registered by modules named in CAMP_PLUGINS
     except PluginError as err:
@@ -60,6 +60,13 @@ def main() -> None:
 @click.argument("spec_path", type=click.Path(path_type=Path, dir_okay=False))
 def run(spec_path: Path) -> None:
     """Run the experiment cycle described by SPEC_PATH; write result.json beside it."""
+    from pydantic import ValidationError
+
+    from camp_contract.failure import RunFailure
+    from camp_contract.layout import RunFiles, locate_spec
+    from camp_contract.models import RunSpec
+    from camp_contract.secrets_mount import load_secrets
+    from camp_contract.validation import first_error
     from harness.run import PreflightError, run_experiment
 
     load_secrets()  # HF_TOKEN from the host's read-only file (absent outside a camp container)
@@ -104,6 +111,7 @@ def run(spec_path: Path) -> None:
 @click.option("--backend", default=None, help="Only what a run of this backend depends on.")
 def contract(backend: str | None) -> None:
     """Print the fingerprint of the contract (camp_contract) this image was built with."""
+    from camp_contract.backends import UnknownBackend
     from camp_contract.fingerprint import contract_fingerprint  # the timeseries schema: pyarrow
 
     try:
@@ -115,6 +123,8 @@ def contract(backend: str | None) -> None:
 def _fail(error_path: Path, failure: RunFailure, line: str, code: int) -> NoReturn:
     """Record ``failure`` in ``error.json`` (the host's reason for the run), print ``line`` on
     stderr (the host's fallback where no error.json could be written), then exit ``code``."""
+    from camp_contract.failure import write_failure
+
     write_failure(error_path, failure)
     click.echo("camp-harness: " + " ".join(line.split()), err=True)
     sys.exit(code)

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from camp_contract.atomic import atomic_write_with
 from camp_contract.timeseries import (
+    COLUMNS,
     DEVICE,
     DEVICE_INDEX,
     PHASE,
@@ -23,9 +21,9 @@ from camp_contract.timeseries import (
     PHASES,
     READING_COLUMNS,
     REQUESTS_IN_FLIGHT,
-    SCHEMA,
     SOURCE,
     T_S,
+    arrow_schema,
 )
 from harness.measurement.power import Reading
 
@@ -54,7 +52,7 @@ def write_timeseries(
     if unknown:
         raise ValueError(f"phase {unknown[0]!r} is not in the timeseries schema ({', '.join(PHASES)})")
     gpu_source = next(iter(device_ids), None)
-    rows: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
+    rows: dict[str, list[object]] = {name: [] for name in COLUMNS}
     for reading in readings:
         phase = _phase(reading.t_s, phases)
         requests = in_flight(reading.t_s) if in_flight is not None else None
@@ -71,5 +69,8 @@ def write_timeseries(
                 for column in READING_COLUMNS:
                     rows[column].append(getattr(device, column))
                 rows[REQUESTS_IN_FLIGHT].append(requests)
-    table = pa.table(rows, schema=SCHEMA)
+    import pyarrow as pa  # here, not at import: pyarrow is a run's largest import, needed only now
+    import pyarrow.parquet as pq
+
+    table = pa.table(rows, schema=arrow_schema())
     atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))

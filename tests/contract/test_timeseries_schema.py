@@ -49,7 +49,7 @@ def write(path: Path) -> Path:
 
 def test_the_harness_writes_exactly_the_contracts_schema(tmp_path: Path) -> None:
     table = pq.read_table(write(tmp_path / "timeseries.parquet"))
-    assert table.schema.equals(ts.SCHEMA)
+    assert table.schema.equals(ts.arrow_schema())
     assert set(table.column(ts.PHASE).to_pylist()) <= set(ts.PHASES)
     # at each sample the GPUs first, then the extra source's devices, each named by its source
     assert table.column(ts.DEVICE).to_pylist()[:4] == [*UUIDS, *RAPL_DOMAINS]
