@@ -69,10 +69,11 @@ def start_camp(campaign: Path, results: Path) -> subprocess.Popen[str]:
 
 
 def job_ids(campaign_dir: Path) -> dict[tuple[str, int], str]:
-    if not (campaign_dir / "manifest.sqlite").exists():
+    try:  # polled while `camp run` may still be creating it
+        with Manifest.open_readonly(campaign_dir) as manifest:
+            return {(r.exp_id, r.cycle): r.job_id for r in manifest.runs() if r.job_id}
+    except FileNotFoundError:
         return {}
-    with Manifest.open_readonly(campaign_dir) as manifest:
-        return {(r.exp_id, r.cycle): r.job_id for r in manifest.runs() if r.job_id}
 
 
 def running_jobs(ids: set[str]) -> set[str]:
