@@ -149,11 +149,6 @@ def _keep_aside(path: Path) -> Path:
     return aside
 
 
-class ManifestNotReady(FileNotFoundError):
-    """A reader found the manifest's file before its first write (a ``camp run`` creating it):
-    nothing is recorded in it yet, so to a reader it is as good as absent, not damaged."""
-
-
 class Manifest:
     """A campaign's manifest. Open with ``Manifest.open`` (read-write) or ``open_readonly``."""
 
@@ -191,11 +186,6 @@ class Manifest:
         path = manifest_path(campaign_dir)
         if not path.exists():
             raise FileNotFoundError(f"no manifest at {path}: has this campaign been run?")
-        if path.stat().st_size == 0:  # SQLite makes the file before its first write
-            raise ManifestNotReady(
-                f"the manifest {path} is empty: a `camp run` is creating it (try again in a moment), "
-                "or one was killed while creating it (`camp run` again rebuilds it)"
-            )
         damage = _damage(path)
         if damage is not None:
             raise ManifestDamaged(

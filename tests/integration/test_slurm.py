@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.manifest import Manifest
+from orchestrator.manifest import Manifest, ManifestDamaged
 from tests.integration.conftest import REPO, camp
 from tests.integration.test_crash_resume import done_events
 
@@ -69,10 +69,10 @@ def start_camp(campaign: Path, results: Path) -> subprocess.Popen[str]:
 
 
 def job_ids(campaign_dir: Path) -> dict[tuple[str, int], str]:
-    try:  # polled while `camp run` may still be creating it
+    try:  # polled while `camp run` may still be creating it (an empty file reads as damaged)
         with Manifest.open_readonly(campaign_dir) as manifest:
             return {(r.exp_id, r.cycle): r.job_id for r in manifest.runs() if r.job_id}
-    except FileNotFoundError:
+    except (FileNotFoundError, ManifestDamaged):
         return {}
 
 

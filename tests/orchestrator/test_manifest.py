@@ -253,21 +253,3 @@ def test_a_new_manifest_refuses_an_order_naming_an_experiment_it_does_not_have(t
         assert manifest.counts()["pending"] == 0
         sync(manifest, exps)
         assert manifest.counts()["pending"] == 4 and manifest.integrity_ok()
-
-
-def test_a_reader_finding_the_file_before_its_first_write_is_told_it_is_being_created(tmp_path: Path) -> None:
-    """SQLite makes the file before it writes to it: `camp status` in that instant (or a killed
-    first set-up) sees an empty manifest, which is absent to a reader, not damaged."""
-    from click.testing import CliRunner
-
-    from orchestrator import cli
-    from orchestrator.manifest import ManifestNotReady
-
-    campaign_dir = tmp_path / "c"
-    campaign_dir.mkdir()
-    (campaign_dir / "manifest.sqlite").write_bytes(b"")
-    with pytest.raises(ManifestNotReady, match="a `camp run` is creating it"):
-        Manifest.open_readonly(campaign_dir)
-    shown = CliRunner().invoke(cli.main, ["status", str(campaign_dir)])
-    assert shown.exit_code == 1 and "is creating it" in shown.output and "damaged" not in shown.output
-    assert (campaign_dir / "manifest.sqlite").stat().st_size == 0  # a reader keeps nothing aside
